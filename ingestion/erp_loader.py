@@ -1,0 +1,352 @@
+"""Load ERP extract files from the landing folder into DuckDB ``raw`` tables, losing nothing.
+
+Rules (each has a test):
+- **Idempotent.** A file whose exact bytes were already seen (same SHA-256, any name) is skipped.
+- **Corrections replace.** A file for an extract and day that was loaded before, with other
+  content, is a corrected re-export: the day's earlier rows are deleted and the new rows loaded, in
+  one transaction. (ERPs re-export a whole day when they correct it.)
+- **Bad input is quarantined, the rest loads.** A file that cannot be read at all (encoding, CSV
+  structure, missing columns, bad name) goes to ``raw.quarantine`` as a whole; a row that breaks a
+  rule goes there alone, with a reason naming the file, the row, the column, the value and the rule.
+- **Nothing half-loaded.** Each extract's batch is loaded in one transaction: a crash leaves the
+  tables as they were before it, and the next run picks the files up again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ingestion.ddl import RAW_SCHEMA, create_raw_tables
+from ingestion.erp_contracts import EXTRACTS, LOAD_ORDER, Column, Extract
+from ingestion.expectations import validate_frame
+
+FILE_NAME = re.compile(r"^(?P<extract>[a-z_]+?)_(?P<date>\d{4}-\d{2}-\d{2})(?:_[A-Za-z0-9.-]+)?\.csv$")
+MAX_FILE_BYTES = 2 * 1024**3  # an ERP day file beyond 2 GB is a mistake, not an extract
+
+# How each logical type is recognised in the text before it is cast. The cast is DuckDB's own, the
+# same one the insert uses, so a value that passes here cannot fail later.
+_TYPE_PATTERNS = {
+    "int": r"-?\d{1,9}",
+    "date": r"\d{4}-\d{2}-\d{2}",
+    "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?",
+    "amount": r"-?\d{1,16}(\.\d{1,2})?",  # more than two decimals would be rounded by the cast: reject
+    "rate": r"\d{1,10}(\.\d{1,8})?",
+    "pct": r"-?\d{1,3}(\.\d{1,4})?",
+}
+_TYPE_TEXT = {
+    "int": "a whole number",
+    "date": "a date (YYYY-MM-DD)",
+    "timestamp": "an ISO 8601 timestamp",
+    "amount": "an amount with at most two decimals and a dot separator",
+    "rate": "a rate with at most eight decimals",
+    "pct": "a percentage with at most four decimals",
+}
+
+
+@dataclass
+class LandingFile:
+    path: Path
+    rel_path: str
+    extract: str | None
+    extract_date: dt.date | None
+    problem: str | None = None
+
+
+@dataclass
+class FileOutcome:
+    source_file: str
+    extract: str | None
+    extract_date: dt.date | None
+    content_hash: str
+    status: str  # loaded | replaced_day | quarantined | skipped
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str | None = None
+
+
+@dataclass
+class ExtractOutcome:
+    extract: str
+    files: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    files_quarantined: int = 0
+    suite_success: bool = True
+    suite_summary: dict = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)  # first reasons, for people
+
+    @property
+    def rows_seen(self) -> int:
+        return self.rows_loaded + self.rows_quarantined
+
+
+@dataclass
+class LoadReport:
+    run_id: str
+    files: list[FileOutcome] = field(default_factory=list)
+    extracts: dict[str, ExtractOutcome] = field(default_factory=dict)
+
+    @property
+    def quarantined_anything(self) -> bool:
+        return any(f.status == "quarantined" or f.rows_quarantined for f in self.files)
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def discover_files(erp_dir: Path) -> list[LandingFile]:
+    """Every file under ``<landing>/erp/``, with its extract and day read from the name."""
+    found: list[LandingFile] = []
+    if not erp_dir.exists():
+        return found
+    for path in sorted(p for p in erp_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = path.relative_to(erp_dir.parent).as_posix()
+        m = FILE_NAME.match(path.name)
+        if not m:
+            found.append(LandingFile(path, rel, None, None, f"{rel}: file name is not <extract>_<YYYY-MM-DD>.csv"))
+            continue
+        name = m["extract"]
+        if name not in EXTRACTS:
+            found.append(LandingFile(path, rel, None, None, f"{rel}: unknown extract '{name}' (known: {', '.join(LOAD_ORDER)})"))
+            continue
+        if path.parent.name != name:
+            found.append(LandingFile(path, rel, name, None, f"{rel}: a {name} extract must be in the folder erp/{name}/"))
+            continue
+        try:
+            day = dt.date.fromisoformat(m["date"])
+        except ValueError:
+            found.append(LandingFile(path, rel, name, None, f"{rel}: '{m['date']}' in the file name is not a date"))
+            continue
+        found.append(LandingFile(path, rel, name, day))
+    return found
+
+
+def _read_csv(extract: Extract, data: bytes, rel: str) -> pd.DataFrame:
+    """Decode and split one file; raise ValueError with a reason a person understands."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{rel}: file is {len(data):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
+    try:
+        text = data.decode("utf-8-sig")  # ERPs on Windows prepend a BOM
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{rel}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); re-export as UTF-8") from None
+    if not text.strip():
+        raise ValueError(f"{rel}: file is empty (not even a header row)")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, engine="c")
+    except pd.errors.ParserError as e:
+        raise ValueError(f"{rel}: not a well-formed CSV: {str(e).strip()}") from None
+    frame.columns = [c.strip() for c in frame.columns]
+    expected = [c.name for c in extract.columns]
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{rel}: missing column(s) {', '.join(missing)}; header is {', '.join(frame.columns)}")
+    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if dupes:
+        raise ValueError(f"{rel}: column(s) {', '.join(dupes)} appear more than once in the header")
+    return frame[expected]
+
+
+def _typed_expr(col: Column) -> tuple[str, str]:
+    """SQL for the typed value and for 'the text is present but is not of that type'."""
+    raw = f'nullif("{col.name}", \'\')'
+    if col.kind == "text":
+        return raw, "false"
+    pattern = _TYPE_PATTERNS[col.kind]
+    ok = f"regexp_full_match({raw}, '{pattern}')"
+    typed = f"case when {ok} then try_cast({raw} as {col.sql_type}) end"
+    return typed, f"({raw} is not null and ({typed}) is null)"
+
+
+def _known_keys(con, extract: Extract, batch: pd.DataFrame) -> dict[str, set[str]]:
+    """Values the batch's references may point to: those already loaded, plus the batch's own rows
+    when an extract references itself (a parent customer in the same snapshot)."""
+    known: dict[str, set[str]] = {}
+    for col in extract.columns:
+        if not col.references:
+            continue
+        target_extract, target_col = col.references.split(".")
+        values = [v for v in batch[col.name].unique().tolist() if v]
+        # Semi-join on the batch's values keeps the expectation's value set as small as the batch.
+        con.register("_ref_values", pd.DataFrame({"v": values}, dtype=str))
+        rows = con.execute(
+            f"select distinct {target_col} from {RAW_SCHEMA}.{EXTRACTS[target_extract].table} "
+            f"where {target_col} in (select v from _ref_values)"
+        ).fetchall()
+        con.unregister("_ref_values")
+        keys = {r[0] for r in rows}
+        if target_extract == extract.name:
+            keys |= set(batch[target_col].tolist())
+        known[col.references] = keys
+    return known
+
+
+def load_erp_extracts(
+    con,
+    erp_dir: Path,
+    run_id: str,
+    *,
+    extracts: Iterable[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LoadReport:
+    """Load every new file under ``erp_dir`` into the raw tables. ``con`` is a read-write DuckDB connection."""
+    create_raw_tables(con)
+    say = progress or (lambda _msg: None)
+    report = LoadReport(run_id=run_id)
+    wanted = list(extracts) if extracts is not None else list(LOAD_ORDER)
+    files = discover_files(erp_dir)
+    seen_hashes = {r[0] for r in con.execute(f"select distinct content_hash from {RAW_SCHEMA}.load_log").fetchall()}
+
+    for bad in (f for f in files if f.problem):
+        data = bad.path.read_bytes()
+        digest = file_sha256(data)
+        if digest in seen_hashes:
+            continue
+        _record_file_rejection(con, report, bad.rel_path, bad.extract or "unknown", None, digest, bad.problem, run_id)
+        seen_hashes.add(digest)
+
+    for name in LOAD_ORDER:
+        if name not in wanted:
+            continue
+        extract = EXTRACTS[name]
+        outcome = report.extracts.setdefault(name, ExtractOutcome(name))
+        batch_frames: list[pd.DataFrame] = []
+        batch_files: list[tuple[LandingFile, str, int]] = []
+        for lf in (f for f in files if f.extract == name and not f.problem):
+            data = lf.path.read_bytes()
+            digest = file_sha256(data)
+            if digest in seen_hashes:
+                continue  # exact bytes already loaded (or quarantined): nothing changes
+            seen_hashes.add(digest)
+            outcome.files += 1
+            try:
+                frame = _read_csv(extract, data, lf.rel_path)
+            except ValueError as e:
+                _record_file_rejection(con, report, lf.rel_path, name, lf.extract_date, digest, str(e), run_id)
+                outcome.files_quarantined += 1
+                outcome.reasons.append(str(e))
+                continue
+            frame["_source_file"] = lf.rel_path
+            frame["_content_hash"] = digest
+            frame["_row_number"] = range(1, len(frame) + 1)
+            frame["_extract_date"] = lf.extract_date
+            batch_frames.append(frame)
+            batch_files.append((lf, digest, len(frame)))
+        if not batch_files:
+            continue
+        say(f"{name}: validating {sum(n for *_, n in batch_files):,} rows from {len(batch_files)} file(s)")
+        _load_batch(con, extract, pd.concat(batch_frames, ignore_index=True), batch_files, outcome, report, run_id)
+        say(f"{name}: loaded {outcome.rows_loaded:,} rows, quarantined {outcome.rows_quarantined:,}")
+    return report
+
+
+def _load_batch(con, extract: Extract, batch: pd.DataFrame, batch_files, outcome: ExtractOutcome,
+                report: LoadReport, run_id: str) -> None:
+    table = f"{RAW_SCHEMA}.{extract.table}"
+    con.register("_staged", batch)
+    typed_cols, type_errors = [], []
+    for col in extract.columns:
+        typed, bad = _typed_expr(col)
+        typed_cols.append(f"{typed} as {col.name}")
+        type_errors.append(
+            f"select _source_file, _row_number, '{col.name}' as col, \"{col.name}\" as value, '{col.kind}' as kind "
+            f"from _staged where {bad}"
+        )
+    meta = "_source_file, _content_hash, _row_number, _extract_date"
+    con.execute(f"create or replace temp view _typed as select {', '.join(typed_cols)}, {meta} from _staged")
+
+    bad_rows: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for src, row, col, value, kind in con.execute(" union all ".join(type_errors)).fetchall():
+        bad_rows.setdefault((src, row), []).append(
+            ("type", f"column {col} value '{value}' is not {_TYPE_TEXT[kind]}")
+        )
+
+    typed = con.execute("select * from _typed").df()
+    known = _known_keys(con, extract, batch)
+    success, violations, summary = validate_frame(extract, typed.drop(columns=["_content_hash", "_extract_date"]), known)
+    outcome.suite_success = outcome.suite_success and success
+    outcome.suite_summary = summary
+    for v in violations:
+        src, row = typed.at[v.row_index, "_source_file"], int(typed.at[v.row_index, "_row_number"])
+        if (src, row) in bad_rows and v.rule == "expect_column_values_to_not_be_null":
+            continue  # a value that failed its type check is null after the cast: one reason is enough
+        bad_rows.setdefault((src, row), []).append((v.rule, v.message))
+
+    now = dt.datetime.now(dt.UTC)
+    quarantine_rows = []
+    raw_lookup = batch.set_index(["_source_file", "_row_number"])
+    data_cols = [c.name for c in extract.columns]
+    for (src, row), problems in sorted(bad_rows.items()):
+        record = raw_lookup.loc[(src, row), data_cols]
+        raw_record = ",".join(str(x) for x in record.tolist())
+        digest = batch.loc[(batch._source_file == src) & (batch._row_number == row), "_content_hash"].iat[0]
+        for rule, message in problems:
+            quarantine_rows.append((src, extract.name, digest, row, rule, f"{src} row {row}: {message} [rule: {rule}]",
+                                    raw_record, run_id, now))
+    bad_keys = pd.DataFrame(list(bad_rows.keys()) or [("", -1)], columns=["_source_file", "_row_number"])
+    con.register("_bad_keys", bad_keys)
+
+    con.execute("begin transaction")
+    try:
+        for lf, digest, n_rows in batch_files:
+            # A new file for a day already loaded is a corrected re-export: it replaces the day.
+            previous = con.execute(
+                f"select count(*) from {RAW_SCHEMA}.load_log where extract_name = ? and extract_date = ? "
+                "and status in ('loaded', 'replaced_day') and content_hash <> ?",
+                [extract.name, lf.extract_date, digest],
+            ).fetchone()[0]
+            status = "replaced_day" if previous else "loaded"
+            if previous:
+                con.execute(f"delete from {table} where _extract_date = ? and _content_hash <> ?", [lf.extract_date, digest])
+                con.execute(
+                    f"update {RAW_SCHEMA}.load_log set status = 'superseded' where extract_name = ? and extract_date = ? "
+                    "and status in ('loaded', 'replaced_day') and content_hash <> ?",
+                    [extract.name, lf.extract_date, digest],
+                )
+            n_bad = sum(1 for (src, _r) in bad_rows if src == lf.rel_path)
+            con.execute(
+                f"insert into {RAW_SCHEMA}.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [lf.rel_path, extract.name, lf.extract_date, digest, status, n_rows - n_bad, n_bad,
+                 f"{n_bad} row(s) quarantined" if n_bad else None, run_id, now],
+            )
+            report.files.append(FileOutcome(lf.rel_path, extract.name, lf.extract_date, digest, status,
+                                            n_rows - n_bad, n_bad))
+        con.execute(
+            f"insert into {table} select t.*, ? from _typed t anti join _bad_keys b using (_source_file, _row_number)",
+            [now],
+        )
+        if quarantine_rows:
+            con.executemany(f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?)", quarantine_rows)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_staged")
+        con.unregister("_bad_keys")
+    outcome.rows_quarantined += len(bad_rows)
+    outcome.rows_loaded += len(batch) - len(bad_rows)
+    outcome.reasons.extend(r[5] for r in quarantine_rows[: max(0, 20 - len(outcome.reasons))])
+
+
+def _record_file_rejection(con, report: LoadReport, rel: str, extract: str, day, digest: str, reason: str, run_id: str):
+    now = dt.datetime.now(dt.UTC)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, null, 'file', ?, null, ?, ?)",
+                    [rel, extract, digest, reason, run_id, now])
+        con.execute(f"insert into {RAW_SCHEMA}.load_log values (?, ?, ?, ?, 'quarantined', 0, 0, ?, ?, ?)",
+                    [rel, extract, day, digest, reason, run_id, now])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    report.files.append(FileOutcome(rel, extract, day, digest, "quarantined", message=reason))

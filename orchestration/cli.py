@@ -1,0 +1,137 @@
+"""`openar`: the command line. Subcommands wire plain modules; nothing here holds business logic."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+from orchestration.settings import DEFAULT_AS_OF_DATE, apply_process_env, load_settings
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.world import simulate_world
+
+    settings = load_settings()
+    out = Path(args.out) if args.out else settings.data_dir
+    started = time.perf_counter()
+    summary = simulate_world(out, customers=args.customers, years=args.years, seed=args.seed, as_of=args.as_of,
+                             progress=lambda msg: print(f"  {msg}", flush=True))
+    print(f"simulated world in {time.perf_counter() - started:.1f}s → {out}")
+    for name, count in sorted((summary.get("row_counts") or {}).items()):
+        print(f"  {name:<28} {count:>10,}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from orchestration.definitions import DAILY_JOB, build_definitions
+    from orchestration.resources import ensure_dbt_manifest
+    from orchestration.summary import print_summary
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    apply_process_env(settings)
+    ensure_dbt_manifest(settings)
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(DAILY_JOB)
+    run_config = {}
+    if args.as_of:
+        run_config = {"ops": {"openar_dbt_models": {"config": {"as_of_date": args.as_of.isoformat()}}}}
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    print(f"\n{DAILY_JOB}: {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s "
+          f"(run {result.run_id})")
+    failed_checks = [
+        e for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.evaluation.passed
+    ]
+    for e in failed_checks:
+        ev = e.event_specific_data.evaluation
+        print(f"  check failed: {ev.asset_key.to_user_string()} {ev.check_name}: {ev.description or ''}"[:400])
+    print_summary(settings)
+    return 0 if result.success else 1
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from orchestration.summary import print_summary
+
+    print_summary(load_settings())
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from orchestration.resources import ensure_dbt_manifest
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    apply_process_env(settings)
+    try:
+        ensure_dbt_manifest(settings)
+    except FileNotFoundError as e:
+        print(f"openar prepare: {e}; skipping dbt parse")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    """Run dbt with openar's profiles and paths, e.g. `openar dbt docs generate`."""
+    import subprocess
+
+    from orchestration.resources import dbt_executable
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    settings = load_settings()
+    apply_process_env(settings)
+    cmd = [dbt_executable(), *args.dbt_args, "--project-dir", str(DBT_PROJECT_DIR),
+           "--profiles-dir", str(settings.dbt_profiles_dir), "--target", settings.dbt_target]
+    return subprocess.call(cmd, env={**os.environ, **settings.dbt_env()})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="openar", description="Open-source AI for accounts receivable.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = load_settings()
+    sim = sub.add_parser("simulate", help="write a simulated AR world (ERP extracts + ground truth)")
+    sim.add_argument("--customers", type=int, default=s.sim_customers)
+    sim.add_argument("--years", type=int, default=s.sim_years)
+    sim.add_argument("--seed", type=int, default=s.sim_seed)
+    sim.add_argument("--as-of", type=_date, default=DEFAULT_AS_OF_DATE, help="last simulated day (default %(default)s)")
+    sim.add_argument("--out", help="data folder to write landing/ and ground_truth/ into (default $OPENAR_DATA_DIR)")
+    sim.set_defaults(func=cmd_simulate)
+
+    run = sub.add_parser("run", help="materialize every asset (load, ledger, publish) and print a summary")
+    run.add_argument("--as-of", type=_date, default=s.as_of_date, help="build the ledger as of this day")
+    run.set_defaults(func=cmd_run)
+
+    prep = sub.add_parser("prepare", help="create the data folders and parse the dbt project")
+    prep.set_defaults(func=cmd_prepare)
+
+    dbt = sub.add_parser("dbt", help="run dbt with openar's profile and paths")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=cmd_dbt)
+
+    summ = sub.add_parser("summary", help="print the summary of the last published run")
+    summ.set_defaults(func=cmd_summary)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Resources and the dbt project, defined once for the code location, the CLI and the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject
+from dagster_duckdb import DuckDBResource
+
+from orchestration.settings import DBT_PROJECT_DIR, Settings, load_settings
+
+
+class OpenARSettings(dg.ConfigurableResource):
+    """Gives assets the folder layout of one openar installation (see orchestration/settings.py)."""
+
+    data_dir: str
+    dbt_target: str = "duckdb"
+
+    def get(self) -> Settings:
+        return replace(load_settings(), data_dir=Path(self.data_dir), dbt_target=self.dbt_target)
+
+
+def dbt_executable() -> str:
+    """dagster-dbt needs the dbt of this environment, which is not on PATH unless the venv is active."""
+    beside_python = Path(sys.executable).with_name("dbt")
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=settings.dbt_profiles_dir, target=settings.dbt_target)
+
+
+def ensure_dbt_manifest(settings: Settings) -> Path:
+    """Parse the dbt project when its manifest is missing or older than a file of the project.
+
+    The code location needs the manifest to build the dbt assets; we parse here (called by the CLI,
+    the Makefile and tests), never at import time.
+    """
+    if not (DBT_PROJECT_DIR / "dbt_project.yml").exists():
+        raise FileNotFoundError(f"no dbt project at {DBT_PROJECT_DIR}")
+    project = dbt_project(settings)
+    manifest = project.manifest_path
+    sources = [p for pattern in ("*.yml", "*.sql", "*.md") for p in DBT_PROJECT_DIR.rglob(pattern)
+               if "target" not in p.parts and "logs" not in p.parts]
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        os.environ.update(settings.dbt_env())
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path, raise_on_error=True
+        ).wait()
+    return manifest
+
+
+def build_resources(settings: Settings) -> dict:
+    # dbt reads its paths from the environment (profiles.yml); set them for this installation.
+    os.environ.update(settings.dbt_env())
+    return {
+        "openar": OpenARSettings(data_dir=str(settings.data_dir), dbt_target=settings.dbt_target),
+        "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        "dbt": DbtCliResource(project_dir=dbt_project(settings), dbt_executable=dbt_executable(),
+                              target=settings.dbt_target),
+    }

@@ -1,0 +1,111 @@
+"""Every setting openar reads, in one place, with defaults that work on a fresh clone.
+
+Each setting is one environment variable (documented in ``.env.example``). Nothing is read at
+import time: call :func:`load_settings` when you need them, so tests can point a run at a temp
+folder by setting the variables first. ``dbt_env`` exports the same values to dbt's
+``profiles.yml`` so Python and dbt never disagree about a path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+# The simulator's default as-of date is fixed (not "today") so the default world is the same on
+# every machine and every day; pass --as-of or OPENAR_AS_OF_DATE for another.
+DEFAULT_AS_OF_DATE = dt.date(2026, 11, 20)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    dbt_target: str
+    as_of_date: dt.date | None  # None: the latest extract date in the warehouse
+    sim_customers: int
+    sim_years: int
+    sim_seed: int
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def erp_landing_dir(self) -> Path:
+        return self.landing_dir / "erp"
+
+    @property
+    def ground_truth_dir(self) -> Path:
+        return self.data_dir / "ground_truth"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "openar.duckdb"
+
+    @property
+    def published_path(self) -> Path:
+        """Read-only copy of the marts for the dashboard and BI tools (see publishing.py)."""
+        return self.data_dir / "published" / "openar_marts.duckdb"
+
+    @property
+    def writeback_path(self) -> Path:
+        """Where people's actions from the app land, never the warehouse file (DuckDB single writer)."""
+        return self.data_dir / "writeback"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster_home")
+
+    @property
+    def dbt_profiles_dir(self) -> Path:
+        return DBT_PROJECT_DIR
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt process: profiles.yml reads these."""
+        return {
+            "OPENAR_DUCKDB_PATH": str(self.warehouse_path),
+            "OPENAR_DATA_DIR": str(self.data_dir),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_PROFILES_DIR": str(self.dbt_profiles_dir),
+        }
+
+    def ensure_dirs(self) -> None:
+        for d in (self.erp_landing_dir, self.ground_truth_dir, self.warehouse_path.parent,
+                  self.published_path.parent, self.writeback_path, self.data_dir / "mlflow", self.dagster_home):
+            d.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+
+
+def _date_or_none(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def load_settings() -> Settings:
+    data_dir = Path(os.environ.get("OPENAR_DATA_DIR") or REPO_ROOT / "data").resolve()
+    return Settings(
+        data_dir=data_dir,
+        dbt_target=os.environ.get("OPENAR_DBT_TARGET", "duckdb"),
+        as_of_date=_date_or_none(os.environ.get("OPENAR_AS_OF_DATE")),
+        sim_customers=int(os.environ.get("OPENAR_SIM_CUSTOMERS", "300")),
+        sim_years=int(os.environ.get("OPENAR_SIM_YEARS", "2")),
+        sim_seed=int(os.environ.get("OPENAR_SIM_SEED", "42")),
+    )
+
+
+def apply_process_env(settings: Settings) -> None:
+    """Defaults for the libraries we drive (telemetry off, dbt and Dagster pointed at our folders)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    for k, v in settings.dbt_env().items():
+        os.environ.setdefault(k, v)
