@@ -38,7 +38,7 @@ ui: setup  ## Dagster UI on http://127.0.0.1:3000
 	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/data/dagster_home} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 app: setup  ## Streamlit app on http://127.0.0.1:8501
-	$(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
 lint: setup  ## ruff + sqlfluff
 	$(BIN)/ruff check .

@@ -1,6 +1,5 @@
 """raw/erp_*: the ERP extracts, loaded from the landing folder into DuckDB (thin wrapper of ingestion.erp_loader)."""
 
-from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource

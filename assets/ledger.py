@@ -1,6 +1,5 @@
 """The dbt ledger: staging → intermediate → marts, built by dbt inside Dagster; dbt tests become asset checks."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping

@@ -1,6 +1,5 @@
 """published/openar_marts: the marts copied to a read-only file for the app and BI tools."""
 
-from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource

@@ -15,6 +15,7 @@ Rules (each has a test):
 from __future__ import annotations
 
 import datetime as dt
+import csv
 import hashlib
 import io
 import re
@@ -140,18 +141,25 @@ def _read_csv(extract: Extract, data: bytes, rel: str) -> pd.DataFrame:
         raise ValueError(f"{rel}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); re-export as UTF-8") from None
     if not text.strip():
         raise ValueError(f"{rel}: file is empty (not even a header row)")
+    # The csv module, not pandas: an ERP day file is small, pandas' per-call overhead dominates,
+    # and a ragged row is reported here with its row number.
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, engine="c")
-    except pd.errors.ParserError as e:
-        raise ValueError(f"{rel}: not a well-formed CSV: {str(e).strip()}") from None
-    frame.columns = [c.strip() for c in frame.columns]
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise ValueError(f"{rel}: not a well-formed CSV: {e}") from None
+    header = [c.strip() for c in rows[0]]
+    body = [r for r in rows[1:] if r]  # a trailing empty line is not a row
+    for i, r in enumerate(body, start=1):
+        if len(r) != len(header):
+            raise ValueError(f"{rel}: row {i} has {len(r)} fields, the header has {len(header)}: not a well-formed CSV")
     expected = [c.name for c in extract.columns]
-    missing = [c for c in expected if c not in frame.columns]
+    missing = [c for c in expected if c not in header]
     if missing:
-        raise ValueError(f"{rel}: missing column(s) {', '.join(missing)}; header is {', '.join(frame.columns)}")
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+        raise ValueError(f"{rel}: missing column(s) {', '.join(missing)}; header is {', '.join(header)}")
+    dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:
         raise ValueError(f"{rel}: column(s) {', '.join(dupes)} appear more than once in the header")
+    frame = pd.DataFrame(body, columns=header, dtype=object)
     return frame[expected]
 
 

@@ -28,8 +28,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     summary = simulate_world(out, customers=args.customers, years=args.years, seed=args.seed, as_of=args.as_of,
                              progress=lambda msg: print(f"  {msg}", flush=True))
     print(f"simulated world in {time.perf_counter() - started:.1f}s → {out}")
-    for name, count in sorted((summary.get("row_counts") or {}).items()):
-        print(f"  {name:<28} {count:>10,}")
+    for name, info in sorted((summary.get("extracts") or {}).items()):
+        print(f"  {name:<28} {info['rows']:>10,} rows in {info['files']:>5,} files")
     return 0
 
 
@@ -56,10 +56,10 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"(run {result.run_id})")
     failed_checks = [
         e for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.evaluation.passed
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
     for e in failed_checks:
-        ev = e.event_specific_data.evaluation
+        ev = e.event_specific_data
         print(f"  check failed: {ev.asset_key.to_user_string()} {ev.check_name}: {ev.description or ''}"[:400])
     print_summary(settings)
     return 0 if result.success else 1

@@ -1,0 +1,31 @@
+"""openar's Streamlit app: ``streamlit run dashboards/app.py``.
+
+Pages read the published marts file only (``dashboards/data.py``); the pipeline's warehouse is
+never opened here. To add a page: a module in ``dashboards/views/`` with a ``render()`` function,
+and one ``st.Page`` line in :data:`sections` below.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards.views import ar_overview
+
+
+def main() -> None:
+    st.set_page_config(page_title="openar", page_icon=":material/account_balance:", layout="wide")
+    sections = {
+        "Receivables": [
+            st.Page(
+                ar_overview.render,
+                title=ar_overview.TITLE,
+                icon=":material/account_balance:",
+                url_path="ar-overview",
+                default=True,
+            ),
+        ],
+    }
+    st.navigation(sections).run()
+
+
+main()

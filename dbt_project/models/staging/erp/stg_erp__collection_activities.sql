@@ -1,0 +1,32 @@
+with
+
+source as (
+    select * from {{ source('erp', 'erp_collection_activities') }}
+    where {{ extracted_by_as_of('_extract_date') }}
+),
+
+versioned as (
+    select
+        *,
+        {{ latest_version_rank(['activity_id']) }} as version_rank
+    from source
+),
+
+renamed as (
+    select
+        activity_id,
+        customer_id,
+        invoice_id,
+        collector_id,
+        activity_at,
+        activity_type,
+        outcome,
+        note,
+        _source_file as source_file,
+        _extract_date as extract_date,
+        _loaded_at as loaded_at
+    from versioned
+    where version_rank = 1
+)
+
+select * from renamed

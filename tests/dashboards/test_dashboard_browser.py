@@ -1,0 +1,180 @@
+"""The app in a real headless browser: `streamlit run` as a subprocess, Debian's chromium via Playwright.
+
+Playwright drives the system chromium (``executable_path``); `playwright install` would download a
+browser build, which this project's machines cannot fetch.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import dashboard_marts_fixture as fx
+import duckdb
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP = REPO_ROOT / "dashboards" / "app.py"
+FIXTURE_SCRIPT = Path(fx.__file__)
+VIEWPORT = {"width": 1400, "height": 1700}
+WAIT_MS = 20_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is missing: apt-get install -y chromium (make system-test-deps)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, log: Path):
+        self.url, self.log = url, log
+
+
+@pytest.fixture(scope="module")
+def app_server(module_published_settings, tmp_path_factory) -> Iterator[Server]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {**os.environ, "OPENAR_DATA_DIR": str(module_published_settings.data_dir)}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+    ]  # fmt: skip
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer on {url} within 30 s:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield Server(url, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    yield context.new_page()
+    context.close()
+
+
+def _assert_overview_rendered(page) -> None:
+    """The whole page is there with the marts' numbers, and nothing went wrong on the way."""
+    from playwright.sync_api import expect
+
+    values = page.get_by_test_id("stMetricValue")
+    expect(values.first).to_have_text(fx.OPEN_AR_TOTAL, timeout=WAIT_MS)
+    expect(values).to_have_text(["$1,234,567.89", "72.4%", "3.2%", "42.7", "87.6%"], timeout=WAIT_MS)
+    # vega-embed draws each chart as an SVG once its data has arrived.
+    expect(page.locator('[data-testid="stVegaLiteChart"] svg.marks')).to_have_count(3, timeout=WAIT_MS)
+    tables = page.get_by_test_id("stDataFrame")
+    expect(tables).to_have_count(2, timeout=WAIT_MS)
+    # The grids paint on a canvas but keep an accessible copy of each cell in the DOM.
+    cells = "[data-testid^='glide-cell-']"
+    expect(tables.nth(0).locator(cells).filter(has_text=fx.OPEN_AR_TOTAL)).to_have_count(1, timeout=WAIT_MS)
+    expect(tables.nth(1).locator(cells).first).to_have_text("Cobalt Inc", timeout=WAIT_MS)
+    assert page.get_by_test_id("stException").count() == 0
+    # The page has no alert when all is well; the friendly error messages are alerts.
+    assert page.get_by_test_id("stAlert").count() == 0
+
+
+def test_overview_in_a_real_browser(app_server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_server.url}/")
+
+    _assert_overview_rendered(page)
+    expect(page.get_by_test_id("stCaptionContainer").first).to_contain_text(
+        "13 open items, 2 disputed ($20,000.00)"
+    )
+    shot = tmp_path / "ar_overview.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 20_000
+    assert "Traceback" not in app_server.log.read_text()
+
+
+def test_page_keeps_showing_numbers_while_the_pipeline_writes_and_republishes(
+    app_server, page, module_published_settings, tmp_path
+):
+    settings = module_published_settings
+    status, stop = tmp_path / "publishes", tmp_path / "stop"
+    writer = subprocess.Popen(
+        [
+            sys.executable, str(FIXTURE_SCRIPT), "writer",
+            str(settings.warehouse_path), str(settings.published_path), str(status), str(stop), "60",
+        ]
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not status.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status.exists(), "the writer never published"
+        # The scenario is real: the writer's lock keeps every other process out of the warehouse.
+        with pytest.raises(duckdb.IOException, match="lock"):
+            duckdb.connect(str(settings.warehouse_path), read_only=True)
+
+        before = int(status.read_text())
+        inodes = set()
+        page.goto(f"{app_server.url}/")
+        _assert_overview_rendered(page)
+        for _ in range(4):
+            inodes.add(settings.published_path.stat().st_ino)
+            page.reload()
+            _assert_overview_rendered(page)
+        published_meanwhile = int(status.read_text()) - before
+    finally:
+        stop.touch()
+        writer.wait(timeout=20)
+
+    assert writer.returncode == 0
+    # The page was loaded across several different published files, not one quiet copy.
+    assert published_meanwhile >= 4, published_meanwhile
+    assert len(inodes) >= 3, inodes
+    assert "Traceback" not in app_server.log.read_text()
