@@ -55,7 +55,7 @@ def to_days(values) -> np.ndarray:
 NEVER = np.int64(10**7)  # a day that never comes (about year 29,000)
 
 
-def _as_day(d: dt.date) -> int:
+def as_day(d: dt.date) -> int:
     return int((np.datetime64(d, "D") - _EPOCH).astype("int64"))
 
 

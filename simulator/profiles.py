@@ -94,7 +94,7 @@ class Customer:
         # behaviour
         "archetype", "invoices_per_month", "amount_median", "amount_sigma", "mean_delay", "delay_sd",
         "amount_beta", "quarter_end_hold", "promise_keep", "responsiveness", "dispute_rate", "deduction_share",
-        "credit_rate", "split_rate", "split_fraction", "discount_taker", "unearned_rate", "copy_rate",
+        "credit_rate", "split_rate", "split_fraction", "split_gap", "discount_taker", "unearned_rate", "copy_rate",
         "overpay_rate", "dup_rate", "answer_base", "pref_weekday", "pref_hour", "lean_month", "season_amp",
         "det_start_o", "det_rate", "default_o", "rebate_pct", "other_msg_rate", "crunch_rate", "crunch_until_o",
         "crunch_extra",
@@ -191,6 +191,7 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
     c.credit_rate = d.uniform(0.4, 0.7)
     c.split_rate = d.uniform(0.5, 0.85) if a == "partial_payer" else 0.01
     c.split_fraction = d.uniform(0.3, 0.7)
+    c.split_gap = d.uniform(20, 50)  # days between the two instalments
     # Taking early-pay discounts is a treasury policy, so a customer mostly does it always or never.
     if c.discount is None:
         c.discount_taker = 0.0

@@ -68,7 +68,8 @@ GROUND_TRUTH_COLUMNS = {
         "paid_by_parent", "payment_terms", "payment_run", "payment_run_weekday", "channel", "remittance",
         "reference_style", "invoices_per_month", "amount_median", "amount_sigma", "mean_delay_days",
         "delay_sd_days", "amount_sensitivity_days", "quarter_end_hold_days", "promise_keep_rate",
-        "reminder_responsiveness", "dispute_rate", "deduction_share", "installment_rate", "discount_taker_rate",
+        "reminder_responsiveness", "dispute_rate", "deduction_share", "installment_rate", "installment_first_share",
+        "installment_gap_days", "discount_taker_rate",
         "unearned_discount_rate", "answer_rate_base", "preferred_contact_weekday", "preferred_contact_hour",
         "seasonal_lean_month", "seasonal_amplitude_days", "cash_crunch_rate_per_month", "deterioration_start",
         "deterioration_days_per_month",
@@ -551,7 +552,7 @@ class World:
             return
         for inv in list(c.overdue.values()):
             if inv.plan_o and inv.plan_o > o + 15 and inv.dispute is None:
-                self._set_plan(inv, self._arrival(c, o + d.randint(5, 15), use_run=True), inv.plan_kind)
+                self._set_plan(inv, self._arrival(c, o + 2 + d.randint(0, 3), use_run=True), inv.plan_kind)
 
     # --- payments ----------------------------------------------------------------------------------------
 
@@ -673,7 +674,8 @@ class World:
             if inv.open == 0:
                 self._close(inv, o)
             elif kind == "installment":
-                self._set_plan(inv, self._arrival(c, o + d.randint(20, 60), use_run=True), "full")
+                gap = int(c.split_gap + d.uniform(-5, 5))
+                self._set_plan(inv, self._arrival(c, o + gap, use_run=True), "full")
             else:
                 self._clear_plan(inv)
                 if disc and not allowed:
@@ -1212,6 +1214,7 @@ class World:
                 f(c.invoices_per_month), fmt_cents(int(round(c.amount_median * 100))), f(c.amount_sigma),
                 f(c.mean_delay, 2), f(c.delay_sd, 2), f(c.amount_beta, 2), f(c.quarter_end_hold, 2),
                 f(c.promise_keep), f(c.responsiveness), f(c.dispute_rate), f(c.deduction_share), f(c.split_rate),
+                f(c.split_fraction), f(c.split_gap, 1),
                 f(c.discount_taker), f(c.unearned_rate), f(c.answer_base), str(c.pref_weekday), str(c.pref_hour),
                 str(c.lean_month) if c.season_amp else None, f(c.season_amp, 2) if c.season_amp else None,
                 f(c.crunch_rate), iso(c.det_start_o), f(c.det_rate, 2) if c.det_rate else None, iso(c.default_o), iso(c.created_o),

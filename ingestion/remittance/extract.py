@@ -734,6 +734,9 @@ def _free_text_lines(lines: list[TextLine], ctx: Context, out: Extraction, skip:
         amounts = _amounts_outside_dates(text, ctx)
         amounts = [a for a in amounts if not any(s <= a[1] < e for _, s, e, _ in refs)]
         where = line.where()
+        labeled = [r for r in refs if r[3] >= 0.8]
+        if len(refs) != len(amounts) and labeled and len(labeled) == len(amounts):
+            refs = labeled  # "invoice X for 10.00 and invoice Y for 20.00 ... reference TRX-1"
         if not amounts and len(refs) == 1:
             # "Invoice: INV-1" then "Amount: 100.00" on the next line.
             nxt = next((ln for ln in lines[i + 1 : i + 3] if ln.text.strip()), None)
@@ -783,7 +786,8 @@ _SEP = r"\s*(?:[:#=]|-(?=\s)|–)?\s*"
 FIELD_LABELS: list[tuple[str, str, float, bool]] = [
     ("payment_reference", r"(?:payment|pmt|remittance|remit|transaction|txn|eft|ach|wire|transfer|trace|settlement)\s*(?:advice\s*)?(?:ref(?:erence)?|no|nr|number|num|id|#)\.?(?:\s*(?:no|number|#)\.?)?", 0.93, False),
     ("payment_reference", r"(?:check|cheque|chk)\s*(?:no|nr|number|num|#)\.?", 0.9, False),
-    ("payment_reference", r"(?:with\s+)?reference", 0.72, True),
+    ("payment_reference", r"with\s+(?:payment\s+|our\s+)?reference", 0.8, False),
+    ("payment_reference", r"reference", 0.72, True),
     ("payment_reference", r"(?:remittance|payment)\s+advice", 0.75, False),
     ("payment_date", r"(?:payment|pmt|value|settlement|pay|remittance|check|cheque|transfer|execution|posting|credit|clearing)\s*date|date\s*(?:of\s*)?(?:payment|paid|transfer)|date\s*paid", 0.93, False),
     ("payment_date", r"(?:paid|sent|transferred|remitted|made|released|initiated|executed)\s+on", 0.8, False),

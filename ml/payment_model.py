@@ -1,0 +1,325 @@
+"""Days-late distribution of an invoice: LightGBM quantiles, conformal intervals, bucket probabilities.
+
+Target: days late = paid date - due date, clipped to [-60, 120] (``features.DAYS_LATE_CAP``): never
+paid, written off, or paid 120+ days late all count as 120, the "lost for cash planning" end.
+
+Models, all fitted on the same rows (issue rows plus month-end re-scoring rows of open invoices):
+
+- three quantile regressions (P10, P50, P90);
+- an interval made honest by conformalized quantile regression (Romano, Patterson & Candès, 2019):
+  on a held-out *later* period the model did not train on, the errors of each bound give additive
+  corrections so that each side misses at most 10% of the time, hence P10-P90 covers ~80% even when
+  the world has drifted. Corrections are kept apart for issue rows and for rows of invoices already
+  open some days (a Mondrian split: their errors differ in size);
+- one multiclass classifier over the aging buckets (on time / 1-30 / 31-60 / 61-90 / 90+). Why a
+  classifier rather than reading probabilities off the three quantiles: three points of a
+  distribution say little about P(>30 days late) when 30 falls between them, the classifier is
+  trained for exactly those events (so its ranking, the AUC, is as good as it gets), one softmax
+  gives the buckets in one model, and the cumulative probabilities by due date / +30 / +60 / +90
+  are monotone by construction.
+
+Explanations: LightGBM's ``pred_contrib=True`` gives exact TreeSHAP values of the P50 model (in
+days late, summing to the prediction); the three largest in absolute value are the drivers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from ml.features import (
+    DAYS_LATE_CAP,
+    DAYS_LATE_MIN,
+    NEVER,
+    as_day,
+    build_features,
+    issue_rows,
+    snapshot_rows,
+    to_days,
+)
+from ml.history import InvoiceHistory, truncate_history
+
+BUCKETS = ("on_time", "1-30", "31-60", "61-90", "90+")
+BUCKET_EDGES = (0, 30, 60, 90)  # upper bounds (inclusive) of the first four buckets, in days late
+PROBABILITY_COLUMNS = ("p_paid_by_due", "p_paid_within_30", "p_paid_within_60", "p_paid_within_90")
+ALPHA = 0.2  # 1 - nominal coverage of the P10-P90 interval
+
+
+def bucket_of(days_late) -> np.ndarray:
+    return np.searchsorted(np.array(BUCKET_EDGES), np.asarray(days_late, dtype="float64"), side="left")
+
+
+@dataclass
+class ModelConfig:
+    """Everything that defines a model recipe (what the champion/challenger rule compares)."""
+
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    num_boost_round: int = 300
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 40
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    calibration_days: int = 90  # the held-out period for the conformal corrections
+    snapshot_every_days: int = 30  # re-scoring rows of open invoices, one per month-end
+    maturity_days: int = 45  # rows whose due date is younger than this at training time are left out
+    exclude_features: tuple[str, ...] = ()
+    num_threads: int = 1  # the machines are small and shared: OpenMP spinning costs more than it gives
+    seed: int = 7
+
+    def lgb_params(self) -> dict:
+        return {
+            "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction, "bagging_freq": 1, "lambda_l2": self.lambda_l2,
+            "num_threads": self.num_threads, "seed": self.seed, "deterministic": True, "verbose": -1,
+            "force_col_wise": True,
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        for k in ("quantiles", "exclude_features"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class PaymentModel:
+    config: ModelConfig
+    features: list[str]
+    boosters: dict[str, lgb.Booster] = field(default_factory=dict)
+    conformal: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (lower, upper) widening
+    meta: dict = field(default_factory=dict)
+
+    # -- fitting -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame, y: np.ndarray, as_of: np.ndarray, config: ModelConfig | None = None) -> PaymentModel:
+        """Fit on rows before the calibration period, calibrate the interval on it, then refit on all.
+
+        ``as_of`` (datetime64) orders the rows in time: the calibration period is the last
+        ``calibration_days`` of as-of dates. Refitting on all rows after calibrating keeps the most
+        recent behaviour in the model; the corrections measured on the held-out fit carry over (a
+        model fitted on more data is, if anything, a little tighter, so coverage errs on the safe side).
+        """
+        config = config or ModelConfig()
+        started = time.perf_counter()
+        features = [c for c in X.columns if c not in config.exclude_features]
+        X = X[features]
+        y = np.asarray(y, dtype="float64")
+        as_of = pd.to_datetime(pd.Series(as_of)).to_numpy()
+        cut = as_of.max() - np.timedelta64(config.calibration_days, "D")
+        fit_part = as_of <= cut
+        cal_part = ~fit_part
+        model = cls(config=config, features=features)
+        if fit_part.sum() >= 200 and cal_part.sum() >= 50:
+            held = model._fit_boosters(X[fit_part], y[fit_part])
+            model.boosters = held
+            model.conformal = model._conformal_offsets(X[cal_part], y[cal_part])
+        else:
+            model.conformal = {}
+        model.boosters = model._fit_boosters(X, y)
+        model.meta = {
+            "train_rows": int(len(y)), "calibration_rows": int(cal_part.sum()),
+            "train_from": str(pd.Timestamp(as_of.min()).date()), "train_to": str(pd.Timestamp(as_of.max()).date()),
+            "fit_seconds": round(time.perf_counter() - started, 2),
+        }
+        return model
+
+    def _fit_boosters(self, X: pd.DataFrame, y: np.ndarray) -> dict[str, lgb.Booster]:
+        cfg = self.config
+        params = cfg.lgb_params()
+        data = lgb.Dataset(X, label=y, free_raw_data=False, params={"verbose": -1})
+        boosters = {}
+        for q in cfg.quantiles:
+            boosters[_qname(q)] = lgb.train({**params, "objective": "quantile", "alpha": q}, data,
+                                            num_boost_round=cfg.num_boost_round)
+        cls_data = lgb.Dataset(X, label=bucket_of(y), params={"verbose": -1})
+        boosters["buckets"] = lgb.train({**params, "objective": "multiclass", "num_class": len(BUCKETS)}, cls_data,
+                                        num_boost_round=max(50, cfg.num_boost_round // 2))
+        return boosters
+
+    def _conformal_offsets(self, X: pd.DataFrame, y: np.ndarray) -> dict[str, tuple[float, float]]:
+        raw = self._raw_quantiles(X)
+        lo, hi = raw[_qname(min(self.config.quantiles))], raw[_qname(max(self.config.quantiles))]
+        groups = _groups(X)
+        out = {}
+        for g in ("issue", "open"):
+            sel = groups == g
+            if sel.sum() < 30:
+                sel = np.ones(len(y), dtype=bool)
+            out[g] = (_conformal_quantile(lo[sel] - y[sel]), _conformal_quantile(y[sel] - hi[sel]))
+        return out
+
+    # -- predicting ----------------------------------------------------------------------------------------
+
+    def _raw_quantiles(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        X = X[self.features]
+        return {_qname(q): self.boosters[_qname(q)].predict(X, num_threads=self.config.num_threads)
+                for q in self.config.quantiles}
+
+    def predict(self, X: pd.DataFrame, *, drivers: bool = True, max_explained: int | None = None) -> pd.DataFrame:
+        """Per row: p10/p50/p90 days late (interval conformalized), bucket probabilities, drivers."""
+        X = X[self.features]
+        raw = self._raw_quantiles(X)
+        q = np.sort(np.stack([raw[_qname(x)] for x in sorted(self.config.quantiles)], axis=1), axis=1)
+        lo, mid, hi = q[:, 0], q[:, len(self.config.quantiles) // 2], q[:, -1]
+        groups = _groups(X)
+        for g, (dlo, dhi) in self.conformal.items():
+            sel = groups == g
+            lo[sel] -= dlo
+            hi[sel] += dhi
+        lo = np.clip(np.minimum(lo, mid), DAYS_LATE_MIN, DAYS_LATE_CAP)
+        hi = np.clip(np.maximum(hi, mid), DAYS_LATE_MIN, DAYS_LATE_CAP)
+        mid = np.clip(mid, DAYS_LATE_MIN, DAYS_LATE_CAP)
+        probs = self.boosters["buckets"].predict(X, num_threads=self.config.num_threads)
+        cum = np.cumsum(probs, axis=1)
+        out = pd.DataFrame({"p10_days_late": lo, "p50_days_late": mid, "p90_days_late": hi}, index=X.index)
+        for i, col in enumerate(PROBABILITY_COLUMNS):
+            out[col] = np.clip(cum[:, i], 0, 1)
+        out["p_late_over_30"] = 1 - out["p_paid_within_30"]
+        out["bucket"] = np.asarray(BUCKETS)[probs.argmax(axis=1)]
+        if drivers:
+            out["drivers"] = self.drivers(X, max_rows=max_explained)
+        return out
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """TreeSHAP values of the P50 model, one column per feature plus the expected value last."""
+        return self.boosters[_qname(0.5)].predict(X[self.features], pred_contrib=True,
+                                                  num_threads=self.config.num_threads)
+
+    def drivers(self, X: pd.DataFrame, top: int = 3, max_rows: int | None = None) -> list[str | None]:
+        """JSON list of the ``top`` drivers per row: feature, its value, its effect in days late.
+
+        ``max_rows`` bounds the cost (TreeSHAP is ~100x a prediction): only the first ``max_rows``
+        rows are explained, callers order rows by importance first; the rest get None.
+        """
+        n = len(X) if max_rows is None else min(len(X), max_rows)
+        out: list[str | None] = [None] * len(X)
+        if n == 0:
+            return out
+        Xe = X[self.features].iloc[:n]
+        contrib = self.contributions(Xe)[:, :-1]
+        idx = np.argsort(-np.abs(contrib), axis=1)[:, :top]
+        values = Xe.to_numpy(dtype="float64")
+        names = np.asarray(self.features)
+        for i in range(n):  # only the formatting of a few items per row is Python
+            items = []
+            for j in idx[i]:
+                v = values[i, j]
+                items.append({"feature": names[j], "value": None if np.isnan(v) else round(float(v), 3),
+                              "effect_days": round(float(contrib[i, j]), 2)})
+            out[i] = json.dumps(items)
+        return out
+
+    def feature_importance(self) -> pd.DataFrame:
+        b = self.boosters[_qname(0.5)]
+        return pd.DataFrame({"feature": b.feature_name(), "gain": b.feature_importance("gain")}).sort_values(
+            "gain", ascending=False, ignore_index=True)
+
+    # -- persistence ---------------------------------------------------------------------------------------
+
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for name, b in self.boosters.items():
+            b.save_model(str(path / f"{name}.txt"))
+        (path / "model.json").write_text(json.dumps({
+            "config": self.config.to_dict(), "features": self.features, "boosters": sorted(self.boosters),
+            "conformal": {k: list(v) for k, v in self.conformal.items()}, "meta": self.meta,
+        }, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> PaymentModel:
+        path = Path(path)
+        spec = json.loads((path / "model.json").read_text())
+        boosters = {name: lgb.Booster(model_file=str(path / f"{name}.txt")) for name in spec["boosters"]}
+        return cls(config=ModelConfig.from_dict(spec["config"]), features=spec["features"], boosters=boosters,
+                   conformal={k: tuple(v) for k, v in spec["conformal"].items()}, meta=spec["meta"])
+
+
+def _qname(q: float) -> str:
+    return f"q{int(round(q * 100)):02d}"
+
+
+def _groups(X: pd.DataFrame) -> np.ndarray:
+    """Mondrian groups of the conformal step: an invoice at issue, or one already open for a while."""
+    return np.where(X["age_days"].to_numpy() <= 0, "issue", "open")
+
+
+def _conformal_quantile(scores: np.ndarray) -> float:
+    """The finite-sample (1 - alpha/2) quantile of the calibration scores (one side of the interval)."""
+    n = len(scores)
+    level = min(1.0, (1 - ALPHA / 2) * (n + 1) / n)
+    return float(np.quantile(scores, level, method="higher"))
+
+
+# --- training data ------------------------------------------------------------------------------------------
+
+
+def labels_known_at(h: InvoiceHistory, rows: pd.DataFrame, as_of: dt.date, maturity_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Days-late labels as they were known at the end of ``as_of`` (``h`` already truncated there).
+
+    Paid: exact. Written off: the cap. Credited away without payment: no label (not a payment).
+    Still open: at least ``as_of - due`` days late; that lower bound is the label once it reaches the
+    cap, or once the invoice is ``maturity_days`` past due (so "30+ days late" is already settled for
+    it); younger open invoices are left out rather than labelled with a bound that says little.
+    """
+    inv = h.invoices.set_index("invoice_id").reindex(rows["invoice_id"])
+    due = to_days(inv["due_date"])
+    paid = to_days(inv["paid_date"])
+    res = inv["resolution"].to_numpy()
+    t = as_day(as_of)
+    y = np.full(len(rows), np.nan)
+    is_paid = (res == "paid") & (paid < NEVER)
+    y[is_paid] = np.clip(paid[is_paid] - due[is_paid], DAYS_LATE_MIN, DAYS_LATE_CAP)
+    y[res == "written_off"] = DAYS_LATE_CAP
+    still_open = res == "open"
+    bound = t - due
+    mature = still_open & ((bound >= DAYS_LATE_CAP) | (bound >= maturity_days))
+    y[mature] = np.clip(bound[mature], DAYS_LATE_MIN, DAYS_LATE_CAP)
+    return y, ~np.isnan(y)
+
+
+def training_rows(h: InvoiceHistory, as_of: dt.date, config: ModelConfig) -> pd.DataFrame:
+    """Candidate training rows known by ``as_of``: every invoice at issue, plus each invoice still
+    open at a month-end (re-scoring rows), so the model learns both cases it is asked about."""
+    start = h.first_date
+    ends = pd.date_range(pd.Timestamp(start), pd.Timestamp(as_of), freq=f"{config.snapshot_every_days}D")[1:]
+    issue = issue_rows(h, end=as_of)
+    snaps = snapshot_rows(h, [d.date() for d in ends])
+    rows = pd.concat([issue, snaps], ignore_index=True)
+    return rows[rows["as_of"] <= pd.Timestamp(as_of)].reset_index(drop=True)
+
+
+def fit_payment_model(h: InvoiceHistory, as_of: dt.date, config: ModelConfig | None = None,
+                      features: pd.DataFrame | None = None, rows: pd.DataFrame | None = None) -> PaymentModel:
+    """Train on everything known at the end of ``as_of``. ``rows``/``features`` may be passed in when
+    the caller already built them on a history that extends further (the backtest does): features
+    of a row only ever read facts up to the row's own as-of."""
+    config = config or ModelConfig()
+    known = truncate_history(h, as_of)
+    if rows is None:
+        rows = training_rows(known, as_of, config)
+        features = build_features(known, rows)
+    y, ok = labels_known_at(known, rows, as_of, config.maturity_days)
+    if ok.sum() < 100:
+        raise ValueError(f"only {int(ok.sum())} invoices with a known outcome by {as_of}; at least 100 are needed "
+                         "to train (a longer history, or an as-of date later in it)")
+    model = PaymentModel.fit(features[ok].reset_index(drop=True), y[ok], rows.loc[ok, "as_of"].to_numpy(), config)
+    model.meta["as_of"] = as_of.isoformat()
+    return model

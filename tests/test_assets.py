@@ -1,0 +1,94 @@
+"""Assets invoked with test resources, the Definitions load, and the pure helpers behind them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from assets.erp import raw_erp_extracts
+from assets.ledger import dbt_build_args
+from orchestration.resources import OpenARSettings
+from orchestration.sensors import landing_fingerprint
+from tests.conftest import settings_for
+from tests.ingestion.test_erp_loader import INVOICES_HEADER, write
+
+
+def _materialize_erp(data_dir: Path) -> dg.ExecuteInProcessResult:
+    settings = settings_for(data_dir)
+    settings.ensure_dirs()
+    return dg.materialize(
+        [raw_erp_extracts],
+        resources={"openar": OpenARSettings(data_dir=str(data_dir)),
+                   "duckdb": DuckDBResource(database=str(settings.warehouse_path))},
+        raise_on_error=False,
+    )
+
+
+def _checks(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def test_malformed_rows_fail_the_warning_check_and_the_rest_loads(small_world_dir: Path, tmp_path: Path):
+    data_dir = tmp_path / "data"
+    shutil.copytree(small_world_dir / "landing", data_dir / "landing")
+    customer = next((data_dir / "landing/erp/customers").glob("*.csv")).read_text().splitlines()[1].split(",")[0]
+    write(data_dir / "landing", "invoices", "2026-11-21", [
+        INVOICES_HEADER,
+        f"BAD-DATE,{customer},2026-13-01,2026-12-21,USD,10.00,NET30,0,,",
+        f"BAD-AMOUNT,{customer},2026-11-21,2026-12-21,USD,ten,NET30,0,,",
+        "BAD-CUSTOMER,NOBODY,2026-11-21,2026-12-21,USD,10.00,NET30,0,,",
+    ])
+    result = _materialize_erp(data_dir)
+    assert result.success
+    checks = _checks(result)
+    rows_valid = checks[("raw/erp_invoices", "rows_valid")]
+    assert not rows_valid.passed and rows_valid.severity == dg.AssetCheckSeverity.WARN
+    assert "invoices_2026-11-21.csv row 3: customer_id 'NOBODY' is unknown" in rows_valid.description
+    assert "row 1: column invoice_date value '2026-13-01' is not a date" in rows_valid.description
+    assert "row 2: column amount value 'ten' is not an amount" in rows_valid.description
+    # three bad rows among a year of invoices: within tolerance, the ledger may go on
+    assert checks[("raw/erp_invoices", "quarantine_within_tolerance")].passed
+    assert checks[("raw/erp_customers", "rows_valid")].passed
+    con = duckdb.connect(str(settings_for(data_dir).warehouse_path), read_only=True)
+    assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 3
+    assert con.execute("select count(*) from raw.erp_invoices where invoice_id like 'BAD-%'").fetchone()[0] == 0
+    assert con.execute("select count(*) from raw.erp_invoices").fetchone()[0] > 100
+    con.close()
+
+
+def test_a_broken_export_fails_the_blocking_check(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    write(data_dir / "landing", "invoices", "2026-11-21", ["this is not, the invoice header", "1,2"])
+    result = _materialize_erp(data_dir)
+    check = _checks(result)[("raw/erp_invoices", "quarantine_within_tolerance")]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "missing column(s) invoice_id" in check.description
+
+
+def test_dbt_build_args_carry_the_as_of_date():
+    assert dbt_build_args(None) == ["build"]
+    assert dbt_build_args("2026-03-31") == ["build", "--vars", '{"as_of_date": "2026-03-31"}']
+
+
+def test_definitions_load_with_every_asset_job_schedule_and_sensor(isolated_env):
+    from orchestration.definitions import DAILY_JOB, build_definitions
+    from orchestration.resources import ensure_dbt_manifest
+    from orchestration.settings import load_settings
+
+    ensure_dbt_manifest(load_settings())
+    defs = build_definitions()
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw/erp_invoices", "marts/rpt_ar_aging", "published/openar_marts"} <= keys
+    assert defs.resolve_job_def(DAILY_JOB).name == DAILY_JOB
+    assert [s.name for s in defs.schedules] and [s.name for s in defs.sensors] == ["landing_folder_sensor"]
+
+
+def test_landing_fingerprint_changes_when_a_file_arrives(tmp_path: Path):
+    before = landing_fingerprint(tmp_path)
+    (tmp_path / "erp").mkdir()
+    (tmp_path / "erp" / "x.csv").write_text("a")
+    assert landing_fingerprint(tmp_path) != before
