@@ -46,9 +46,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     ensure_dbt_manifest(settings)
     defs = build_definitions(settings)
     job = defs.resolve_job_def(DAILY_JOB)
-    run_config = {}
+    # INFO, not Dagster's default DEBUG: a person reads progress, not every engine event.
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if args.as_of:
-        run_config = {"ops": {"openar_dbt_models": {"config": {"as_of_date": args.as_of.isoformat()}}}}
+        run_config["ops"] = {"openar_dbt_models": {"config": {"as_of_date": args.as_of.isoformat()}}}
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
@@ -99,6 +100,76 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env={**os.environ, **settings.dbt_env()})
 
 
+def _json_default(value):
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # exact: never through float
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    """Print a file's normalized transactions (or remittance lines) as JSON lines."""
+    import json
+    from dataclasses import asdict
+
+    from ingestion.normalized import ParseError
+    from ingestion.parsing import parse_file
+
+    fmt = "auto" if args.format == "camt" else args.format  # any camt.05x: the message says which
+    try:
+        result = parse_file(Path(args.file), fmt)
+        if args.format == "camt" and not result.source_format.startswith("camt"):
+            raise ParseError(f"{args.file}: not a camt message (detected {result.source_format})")
+    except ParseError as e:
+        print(f"openar parse: rejected: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"openar parse: {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    for t in result.transactions:
+        print(json.dumps({"record": "transaction", **t.as_dict()}, default=_json_default))
+    for doc in result.remittances:
+        header = {k: v for k, v in asdict(doc).items() if k != "lines"}
+        for line in doc.lines:
+            print(json.dumps({"record": "remittance_line", **{f"document_{k}": v for k, v in header.items()},
+                              **asdict(line)}, default=_json_default))
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Load bank/remittance files or folders into the warehouse; exit 1 when anything was quarantined."""
+    import uuid
+
+    import duckdb
+
+    from ingestion.bank_loader import ingest_files
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        outcomes = ingest_files(con, [Path(p) for p in args.paths], f"cli-{uuid.uuid4().hex[:8]}")
+    except FileNotFoundError as e:
+        print(f"openar ingest: {e}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    print(f"{'file':<60} {'format':<10} {'stmts':>5} {'txns':>6} {'dups':>5} {'remit':>6}  status")
+    for o in outcomes:
+        name = o.source_file if len(o.source_file) <= 60 else "…" + o.source_file[-59:]
+        print(f"{name:<60} {o.source_format or '-':<10} {o.statements:>5} {o.transactions:>6} {o.duplicates:>5} "
+              f"{o.remittance_lines:>6}  {o.status}{': ' + o.reason if o.reason and o.status == 'quarantined' else ''}")
+    quarantined = sum(o.status == "quarantined" for o in outcomes)
+    print(f"{len(outcomes)} file(s): {sum(o.status == 'loaded' for o in outcomes)} loaded, "
+          f"{sum(o.status == 'skipped' for o in outcomes)} already loaded, {quarantined} quarantined")
+    return 1 if quarantined else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="openar", description="Open-source AI for accounts receivable.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -122,6 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     dbt = sub.add_parser("dbt", help="run dbt with openar's profile and paths")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=cmd_dbt)
+
+    parse = sub.add_parser("parse", help="print a bank/remittance file's normalized records as JSON lines")
+    parse.add_argument("file")
+    parse.add_argument("--format", default="auto",
+                       choices=["auto", "camt", "camt.052", "camt.053", "camt.054", "mt940", "mt942", "bai2",
+                                "lockbox", "x12-820", "csv", "remittance"])
+    parse.set_defaults(func=cmd_parse)
+
+    ingest = sub.add_parser("ingest", help="load bank statements, lockbox files and remittance advices")
+    ingest.add_argument("paths", nargs="+")
+    ingest.set_defaults(func=cmd_ingest)
 
     summ = sub.add_parser("summary", help="print the summary of the last published run")
     summ.set_defaults(func=cmd_summary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.bank import raw_bank_and_remittance
 from assets.erp import raw_erp_extracts
 from assets.ledger import build_ledger_assets
 from assets.publishing import build_publishing_asset
@@ -29,10 +30,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     daily = dg.ScheduleDefinition(job=daily_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
                                   default_status=dg.DefaultScheduleStatus.STOPPED)
     return dg.Definitions(
-        assets=[raw_erp_extracts, ledger, published],
+        assets=[raw_erp_extracts, raw_bank_and_remittance, ledger, published],
         jobs=[daily_job],
         schedules=[daily],
-        sensors=[build_landing_sensor(daily_job, settings.landing_dir)],
+        sensors=[build_landing_sensor(daily_job, settings.landing_dir / folder, folder)
+                 for folder in ("erp", "bank", "remittance")],
         resources=build_resources(settings),
     )
 

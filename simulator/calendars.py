@@ -30,8 +30,20 @@ class Country:
 COUNTRIES: dict[str, Country] = {
     c.code: c
     for c in (
-        Country("US", "USD", 0.40, (("America/New_York", 0.45), ("America/Chicago", 0.3),
-                                    ("America/Denver", 0.07), ("America/Los_Angeles", 0.18)), None, "com", "en"),
+        Country(
+            "US",
+            "USD",
+            0.40,
+            (
+                ("America/New_York", 0.45),
+                ("America/Chicago", 0.3),
+                ("America/Denver", 0.07),
+                ("America/Los_Angeles", 0.18),
+            ),
+            None,
+            "com",
+            "en",
+        ),
         Country("CA", "USD", 0.06, (("America/Toronto", 0.7), ("America/Vancouver", 0.3)), "ON", "ca", "en"),
         Country("GB", "GBP", 0.14, (("Europe/London", 1.0),), "ENG", "co.uk", "en"),
         Country("DE", "EUR", 0.12, (("Europe/Berlin", 1.0),), None, "de", "de"),
@@ -58,7 +70,9 @@ def _holiday_dates(key: str, years: list[int]) -> set[dt.date]:
         elif code == "EUR":
             h = holidays.financial_holidays("XECB", years=years)  # TARGET2 closing days
         else:
-            h = holidays.country_holidays("GB", subdiv="ENG", years=years)  # Bank of England/BACS follow these
+            h = holidays.country_holidays(
+                "GB", subdiv="ENG", years=years
+            )  # Bank of England/BACS follow these
     else:
         country = COUNTRIES[code]
         h = holidays.country_holidays(code, subdiv=country.holiday_subdiv, years=years)
@@ -123,7 +137,11 @@ class Calendars:
         if got is None:
             first = dt.date(year, month, 1).toordinal()
             nxt = dt.date(year + (month == 12), month % 12 + 1, 1).toordinal()
-            got = [o for o in range(max(first, self.base), min(nxt, self.end + 1)) if self.is_bd[key][o - self.base]]
+            got = [
+                o
+                for o in range(max(first, self.base), min(nxt, self.end + 1))
+                if self.is_bd[key][o - self.base]
+            ]
             self._month_bds[k] = got
         return got
 

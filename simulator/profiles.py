@@ -22,12 +22,25 @@ from simulator.calendars import COUNTRIES
 from simulator.rand import STREAM_COLLECTORS, STREAM_FAMILIES, Draws, customer_generator, global_generator
 
 ARCHETYPES = (
-    "prompt", "steady_late", "month_end", "seasonal", "partial_payer", "disputer", "slow_deteriorating",
+    "prompt",
+    "steady_late",
+    "month_end",
+    "seasonal",
+    "partial_payer",
+    "disputer",
+    "slow_deteriorating",
     "sudden_default",
 )
-_ARCHETYPE_WEIGHTS = (("prompt", 0.22), ("steady_late", 0.2), ("month_end", 0.12), ("seasonal", 0.08),
-                      ("partial_payer", 0.08), ("disputer", 0.1), ("slow_deteriorating", 0.11),
-                      ("sudden_default", 0.09))
+_ARCHETYPE_WEIGHTS = (
+    ("prompt", 0.22),
+    ("steady_late", 0.2),
+    ("month_end", 0.12),
+    ("seasonal", 0.08),
+    ("partial_payer", 0.08),
+    ("disputer", 0.1),
+    ("slow_deteriorating", 0.11),
+    ("sudden_default", 0.09),
+)
 _SEGMENT_WEIGHTS = (("enterprise", 0.12), ("mid_market", 0.33), ("small_business", 0.55))
 _TERMS = {
     "enterprise": (("NET60", 0.35), ("NET45", 0.3), ("NET30", 0.25), ("2/10NET30", 0.1)),
@@ -46,7 +59,13 @@ _CHANNELS = {
 }
 _EU_CHANNELS = (("wire", 0.95), ("card", 0.05))
 _REMITTANCE = {
-    "enterprise": (("edi820", 0.35), ("email_pdf", 0.25), ("email_xlsx", 0.2), ("email_body", 0.1), ("none", 0.1)),
+    "enterprise": (
+        ("edi820", 0.35),
+        ("email_pdf", 0.25),
+        ("email_xlsx", 0.2),
+        ("email_body", 0.1),
+        ("none", 0.1),
+    ),
     "mid_market": (("email_pdf", 0.3), ("email_body", 0.3), ("none", 0.3), ("email_xlsx", 0.1)),
     "small_business": (("none", 0.6), ("email_body", 0.3), ("email_pdf", 0.1)),
 }
@@ -55,13 +74,31 @@ _RUNS = {
     "mid_market": (("weekly", 0.45), ("any", 0.45), ("semi_monthly", 0.1)),
     "small_business": (("any", 0.75), ("weekly", 0.25)),
 }
-_PROMISE_KEEP = {"prompt": 0.92, "steady_late": 0.75, "month_end": 0.85, "seasonal": 0.7, "partial_payer": 0.6,
-                 "disputer": 0.65, "slow_deteriorating": 0.8, "sudden_default": 0.7}
+_PROMISE_KEEP = {
+    "prompt": 0.92,
+    "steady_late": 0.75,
+    "month_end": 0.85,
+    "seasonal": 0.7,
+    "partial_payer": 0.6,
+    "disputer": 0.65,
+    "slow_deteriorating": 0.8,
+    "sudden_default": 0.7,
+}
 # Seller-wide invoicing seasonality: quarter-end peaks, quiet August and December.
 MONTH_VOLUME = (0.95, 0.98, 1.12, 0.97, 1.0, 1.12, 0.95, 0.72, 1.12, 1.02, 1.05, 0.8)
 
-COLLECTOR_NAMES = ("Maria Gonzalez", "James Carter", "Priya Patel", "Tom Becker", "Sophie Martin", "Daniel Kim",
-                   "Olivia Brooks", "Lukas Weber", "Emma Collins", "Ahmed Hassan")
+COLLECTOR_NAMES = (
+    "Maria Gonzalez",
+    "James Carter",
+    "Priya Patel",
+    "Tom Becker",
+    "Sophie Martin",
+    "Daniel Kim",
+    "Olivia Brooks",
+    "Lukas Weber",
+    "Emma Collins",
+    "Ahmed Hassan",
+)
 SELLER_NAME = "Northstar Industrial Supply"
 SELLER_DOMAIN = "northstar-supply.example"
 
@@ -85,22 +122,94 @@ class Customer:
 
     __slots__ = (
         # identity
-        "index", "customer_id", "name", "core", "industry", "country", "currency", "language", "timezone",
-        "segment", "terms", "term_days", "discount", "parent", "children", "collector", "created_o",
-        "churn_o", "credit_limit", "domain", "contact_email", "contact_name", "new_contact_email",
-        "contact_change_o", "stale_from_o", "new_contact_name", "account", "bank_id", "alt_account", "alt_bank_id", "alt_account_o",
-        "bank_name", "alt_bank_name", "channel", "remittance", "reference_style", "run_type", "run_weekday",
-        "bundle_pref", "po_style", "check_no", "paid_by_parent", "bank_calendar", "country_calendar",
+        "index",
+        "customer_id",
+        "name",
+        "core",
+        "industry",
+        "country",
+        "currency",
+        "language",
+        "timezone",
+        "segment",
+        "terms",
+        "term_days",
+        "discount",
+        "parent",
+        "children",
+        "collector",
+        "created_o",
+        "churn_o",
+        "credit_limit",
+        "domain",
+        "contact_email",
+        "contact_name",
+        "new_contact_email",
+        "contact_change_o",
+        "stale_from_o",
+        "new_contact_name",
+        "account",
+        "bank_id",
+        "alt_account",
+        "alt_bank_id",
+        "alt_account_o",
+        "bank_name",
+        "alt_bank_name",
+        "channel",
+        "remittance",
+        "reference_style",
+        "run_type",
+        "run_weekday",
+        "bundle_pref",
+        "po_style",
+        "check_no",
+        "paid_by_parent",
+        "bank_calendar",
+        "country_calendar",
         # behaviour
-        "archetype", "invoices_per_month", "amount_median", "amount_sigma", "mean_delay", "delay_sd",
-        "amount_beta", "quarter_end_hold", "promise_keep", "responsiveness", "dispute_rate", "deduction_share",
-        "credit_rate", "split_rate", "split_fraction", "split_gap", "discount_taker", "unearned_rate", "copy_rate",
-        "overpay_rate", "dup_rate", "answer_base", "pref_weekday", "pref_hour", "lean_month", "season_amp",
-        "det_start_o", "det_rate", "default_o", "rebate_pct", "other_msg_rate", "crunch_rate", "crunch_until_o",
+        "archetype",
+        "invoices_per_month",
+        "amount_median",
+        "amount_sigma",
+        "mean_delay",
+        "delay_sd",
+        "amount_beta",
+        "quarter_end_hold",
+        "promise_keep",
+        "responsiveness",
+        "dispute_rate",
+        "deduction_share",
+        "credit_rate",
+        "split_rate",
+        "split_fraction",
+        "split_gap",
+        "discount_taker",
+        "unearned_rate",
+        "copy_rate",
+        "overpay_rate",
+        "dup_rate",
+        "answer_base",
+        "pref_weekday",
+        "pref_hour",
+        "lean_month",
+        "season_amp",
+        "det_start_o",
+        "det_rate",
+        "default_o",
+        "rebate_pct",
+        "other_msg_rate",
+        "crunch_rate",
+        "crunch_until_o",
         "crunch_extra",
         # engine state
-        "draws", "open_invoices", "overdue", "last_contact_o", "contact_gap", "promise_until_o",
-        "quarter_billed", "contacts",
+        "draws",
+        "open_invoices",
+        "overdue",
+        "last_contact_o",
+        "contact_gap",
+        "promise_until_o",
+        "quarter_billed",
+        "contacts",
     )
 
     def __init__(self):
@@ -165,7 +274,9 @@ def build_customers(seed: int, n: int, start: dt.date, as_of: dt.date) -> list[C
             c.created_o = start_o + d.randint(0, span - 90)
         else:
             c.created_o = start_o - d.randint(30, 3650)
-        c.churn_o = start_o + d.randint(span // 3, span) if c.segment == "small_business" and d.chance(0.05) else None
+        c.churn_o = (
+            start_o + d.randint(span // 3, span) if c.segment == "small_business" and d.chance(0.05) else None
+        )
         _behaviour(c, d, start_o, as_of_o, span)
         customers.append(c)
     _families(seed, customers)
@@ -176,16 +287,28 @@ def build_customers(seed: int, n: int, start: dt.date, as_of: dt.date) -> list[C
 
 def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> None:
     a = c.archetype
-    c.mean_delay = {"prompt": d.uniform(-4, 1), "steady_late": d.uniform(10, 45), "month_end": d.uniform(-2, 8),
-                    "seasonal": d.uniform(0, 12), "partial_payer": d.uniform(0, 15), "disputer": d.uniform(3, 18),
-                    "slow_deteriorating": d.uniform(-2, 8), "sudden_default": d.uniform(2, 20)}[a]
+    c.mean_delay = {
+        "prompt": d.uniform(-4, 1),
+        "steady_late": d.uniform(10, 45),
+        "month_end": d.uniform(-2, 8),
+        "seasonal": d.uniform(0, 12),
+        "partial_payer": d.uniform(0, 15),
+        "disputer": d.uniform(3, 18),
+        "slow_deteriorating": d.uniform(-2, 8),
+        "sudden_default": d.uniform(2, 20),
+    }[a]
     c.delay_sd = d.uniform(1, 3) if a == "prompt" else d.uniform(1.5, 5)
     # Days added per doubling of the amount against the usual: bigger invoices wait for more approvers.
     c.amount_beta = d.uniform(0, 2) if a == "prompt" else d.uniform(2, 8)
     c.quarter_end_hold = d.uniform(4, 14) if c.segment == "enterprise" and d.chance(0.35) else 0.0
     c.promise_keep = min(0.98, max(0.2, _PROMISE_KEEP[a] + d.uniform(-0.1, 0.1)))
-    c.responsiveness = d.uniform(0.5, 0.9) if a == "prompt" else d.uniform(0.1, 0.4) if a == "sudden_default" \
+    c.responsiveness = (
+        d.uniform(0.5, 0.9)
+        if a == "prompt"
+        else d.uniform(0.1, 0.4)
+        if a == "sudden_default"
         else d.uniform(0.2, 0.7)
+    )
     c.dispute_rate = d.uniform(0.18, 0.35) if a == "disputer" else d.uniform(0.005, 0.03)
     c.deduction_share = d.uniform(0.55, 0.85) if a == "disputer" else 0.3
     c.credit_rate = d.uniform(0.4, 0.7)
@@ -205,8 +328,9 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
     c.dup_rate = 0.0015
     c.answer_base = d.uniform(0.2, 0.45)
     c.pref_weekday = d.weighted(((0, 0.15), (1, 0.25), (2, 0.25), (3, 0.25), (4, 0.1)))
-    c.pref_hour = d.weighted(((8, 0.08), (9, 0.18), (10, 0.2), (11, 0.14), (13, 0.1), (14, 0.15), (15, 0.1),
-                              (16, 0.05)))
+    c.pref_hour = d.weighted(
+        ((8, 0.08), (9, 0.18), (10, 0.2), (11, 0.14), (13, 0.1), (14, 0.15), (15, 0.1), (16, 0.05))
+    )
     c.lean_month = d.randint(1, 12)
     c.season_amp = d.uniform(15, 35) if a == "seasonal" else 0.0
     c.det_start_o = c.det_rate = c.default_o = None
@@ -220,7 +344,9 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
         # A customer cannot default before it has been invoiced for a while.
         c.created_o = min(c.created_o, c.default_o - 150)
         c.churn_o = None
-    c.rebate_pct = Decimal(d.choice(("1.00", "1.50", "2.00"))) if c.segment == "enterprise" and d.chance(0.3) else None
+    c.rebate_pct = (
+        Decimal(d.choice(("1.00", "1.50", "2.00"))) if c.segment == "enterprise" and d.chance(0.3) else None
+    )
     c.other_msg_rate = d.uniform(0.01, 0.05)
     # Cash crunches: a month or three in which everything the customer owes slips by weeks. They
     # make recent lateness predictive of the next invoice and fill the 31-120 day aging buckets.
@@ -234,14 +360,27 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
     if c.segment != "small_business":
         chans = tuple((k, w) for k, w in chans if k != "card")
     c.channel = d.weighted(chans)
-    c.remittance = "lockbox_detail" if c.channel == "check" and d.chance(0.8) else d.weighted(_REMITTANCE[c.segment])
+    c.remittance = (
+        "lockbox_detail" if c.channel == "check" and d.chance(0.8) else d.weighted(_REMITTANCE[c.segment])
+    )
     if c.remittance == "edi820" and c.channel in ("check", "card"):
         c.remittance = "email_pdf"
-    c.reference_style = d.weighted((("invoices", 0.34), ("numbers", 0.14), ("partial", 0.12), ("typo", 0.05),
-                                    ("po", 0.1 if c.segment != "small_business" else 0.02), ("account", 0.07),
-                                    ("none", 0.18)))
-    c.po_style = d.weighted((("sap", 0.45), ("prefixed", 0.3), ("none", 0.25))) if c.segment != "small_business" \
+    c.reference_style = d.weighted(
+        (
+            ("invoices", 0.34),
+            ("numbers", 0.14),
+            ("partial", 0.12),
+            ("typo", 0.05),
+            ("po", 0.1 if c.segment != "small_business" else 0.02),
+            ("account", 0.07),
+            ("none", 0.18),
+        )
+    )
+    c.po_style = (
+        d.weighted((("sap", 0.45), ("prefixed", 0.3), ("none", 0.25)))
+        if c.segment != "small_business"
         else d.weighted((("prefixed", 0.3), ("none", 0.7)))
+    )
     c.check_no = d.randint(1000, 9000)
 
 
@@ -267,7 +406,9 @@ def _identity(c: Customer, customers: list[Customer], start_o: int, span: int) -
     if c.parent is not None:
         c.core, c.industry = c.parent.core, c.parent.industry
         c.name = identity.subsidiary_name(d, c.core, c.industry, c.country)
-        c.domain = c.parent.domain if d.chance(0.6) else identity.company_domain(d, c.core, c.industry, info.tld)
+        c.domain = (
+            c.parent.domain if d.chance(0.6) else identity.company_domain(d, c.core, c.industry, info.tld)
+        )
         # The parent's treasury pays for some subsidiaries, from the parent's account, in the same currency.
         c.paid_by_parent = c.parent.currency == c.currency and d.chance(0.5)
     else:
@@ -288,9 +429,12 @@ def _identity(c: Customer, customers: list[Customer], start_o: int, span: int) -
         c.stale_from_o = c.contact_change_o - d.randint(5, 30)
         c.new_contact_email, c.new_contact_name = identity.mailbox_address(d, c.domain, c.language)
         if c.new_contact_email == c.contact_email:
-            c.new_contact_email = f"ap.team@{c.domain}" if not c.contact_email.startswith("ap.team@") else \
-                f"payables@{c.domain}"
-    monthly = c.invoices_per_month * c.amount_median * math.exp(c.amount_sigma ** 2 / 2)
+            c.new_contact_email = (
+                f"ap.team@{c.domain}"
+                if not c.contact_email.startswith("ap.team@")
+                else f"payables@{c.domain}"
+            )
+    monthly = c.invoices_per_month * c.amount_median * math.exp(c.amount_sigma**2 / 2)
     limit = monthly * (c.term_days + 30) / 30 * d.uniform(1.0, 1.8)
     c.credit_limit = max(5000, int(math.ceil(limit / 1000.0)) * 1000) * 100  # cents, whole thousands
 
@@ -302,13 +446,21 @@ def build_collectors(seed: int, customers: list[Customer]) -> list[Collector]:
     collectors = []
     for j in range(k):
         first, last = COLLECTOR_NAMES[j].split()
-        collectors.append(Collector(j, f"COL{j + 1:02d}", COLLECTOR_NAMES[j],
-                                    f"{first.lower()}.{last.lower()}@{SELLER_DOMAIN}", 0, set()))
+        collectors.append(
+            Collector(
+                j,
+                f"COL{j + 1:02d}",
+                COLLECTOR_NAMES[j],
+                f"{first.lower()}.{last.lower()}@{SELLER_DOMAIN}",
+                0,
+                set(),
+            )
+        )
     n_strategic = max(1, k // 4)
     n_europe = max(1, k // 4)
     strategic = collectors[:n_strategic]
-    europe = collectors[n_strategic:n_strategic + n_europe]
-    rest = collectors[n_strategic + n_europe:]
+    europe = collectors[n_strategic : n_strategic + n_europe]
+    rest = collectors[n_strategic + n_europe :]
     for c in customers:
         if c.parent is not None:
             c.collector = c.parent.collector

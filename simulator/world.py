@@ -55,47 +55,150 @@ HORIZON_DAYS = 400
 
 # Rough rates for ranking a collector's queue only (never for money that is written anywhere).
 _RANK_FX = {"USD": 1.0, "EUR": 1.1, "GBP": 1.3}
-_DISPUTE_REASONS = (("PRICING", 0.3), ("QUANTITY", 0.2), ("DAMAGED", 0.15), ("NOT_RECEIVED", 0.1),
-                    ("DUPLICATE_BILLING", 0.05), ("PROMOTION", 0.1), ("SERVICE_ISSUE", 0.1))
-_CREDIT_REASON_OF_DISPUTE = {"PRICING": "PRICING", "QUANTITY": "QUANTITY", "DAMAGED": "DAMAGED",
-                             "NOT_RECEIVED": "RETURN", "DUPLICATE_BILLING": "DUPLICATE_BILLING",
-                             "PROMOTION": "PROMOTION", "SERVICE_ISSUE": "PRICING"}
+_DISPUTE_REASONS = (
+    ("PRICING", 0.3),
+    ("QUANTITY", 0.2),
+    ("DAMAGED", 0.15),
+    ("NOT_RECEIVED", 0.1),
+    ("DUPLICATE_BILLING", 0.05),
+    ("PROMOTION", 0.1),
+    ("SERVICE_ISSUE", 0.1),
+)
+_CREDIT_REASON_OF_DISPUTE = {
+    "PRICING": "PRICING",
+    "QUANTITY": "QUANTITY",
+    "DAMAGED": "DAMAGED",
+    "NOT_RECEIVED": "RETURN",
+    "DUPLICATE_BILLING": "DUPLICATE_BILLING",
+    "PROMOTION": "PROMOTION",
+    "SERVICE_ISSUE": "PRICING",
+}
 _CORRECTION_REASONS = (("PRICING", 0.4), ("QUANTITY", 0.25), ("DAMAGED", 0.15), ("RETURN", 0.2))
 
 GROUND_TRUTH_COLUMNS = {
     "customers": (
-        "customer_id", "archetype", "segment", "country", "currency", "timezone", "parent_customer_id",
-        "paid_by_parent", "payment_terms", "payment_run", "payment_run_weekday", "channel", "remittance",
-        "reference_style", "invoices_per_month", "amount_median", "amount_sigma", "mean_delay_days",
-        "delay_sd_days", "amount_sensitivity_days", "quarter_end_hold_days", "promise_keep_rate",
-        "reminder_responsiveness", "dispute_rate", "deduction_share", "installment_rate", "installment_first_share",
-        "installment_gap_days", "discount_taker_rate",
-        "unearned_discount_rate", "answer_rate_base", "preferred_contact_weekday", "preferred_contact_hour",
-        "seasonal_lean_month", "seasonal_amplitude_days", "cash_crunch_rate_per_month", "deterioration_start",
+        "customer_id",
+        "archetype",
+        "segment",
+        "country",
+        "currency",
+        "timezone",
+        "parent_customer_id",
+        "paid_by_parent",
+        "payment_terms",
+        "payment_run",
+        "payment_run_weekday",
+        "channel",
+        "remittance",
+        "reference_style",
+        "invoices_per_month",
+        "amount_median",
+        "amount_sigma",
+        "mean_delay_days",
+        "delay_sd_days",
+        "amount_sensitivity_days",
+        "quarter_end_hold_days",
+        "promise_keep_rate",
+        "reminder_responsiveness",
+        "dispute_rate",
+        "deduction_share",
+        "installment_rate",
+        "installment_first_share",
+        "installment_gap_days",
+        "discount_taker_rate",
+        "unearned_discount_rate",
+        "answer_rate_base",
+        "preferred_contact_weekday",
+        "preferred_contact_hour",
+        "seasonal_lean_month",
+        "seasonal_amplitude_days",
+        "cash_crunch_rate_per_month",
+        "deterioration_start",
         "deterioration_days_per_month",
-        "default_date", "created_date", "churn_date", "contact_change_date", "new_account_date",
+        "default_date",
+        "created_date",
+        "churn_date",
+        "contact_change_date",
+        "new_account_date",
     ),
     "invoice_outcomes": (
-        "invoice_id", "customer_id", "currency", "amount", "invoice_date", "due_date", "paid_date", "days_late",
-        "first_payment_date", "payment_count", "amount_paid", "discount_taken", "discount_allowed", "deduction_amount",
-        "credited_amount", "written_off_amount", "resolution", "closed_date", "paid_after_as_of",
-        "is_short_paid", "is_disputed", "dispute_reason", "is_installment", "is_duplicate_billing",
+        "invoice_id",
+        "customer_id",
+        "currency",
+        "amount",
+        "invoice_date",
+        "due_date",
+        "paid_date",
+        "days_late",
+        "first_payment_date",
+        "payment_count",
+        "amount_paid",
+        "discount_taken",
+        "discount_allowed",
+        "deduction_amount",
+        "credited_amount",
+        "written_off_amount",
+        "resolution",
+        "closed_date",
+        "paid_after_as_of",
+        "is_short_paid",
+        "is_disputed",
+        "dispute_reason",
+        "is_installment",
+        "is_duplicate_billing",
     ),
     "open_items": (
-        "item_id", "item_type", "customer_id", "currency", "document_date", "due_date", "open_amount", "fx_rate",
-        "open_amount_functional", "days_past_due", "aging_bucket",
+        "item_id",
+        "item_type",
+        "customer_id",
+        "currency",
+        "document_date",
+        "due_date",
+        "open_amount",
+        "fx_rate",
+        "open_amount_functional",
+        "days_past_due",
+        "aging_bucket",
     ),
     "payments": (
-        "payment_id", "customer_id", "payer_customer_id", "channel", "received_date", "value_date", "amount",
-        "currency", "payer_name_as_written", "payer_account", "payer_bank_id", "free_text_reference", "remittance",
-        "bundled_invoice_count", "has_short_pay", "has_discount", "is_overpayment", "unapplied_amount",
-        "check_number", "end_to_end_id", "erp_applied_date",
+        "payment_id",
+        "customer_id",
+        "payer_customer_id",
+        "channel",
+        "received_date",
+        "value_date",
+        "amount",
+        "currency",
+        "payer_name_as_written",
+        "payer_account",
+        "payer_bank_id",
+        "free_text_reference",
+        "remittance",
+        "bundled_invoice_count",
+        "has_short_pay",
+        "has_discount",
+        "is_overpayment",
+        "unapplied_amount",
+        "check_number",
+        "end_to_end_id",
+        "erp_applied_date",
     ),
     "payment_allocations": (
-        "payment_id", "invoice_id", "applied_amount", "discount_amount", "deduction_amount", "deduction_reason",
+        "payment_id",
+        "invoice_id",
+        "applied_amount",
+        "discount_amount",
+        "deduction_amount",
+        "deduction_reason",
     ),
     "message_intents": (
-        "message_id", "intent", "promised_date", "promised_amount", "dispute_reason", "customer_id", "currency",
+        "message_id",
+        "intent",
+        "promised_date",
+        "promised_amount",
+        "dispute_reason",
+        "customer_id",
+        "currency",
         "invoice_ids",
     ),
 }
@@ -110,17 +213,55 @@ def aging_bucket(days_past_due: int) -> str:
     return "120+"
 
 
+def _pick_weighted(r: float, values: list[int], weights: list[float]) -> int:
+    for value, w in zip(values, weights, strict=True):
+        r -= w
+        if r < 0:
+            return value
+    return values[-1]
+
+
 def _b(flag) -> str:
     return "true" if flag else "false"
 
 
 class Invoice:
     __slots__ = (
-        "invoice_id", "cust", "amount", "open", "inv_o", "due_o", "disc_o", "disc_pct", "po",
-        "plan_o", "plan_kind", "plan_ver", "deduct", "deduct_reason", "dispute", "dispute_plan", "dispute_raised",
-        "promise", "is_duplicate", "split", "copy_o", "paid_cash", "first_pay_o", "last_pay_o", "disc_taken",
-        "deducted", "disc_allowed", "credited", "written_off", "n_payments", "short_paid", "is_disputed", "dispute_reason",
-        "residual_o", "closed",
+        "invoice_id",
+        "cust",
+        "amount",
+        "open",
+        "inv_o",
+        "due_o",
+        "disc_o",
+        "disc_pct",
+        "po",
+        "plan_o",
+        "plan_kind",
+        "plan_ver",
+        "deduct",
+        "deduct_reason",
+        "dispute",
+        "dispute_plan",
+        "dispute_raised",
+        "promise",
+        "is_duplicate",
+        "split",
+        "copy_o",
+        "paid_cash",
+        "first_pay_o",
+        "last_pay_o",
+        "disc_taken",
+        "deducted",
+        "disc_allowed",
+        "credited",
+        "written_off",
+        "n_payments",
+        "short_paid",
+        "is_disputed",
+        "dispute_reason",
+        "residual_o",
+        "closed",
     )
 
     def __init__(self, invoice_id: str, cust: Customer, amount: int, inv_o: int, due_o: int):
@@ -136,7 +277,9 @@ class Invoice:
         self.dispute = self.dispute_plan = self.promise = None
         self.dispute_raised = self.is_duplicate = self.split = False
         self.copy_o = 0
-        self.paid_cash = self.disc_taken = self.disc_allowed = self.deducted = self.credited = self.written_off = self.n_payments = 0
+        self.paid_cash = self.disc_taken = self.disc_allowed = self.deducted = self.credited = (
+            self.written_off
+        ) = self.n_payments = 0
         self.first_pay_o = self.last_pay_o = 0
         self.short_paid = self.is_disputed = False
         self.dispute_reason = None
@@ -145,8 +288,17 @@ class Invoice:
 
 
 class Promise:
-    __slots__ = ("promise_id", "cust", "invoice_id", "collector", "promise_o", "promised_o", "amount", "paid",
-                 "invoices")
+    __slots__ = (
+        "promise_id",
+        "cust",
+        "invoice_id",
+        "collector",
+        "promise_o",
+        "promised_o",
+        "amount",
+        "paid",
+        "invoices",
+    )
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -174,8 +326,15 @@ class _Ids:
 
 
 class World:
-    def __init__(self, out_dir: Path, customers: int, years: int, seed: int, as_of: dt.date,
-                 progress: Callable[[str], None] | None):
+    def __init__(
+        self,
+        out_dir: Path,
+        customers: int,
+        years: int,
+        seed: int,
+        as_of: dt.date,
+        progress: Callable[[str], None] | None,
+    ):
         self.out_dir = out_dir
         self.seed, self.n_customers, self.years = seed, customers, years
         self.as_of = as_of
@@ -212,8 +371,10 @@ class World:
         self.gt_dir = out_dir / "ground_truth"
         self.gt_dir.mkdir(parents=True, exist_ok=True)
         self.x = ExtractFiles(erp_dir)
-        self.gt = {name: Table(self.gt_dir / f"{name}.csv", GROUND_TRUTH_COLUMNS[name])
-                   for name in ("invoice_outcomes", "payments", "payment_allocations", "message_intents")}
+        self.gt = {
+            name: Table(self.gt_dir / f"{name}.csv", GROUND_TRUTH_COLUMNS[name])
+            for name in ("invoice_outcomes", "payments", "payment_allocations", "message_intents")
+        }
         self.open_items_rows = 0
 
     # --- helpers ---------------------------------------------------------------------------------------
@@ -252,8 +413,10 @@ class World:
             writing = o <= self.as_of_o
             if writing and (day.day == 1 or o == self.start_o):
                 self._month_start(o, day)
-                self.progress(f"simulating {day:%Y-%m} ({self.ids.invoice} invoices so far, "
-                              f"{time.perf_counter() - t0:.1f}s)")
+                self.progress(
+                    f"simulating {day:%Y-%m} ({self.ids.invoice} invoices so far, "
+                    f"{time.perf_counter() - t0:.1f}s)"
+                )
             if writing:
                 self._fx_day(o)
             self.processing = True
@@ -316,8 +479,16 @@ class World:
             elif kind == "copy_request":
                 self._copy_request(c, a, o)
             elif kind == "copy_sent":
-                self._activity(c, c.collector, o, 9 * 60 + c.draws.randint(0, 420), "email", "sent", a[0],
-                               texts.activity_note(c.draws, "copy_sent", invoice_ids=tuple(a)))
+                self._activity(
+                    c,
+                    c.collector,
+                    o,
+                    9 * 60 + c.draws.randint(0, 420),
+                    "email",
+                    "sent",
+                    a[0],
+                    texts.activity_note(c.draws, "copy_sent", invoice_ids=tuple(a)),
+                )
             elif kind == "contact_change":
                 self._contact_change(c, o)
             elif kind == "other_message":
@@ -367,14 +538,20 @@ class World:
             if self._credit_hold(c, o):
                 k = 0
             if c.other_msg_rate and d.chance(c.other_msg_rate):
-                self.at(o + d.randint(0, month_last - o), P_MESSAGE, c, "other_message")
+                day_o = o + d.randint(0, month_last - o)
+                if d.chance(0.9):  # people write on working days, mostly
+                    day_o = self.cals.on_or_after(c.country_calendar, day_o)
+                self.at(day_o, P_MESSAGE, c, "other_message")
             if d.chance(c.crunch_rate) and (c.crunch_until_o is None or c.crunch_until_o < o):
                 self._cash_crunch(c, o)
             if not k:
                 continue
             first = max(o, c.created_o)
-            days = [x for x in self.cals.month_business_days(c.country_calendar, day.year, day.month)
-                    if first <= x <= last_allowed]
+            days = [
+                x
+                for x in self.cals.month_business_days(c.country_calendar, day.year, day.month)
+                if first <= x <= last_allowed
+            ]
             if not days:
                 continue
             # Month-end billing peak: the last three business days carry extra weight.
@@ -383,12 +560,7 @@ class World:
                 weights[j] = 1.8
             total = sum(weights)
             for _ in range(k):
-                r = d.u() * total
-                for x, w in zip(days, weights, strict=True):
-                    r -= w
-                    if r < 0:
-                        break
-                self.at(x, P_ISSUE, c, "issue")
+                self.at(_pick_weighted(d.u() * total, days, weights), P_ISSUE, c, "issue")
 
     def _cash_crunch(self, c: Customer, o: int) -> None:
         d = c.draws
@@ -396,8 +568,9 @@ class World:
         c.crunch_extra = d.uniform(20, 50)
         for inv in list(c.open_invoices.values()):
             if inv.plan_o and o <= inv.plan_o <= c.crunch_until_o and inv.plan_kind != "discount":
-                self._set_plan(inv, self._arrival(c, inv.plan_o + int(c.crunch_extra), use_run=True),
-                               inv.plan_kind)
+                self._set_plan(
+                    inv, self._arrival(c, inv.plan_o + int(c.crunch_extra), use_run=True), inv.plan_kind
+                )
 
     def _issue_invoice(self, c: Customer, o: int) -> None:
         d = c.draws
@@ -413,12 +586,25 @@ class World:
             inv.disc_pct, days = c.discount
             inv.disc_o = o + days
         if c.po_style == "sap" or (c.po_style == "prefixed" and d.chance(0.85)):
-            inv.po = f"45{d.randint(0, 99999999):08d}" if c.po_style == "sap" else f"PO-{d.randint(10000, 99999)}"
+            inv.po = (
+                f"45{d.randint(0, 99999999):08d}" if c.po_style == "sap" else f"PO-{d.randint(10000, 99999)}"
+            )
         if self.writing(o):
-            self.x.add("invoices", (inv.invoice_id, c.customer_id, self.iso(o), self.iso(inv.due_o), c.currency,
-                                    fmt_cents(amount), c.terms,
-                                    f"{inv.disc_pct:.4f}" if inv.disc_pct is not None else "0.0000",
-                                    self.iso(inv.disc_o) if inv.disc_o else None, inv.po))
+            self.x.add(
+                "invoices",
+                (
+                    inv.invoice_id,
+                    c.customer_id,
+                    self.iso(o),
+                    self.iso(inv.due_o),
+                    c.currency,
+                    fmt_cents(amount),
+                    c.terms,
+                    f"{inv.disc_pct:.4f}" if inv.disc_pct is not None else "0.0000",
+                    self.iso(inv.disc_o) if inv.disc_o else None,
+                    inv.po,
+                ),
+            )
             self.ledger_inv[inv.invoice_id] = [c.customer_id, c.currency, o, inv.due_o, amount]
             self._add_total("invoiced", c.currency, amount)
         c.quarter_billed += amount
@@ -427,16 +613,35 @@ class World:
         # What will happen to it: decided now from the customer's stream, revealed over time.
         if d.chance(0.004):
             inv.is_duplicate = True
-            self.at(self._seller_bd(o + d.randint(2, 15)), P_CREDIT, c, "credit", inv, (amount, "DUPLICATE_BILLING"))
+            self.at(
+                self._seller_bd(o + d.randint(2, 15)),
+                P_CREDIT,
+                c,
+                "credit",
+                inv,
+                (amount, "DUPLICATE_BILLING"),
+            )
         else:
             if d.chance(0.03):
                 reason = d.weighted(_CORRECTION_REASONS)
                 share = d.uniform(0.3, 1.0) if reason == "RETURN" else d.uniform(0.05, 0.4)
-                self.at(self._seller_bd(o + d.randint(3, 40)), P_CREDIT, c, "credit", inv,
-                        (max(100, fraction_of(amount, share)), reason))
+                self.at(
+                    self._seller_bd(o + d.randint(3, 40)),
+                    P_CREDIT,
+                    c,
+                    "credit",
+                    inv,
+                    (max(100, fraction_of(amount, share)), reason),
+                )
             if c.segment != "small_business" and d.chance(0.008):
-                self.at(self._seller_bd(o + d.randint(2, 20)), P_CREDIT, c, "credit", inv,
-                        (max(100, fraction_of(amount, d.uniform(0.03, 0.1))), "PROMOTION"))
+                self.at(
+                    self._seller_bd(o + d.randint(2, 20)),
+                    P_CREDIT,
+                    c,
+                    "credit",
+                    inv,
+                    (max(100, fraction_of(amount, d.uniform(0.03, 0.1))), "PROMOTION"),
+                )
             if d.chance(c.dispute_rate):
                 reason = d.weighted(_DISPUTE_REASONS)
                 if d.chance(c.deduction_share) and amount >= 5000:
@@ -503,7 +708,9 @@ class World:
             elif rt == "semi_monthly":
                 day = dt.date.fromordinal(o)
                 if day.day <= 15:
-                    o = self.cals.on_or_after(c.country_calendar, dt.date(day.year, day.month, 15).toordinal())
+                    o = self.cals.on_or_after(
+                        c.country_calendar, dt.date(day.year, day.month, 15).toordinal()
+                    )
                 else:
                     o = self.cals.last_business_day_of_month(c.country_calendar, o)
             elif rt == "month_end":
@@ -605,9 +812,14 @@ class World:
         channel = payer.channel if not d.chance(0.04) else "wire"
         account, bank_id, styled = payer.account_for(o)
         reference = texts.payment_reference(
-            d, payer.reference_style, invoice_ids=[a[0].invoice_id for a in allocs],
-            po_numbers=[a[0].po for a in allocs if a[0].po], account=c.customer_id, channel=channel,
-            for_subsidiary=c.customer_id if payer is not c else None)
+            d,
+            payer.reference_style,
+            invoice_ids=[a[0].invoice_id for a in allocs],
+            po_numbers=[a[0].po for a in allocs if a[0].po],
+            account=c.customer_id,
+            channel=channel,
+            for_subsidiary=c.customer_id if payer is not c else None,
+        )
         remittance = payer.remittance
         if remittance == "edi820" and channel in ("check", "card"):
             remittance = "email_pdf"
@@ -624,8 +836,16 @@ class World:
             check_number = str(payer.check_no)
         e2e = None
         if channel == "wire" and c.currency in ("EUR", "GBP"):
-            e2e = "NOTPROVIDED" if d.chance(0.4) else d.choice(
-                (allocs[0][0].invoice_id if allocs else "PAYMENT", f"E2E{o % 100000:05d}{d.randint(100000, 999999)}"))
+            e2e = (
+                "NOTPROVIDED"
+                if d.chance(0.4)
+                else d.choice(
+                    (
+                        allocs[0][0].invoice_id if allocs else "PAYMENT",
+                        f"E2E{o % 100000:05d}{d.randint(100000, 999999)}",
+                    )
+                )
+            )
         poor = not reference and remittance == "none"
         r = d.u()
         same_day = 0.6 if poor else 0.9
@@ -637,8 +857,10 @@ class World:
             app_o = self.cals.add_business_days(c.bank_calendar, o, d.randint(6, 20))
         writing = self.writing(o)
         if writing:
-            self.x.add("payments", (pid, c.customer_id, self.iso(o), c.currency, fmt_cents(amount), channel,
-                                    reference or None))
+            self.x.add(
+                "payments",
+                (pid, c.customer_id, self.iso(o), c.currency, fmt_cents(amount), channel, reference or None),
+            )
             self.ledger_pay[pid] = [c.customer_id, c.currency, o, amount]
             self._add_total("received", c.currency, amount)
         for inv, cash, disc, ded, reason, kind in allocs:
@@ -662,8 +884,9 @@ class World:
                 else:
                     self.at(app_o, P_POST, c, "post", app)
             if writing:
-                self.gt["payment_allocations"].add((pid, inv.invoice_id, fmt_cents(cash), fmt_cents(disc),
-                                                    fmt_cents(ded), reason))
+                self.gt["payment_allocations"].add(
+                    (pid, inv.invoice_id, fmt_cents(cash), fmt_cents(disc), fmt_cents(ded), reason)
+                )
             if ded:
                 inv.short_paid = True
                 # AR opens the deduction when it applies the cash.
@@ -682,16 +905,41 @@ class World:
                     inv.residual_o = o  # the refused discount: left for the month-end small-balance run
                     self.residuals.append(inv)
         if writing:
-            self.gt["payments"].add((
-                pid, c.customer_id, payer.customer_id, channel, self.iso(o), self.iso(value_o), fmt_cents(amount),
-                c.currency, name_as_written(d, styled, channel), account, bank_id, reference, remittance,
-                str(len(allocs)), _b(any(a[3] for a in allocs)), _b(any(a[2] for a in allocs)), _b(extra > 0),
-                fmt_cents(extra), check_number, e2e, self.iso(app_o) if app_o <= self.as_of_o else None))
+            self.gt["payments"].add(
+                (
+                    pid,
+                    c.customer_id,
+                    payer.customer_id,
+                    channel,
+                    self.iso(o),
+                    self.iso(value_o),
+                    fmt_cents(amount),
+                    c.currency,
+                    name_as_written(d, styled, channel),
+                    account,
+                    bank_id,
+                    reference,
+                    remittance,
+                    str(len(allocs)),
+                    _b(any(a[3] for a in allocs)),
+                    _b(any(a[2] for a in allocs)),
+                    _b(extra > 0),
+                    fmt_cents(extra),
+                    check_number,
+                    e2e,
+                    self.iso(app_o) if app_o <= self.as_of_o else None,
+                )
+            )
             if remittance.startswith("email"):
                 self._remittance_message(c, payer, o, remittance, amount, allocs, reference, channel)
         if d.chance(c.dup_rate):
-            self.at(self.cals.on_or_after(c.bank_calendar, o + d.randint(5, 25)), P_PAY, c, "dup_pay",
-                    (amount, reference, channel, payer.index))
+            self.at(
+                self.cals.on_or_after(c.bank_calendar, o + d.randint(5, 25)),
+                P_PAY,
+                c,
+                "dup_pay",
+                (amount, reference, channel, payer.index),
+            )
 
     def _duplicate_payment(self, c: Customer, spec: tuple, o: int) -> None:
         """The payer's AP pays the same run twice: nothing left to apply, all of it is unapplied cash."""
@@ -702,25 +950,50 @@ class World:
         d = c.draws
         pid = f"PAY-{self._next('payment'):08d}"
         account, bank_id, styled = payer.account_for(o)
-        self.x.add("payments", (pid, c.customer_id, self.iso(o), c.currency, fmt_cents(amount), channel,
-                                reference or None))
+        self.x.add(
+            "payments",
+            (pid, c.customer_id, self.iso(o), c.currency, fmt_cents(amount), channel, reference or None),
+        )
         self.ledger_pay[pid] = [c.customer_id, c.currency, o, amount]
         self._add_total("received", c.currency, amount)
         check_number = None
         if channel == "check":
             payer.check_no += 1
             check_number = str(payer.check_no)
-        self.gt["payments"].add((
-            pid, c.customer_id, payer.customer_id, channel, self.iso(o), self.iso(o), fmt_cents(amount), c.currency,
-            name_as_written(d, styled, channel), account, bank_id, reference, "none", "0", "false", "false", "true",
-            fmt_cents(amount), check_number, None, None))
+        self.gt["payments"].add(
+            (
+                pid,
+                c.customer_id,
+                payer.customer_id,
+                channel,
+                self.iso(o),
+                self.iso(o),
+                fmt_cents(amount),
+                c.currency,
+                name_as_written(d, styled, channel),
+                account,
+                bank_id,
+                reference,
+                "none",
+                "0",
+                "false",
+                "false",
+                "true",
+                fmt_cents(amount),
+                check_number,
+                None,
+                None,
+            )
+        )
 
     def _post_application(self, app: tuple) -> None:
         app_id, pid, invoice_id, app_o, cash, disc = app
         if app_o > self.as_of_o:
             return  # posted after as_of: not in any extract
-        self.x.add("payment_applications", (app_id, pid, invoice_id, self.iso(app_o), fmt_cents(cash),
-                                            fmt_cents(disc)))
+        self.x.add(
+            "payment_applications",
+            (app_id, pid, invoice_id, self.iso(app_o), fmt_cents(cash), fmt_cents(disc)),
+        )
         self._ledger_reduce_invoice(invoice_id, cash + disc)
         lp = self.ledger_pay[pid]
         lp[3] -= cash
@@ -746,8 +1019,18 @@ class World:
             else:
                 inv.credited += amount
         if self.writing(o):
-            self.x.add("credit_memos", (cm_id, c.customer_id, self.iso(o), c.currency, fmt_cents(amount),
-                                        inv.invoice_id if inv else None, reason))
+            self.x.add(
+                "credit_memos",
+                (
+                    cm_id,
+                    c.customer_id,
+                    self.iso(o),
+                    c.currency,
+                    fmt_cents(amount),
+                    inv.invoice_id if inv else None,
+                    reason,
+                ),
+            )
             self._add_total("credited", c.currency, amount)
             if inv is not None:
                 self._ledger_reduce_invoice(inv.invoice_id, amount)
@@ -779,8 +1062,13 @@ class World:
                 continue
             c = inv.cust
             small = inv.open <= min(50000, max(10000, inv.amount // 50))  # <= 100.00 or 2%, never > 500.00
-            if o - inv.residual_o >= 25 and small and inv.dispute is None and not inv.plan_o \
-                    and c.draws.chance(0.8):
+            if (
+                o - inv.residual_o >= 25
+                and small
+                and inv.dispute is None
+                and not inv.plan_o
+                and c.draws.chance(0.8)
+            ):
                 self._credit_memo(c, o, inv.open, "WRITE_OFF", inv)
             elif inv.plan_o == 0:
                 keep.append(inv)
@@ -788,8 +1076,13 @@ class World:
         if day.month in (3, 6, 9, 12):
             for c in self.customers:
                 if c.rebate_pct is not None and c.quarter_billed and o < self.as_of_o:
-                    self.at(self._seller_bd(o + c.draws.randint(8, 20)), P_CREDIT, c, "rebate",
-                            pct_of(c.quarter_billed, c.rebate_pct))
+                    self.at(
+                        self._seller_bd(o + c.draws.randint(8, 20)),
+                        P_CREDIT,
+                        c,
+                        "rebate",
+                        pct_of(c.quarter_billed, c.rebate_pct),
+                    )
                 c.quarter_billed = 0
 
     # --- disputes -----------------------------------------------------------------------------------------
@@ -803,10 +1096,26 @@ class World:
         if via == "email" and c.draws.chance(0.65):
             d = c.draws
             subj, body = texts.dispute_message(
-                d, language=c.language, sender=c.contact_name, company=c.name, invoice_id=inv.invoice_id,
-                po=inv.po or "", reason=reason, amount=texts.amount_text(d, amount, c.currency, c.country))
-            self._message(c, o, d.randint(8 * 60, 18 * 60), c.contact_email, subj, body, "dispute",
-                          dispute_reason=reason, invoice_ids=(inv.invoice_id,))
+                d,
+                language=c.language,
+                sender=c.contact_name,
+                company=c.name,
+                invoice_id=inv.invoice_id,
+                po=inv.po or "",
+                reason=reason,
+                amount=texts.amount_text(d, amount, c.currency, c.country),
+            )
+            self._message(
+                c,
+                o,
+                d.randint(8 * 60, 18 * 60),
+                c.contact_email,
+                subj,
+                body,
+                "dispute",
+                dispute_reason=reason,
+                invoice_ids=(inv.invoice_id,),
+            )
         return reason
 
     def _open_dispute(self, inv: Invoice, o: int, reason: str, amount: int, is_deduction: bool) -> None:
@@ -827,9 +1136,18 @@ class World:
 
     def _dispute_row(self, disp: Dispute, status: str, resolved_o: int | None) -> tuple:
         inv = disp.inv
-        return (disp.dispute_id, inv.cust.customer_id, inv.invoice_id, self.iso(disp.opened_o), disp.reason,
-                inv.cust.currency, fmt_cents(disp.amount), _b(disp.is_deduction), status,
-                self.iso(resolved_o) if resolved_o else None)
+        return (
+            disp.dispute_id,
+            inv.cust.customer_id,
+            inv.invoice_id,
+            self.iso(disp.opened_o),
+            disp.reason,
+            inv.cust.currency,
+            fmt_cents(disp.amount),
+            _b(disp.is_deduction),
+            status,
+            self.iso(resolved_o) if resolved_o else None,
+        )
 
     def _resolve_dispute(self, disp: Dispute, o: int) -> None:
         inv = disp.inv
@@ -873,13 +1191,34 @@ class World:
 
     def _outcome(self, inv: Invoice, resolution: str, closed_o: int | None) -> None:
         paid_o = inv.last_pay_o if resolution == "paid" else 0
-        self.gt["invoice_outcomes"].add((
-            inv.invoice_id, inv.cust.customer_id, inv.cust.currency, fmt_cents(inv.amount), self.iso(inv.inv_o),
-            self.iso(inv.due_o), self.iso(paid_o) if paid_o else None, str(paid_o - inv.due_o) if paid_o else None,
-            self.iso(inv.first_pay_o) if inv.first_pay_o else None, str(inv.n_payments), fmt_cents(inv.paid_cash),
-            fmt_cents(inv.disc_taken), fmt_cents(inv.disc_allowed), fmt_cents(inv.deducted), fmt_cents(inv.credited), fmt_cents(inv.written_off),
-            resolution, self.iso(closed_o) if closed_o else None, _b(paid_o > self.as_of_o),
-            _b(inv.short_paid), _b(inv.is_disputed), inv.dispute_reason, _b(inv.split), _b(inv.is_duplicate)))
+        self.gt["invoice_outcomes"].add(
+            (
+                inv.invoice_id,
+                inv.cust.customer_id,
+                inv.cust.currency,
+                fmt_cents(inv.amount),
+                self.iso(inv.inv_o),
+                self.iso(inv.due_o),
+                self.iso(paid_o) if paid_o else None,
+                str(paid_o - inv.due_o) if paid_o else None,
+                self.iso(inv.first_pay_o) if inv.first_pay_o else None,
+                str(inv.n_payments),
+                fmt_cents(inv.paid_cash),
+                fmt_cents(inv.disc_taken),
+                fmt_cents(inv.disc_allowed),
+                fmt_cents(inv.deducted),
+                fmt_cents(inv.credited),
+                fmt_cents(inv.written_off),
+                resolution,
+                self.iso(closed_o) if closed_o else None,
+                _b(paid_o > self.as_of_o),
+                _b(inv.short_paid),
+                _b(inv.is_disputed),
+                inv.dispute_reason,
+                _b(inv.split),
+                _b(inv.is_duplicate),
+            )
+        )
 
     # --- collections --------------------------------------------------------------------------------------
 
@@ -906,17 +1245,38 @@ class World:
             for _prio, neg in heapq.nlargest(col.daily_capacity, cands):
                 self._contact(col, self.customers[-neg], o)
 
-    def _activity(self, c: Customer, col: Collector, o: int, minute: int, kind: str, outcome: str,
-                  invoice_id: str | None, note: str | None) -> None:
+    def _activity(
+        self,
+        c: Customer,
+        col: Collector,
+        o: int,
+        minute: int,
+        kind: str,
+        outcome: str,
+        invoice_id: str | None,
+        note: str | None,
+    ) -> None:
         if self.writing(o):
             aid = f"ACT-{self._next('activity'):08d}"
-            self.x.add("collection_activities", (aid, c.customer_id, invoice_id, col.collector_id,
-                                                 local_timestamp(c.timezone, o, minute), kind, outcome, note))
+            self.x.add(
+                "collection_activities",
+                (
+                    aid,
+                    c.customer_id,
+                    invoice_id,
+                    col.collector_id,
+                    local_timestamp(c.timezone, o, minute),
+                    kind,
+                    outcome,
+                    note,
+                ),
+            )
 
     def _contact(self, col: Collector, c: Customer, o: int) -> None:
         d = c.draws
-        overdue = sorted((inv for inv in c.overdue.values() if inv.dispute is None),
-                         key=lambda i: (i.due_o, i.invoice_id))
+        overdue = sorted(
+            (inv for inv in c.overdue.values() if inv.dispute is None), key=lambda i: (i.due_o, i.invoice_id)
+        )
         dpd = o - overdue[0].due_o
         total = sum(inv.open for inv in overdue)
         ids = tuple(inv.invoice_id for inv in overdue)
@@ -934,68 +1294,143 @@ class World:
         if kind == "email":
             minute = d.randint(8 * 60, 18 * 60)
             if (c.stale_from_o is not None and c.stale_from_o <= o < c.contact_change_o) or d.chance(0.02):
-                self._activity(c, col, o, minute, "email", "bounced", first_id,
-                               texts.activity_note(d, "email_bounced"))
+                self._activity(
+                    c, col, o, minute, "email", "bounced", first_id, texts.activity_note(d, "email_bounced")
+                )
                 return
             if d.chance(0.12 + 0.2 * c.responsiveness):
-                self._activity(c, col, o, minute, "email", "replied", first_id,
-                               texts.activity_note(d, "email_replied", invoice_ids=ids))
+                self._activity(
+                    c,
+                    col,
+                    o,
+                    minute,
+                    "email",
+                    "replied",
+                    first_id,
+                    texts.activity_note(d, "email_replied", invoice_ids=ids),
+                )
                 self._reply(c, col, o, min(23 * 60 + 59, minute + d.randint(20, 300)), overdue)
                 return
-            self._activity(c, col, o, minute, "email", "sent", first_id,
-                           texts.activity_note(d, "email_reminder", invoice_ids=ids, amount=amount_txt))
+            self._activity(
+                c,
+                col,
+                o,
+                minute,
+                "email",
+                "sent",
+                first_id,
+                texts.activity_note(d, "email_reminder", invoice_ids=ids, amount=amount_txt),
+            )
             if d.chance(0.04):
                 self._out_of_office(c, col, o, min(23 * 60 + 59, minute + d.randint(1, 5)))
             if d.chance(c.responsive(o) * 0.3):
                 self._pull_forward(c, o)
             return
         if kind == "letter":
-            self._activity(c, col, o, d.randint(9 * 60, 16 * 60), "letter", "sent", first_id,
-                           texts.activity_note(d, "letter", invoice_ids=ids, amount=amount_txt))
+            self._activity(
+                c,
+                col,
+                o,
+                d.randint(9 * 60, 16 * 60),
+                "letter",
+                "sent",
+                first_id,
+                texts.activity_note(d, "letter", invoice_ids=ids, amount=amount_txt),
+            )
             if d.chance(c.responsive(o) * 0.5):
                 self._pull_forward(c, o)
             return
         hour = d.randint(8, 16)
         minute = hour * 60 + d.randint(0, 59)
         # Calls reach people on the day and hour they are at their desk: the learnable best time to call.
-        p = c.answer_base * (1.7 if (o - 1) % 7 == c.pref_weekday else 1.0) * \
-            (1.6 if abs(hour - c.pref_hour) <= 1 else 1.0)
+        p = (
+            c.answer_base
+            * (1.7 if (o - 1) % 7 == c.pref_weekday else 1.0)
+            * (1.6 if abs(hour - c.pref_hour) <= 1 else 1.0)
+        )
         if c.defaulted(o):
             p *= 0.4
         contact = c.contact_name.split()[0]
         if not d.chance(min(0.92, p)):
             c.contact_gap = 3
             if d.chance(0.55):
-                self._activity(c, col, o, minute, "call", "left_voicemail", first_id,
-                               texts.activity_note(d, "call_voicemail", contact=contact))
+                self._activity(
+                    c,
+                    col,
+                    o,
+                    minute,
+                    "call",
+                    "left_voicemail",
+                    first_id,
+                    texts.activity_note(d, "call_voicemail", contact=contact),
+                )
             else:
-                self._activity(c, col, o, minute, "call", "no_answer", first_id,
-                               texts.activity_note(d, "call_no_answer"))
+                self._activity(
+                    c, col, o, minute, "call", "no_answer", first_id, texts.activity_note(d, "call_no_answer")
+                )
             if d.chance(c.responsive(o) * 0.1):
                 self._pull_forward(c, o)
             return
         pending = [inv for inv in overdue if inv.dispute_plan is not None and not inv.dispute_raised]
         if pending:
             reason = self._raise_planned_dispute(pending[0], o, via="call")
-            self._activity(c, col, o, minute, "call", "dispute_raised", pending[0].invoice_id,
-                           texts.activity_note(d, "call_dispute", contact=contact,
-                                               invoice_ids=(pending[0].invoice_id,), reason=reason))
+            self._activity(
+                c,
+                col,
+                o,
+                minute,
+                "call",
+                "dispute_raised",
+                pending[0].invoice_id,
+                texts.activity_note(
+                    d, "call_dispute", contact=contact, invoice_ids=(pending[0].invoice_id,), reason=reason
+                ),
+            )
             return
         if d.chance(0.35 if c.defaulted(o) else 0.45):
             p = self._promise(c, col, o, overdue, erp_logged=True)
             if p is not None:
-                self._activity(c, col, o, minute, "call", "promise_to_pay", p.invoice_id or first_id,
-                               texts.activity_note(d, "call_promise", contact=contact, invoice_ids=ids,
-                                                   amount=f"{c.currency} {fmt_grouped(p.amount)}",
-                                                   date=self.iso(p.promised_o)))
+                self._activity(
+                    c,
+                    col,
+                    o,
+                    minute,
+                    "call",
+                    "promise_to_pay",
+                    p.invoice_id or first_id,
+                    texts.activity_note(
+                        d,
+                        "call_promise",
+                        contact=contact,
+                        invoice_ids=ids,
+                        amount=f"{c.currency} {fmt_grouped(p.amount)}",
+                        date=self.iso(p.promised_o),
+                    ),
+                )
                 return
-        self._activity(c, col, o, minute, "call", "reached", first_id, texts.activity_note(d, "call_reached",
-                                                                                           contact=contact))
+        self._activity(
+            c,
+            col,
+            o,
+            minute,
+            "call",
+            "reached",
+            first_id,
+            texts.activity_note(d, "call_reached", contact=contact),
+        )
         if d.chance(c.responsive(o) * 0.7):
             self._pull_forward(c, o)
 
-    def _promise(self, c: Customer, col: Collector, o: int, overdue: list[Invoice], erp_logged: bool,
-                 minute: int | None = None, message: bool = False) -> Promise | None:
+    def _promise(
+        self,
+        c: Customer,
+        col: Collector,
+        o: int,
+        overdue: list[Invoice],
+        erp_logged: bool,
+        minute: int | None = None,
+        message: bool = False,
+    ) -> Promise | None:
         d = c.draws
         covered = [inv for inv in overdue if inv.dispute_plan is None or inv.dispute_raised]
         covered = [inv for inv in covered if inv.dispute is None and inv.open > 0]
@@ -1003,13 +1438,22 @@ class World:
             return None
         partial = c.archetype == "partial_payer" and len(covered) > 1 and d.chance(0.5)
         if partial:
-            covered = covered[:len(covered) // 2]
+            covered = covered[: len(covered) // 2]
         amount = sum(inv.open for inv in covered)
         promised_o = self.cals.add_business_days(c.bank_calendar, o, d.randint(1, 10))
         keep = d.chance(c.keep_rate(o))
         pid = f"PTP-{self._next('promise'):07d}"
-        p = Promise(promise_id=pid, cust=c, invoice_id=covered[0].invoice_id if len(covered) == 1 else None,
-                    collector=col, promise_o=o, promised_o=promised_o, amount=amount, paid=0, invoices=covered)
+        p = Promise(
+            promise_id=pid,
+            cust=c,
+            invoice_id=covered[0].invoice_id if len(covered) == 1 else None,
+            collector=col,
+            promise_o=o,
+            promised_o=promised_o,
+            amount=amount,
+            paid=0,
+            invoices=covered,
+        )
         for inv in covered:
             inv.promise = p
             if keep:
@@ -1023,21 +1467,50 @@ class World:
             self.x.add("promises_to_pay", self._promise_row(p, "open"))
         p.invoices = covered if erp_logged else []
         if erp_logged:
-            self.at(promised_o + 3, P_PROMISE, c, "promise_check", p)
+            # The promise job runs on business days and allows three days' grace for the money to arrive.
+            self.at(self._seller_bd(promised_o + 3), P_PROMISE, c, "promise_check", p)
         if message:
             amount_txt = texts.amount_text(d, amount, c.currency, c.country)
             date_txt = texts.date_text(d, dt.date.fromordinal(promised_o), c.country, dt.date.fromordinal(o))
             subj, body = texts.promise_message(
-                d, language=c.language, country=c.country, collector_first=col.first_name, sender=c.contact_name,
-                company=c.name, account=c.customer_id, invoice_ids=[i.invoice_id for i in covered],
-                amount=amount_txt, date=date_txt, partial=partial)
-            self._message(c, o, minute, c.contact_email, subj, body, "promise_to_pay", promised_o=promised_o,
-                          promised_amount=amount, invoice_ids=tuple(i.invoice_id for i in covered))
+                d,
+                language=c.language,
+                country=c.country,
+                collector_first=col.first_name,
+                sender=c.contact_name,
+                company=c.name,
+                account=c.customer_id,
+                invoice_ids=[i.invoice_id for i in covered],
+                amount=amount_txt,
+                date=date_txt,
+                partial=partial,
+            )
+            self._message(
+                c,
+                o,
+                minute,
+                c.contact_email,
+                subj,
+                body,
+                "promise_to_pay",
+                promised_o=promised_o,
+                promised_amount=amount,
+                invoice_ids=tuple(i.invoice_id for i in covered),
+            )
         return p
 
     def _promise_row(self, p: Promise, status: str) -> tuple:
-        return (p.promise_id, p.cust.customer_id, p.invoice_id, p.collector.collector_id, self.iso(p.promise_o),
-                self.iso(p.promised_o), p.cust.currency, fmt_cents(p.amount), status)
+        return (
+            p.promise_id,
+            p.cust.customer_id,
+            p.invoice_id,
+            p.collector.collector_id,
+            self.iso(p.promise_o),
+            self.iso(p.promised_o),
+            p.cust.currency,
+            fmt_cents(p.amount),
+            status,
+        )
 
     def _check_promise(self, p: Promise, o: int) -> None:
         kept = p.paid >= p.amount - max(100, p.amount // 100)
@@ -1049,10 +1522,23 @@ class World:
 
     # --- messages -----------------------------------------------------------------------------------------
 
-    def _message(self, c: Customer, o: int, minute: int, from_address: str, subject: str, body: str, intent: str,
-                 *, linked: float = 0.92, promised_o: int | None = None, promised_amount: int | None = None,
-                 dispute_reason: str | None = None, invoice_ids: tuple[str, ...] = (),
-                 sender: Customer | None = None) -> None:
+    def _message(
+        self,
+        c: Customer,
+        o: int,
+        minute: int,
+        from_address: str,
+        subject: str,
+        body: str,
+        intent: str,
+        *,
+        linked: float = 0.92,
+        promised_o: int | None = None,
+        promised_amount: int | None = None,
+        dispute_reason: str | None = None,
+        invoice_ids: tuple[str, ...] = (),
+        sender: Customer | None = None,
+    ) -> None:
         """An inbound e-mail about customer ``c``'s account, sent by ``sender`` (``c`` unless a parent writes).
 
         The ERP links it to the sender's account when it knows the address (``linked`` of the time)."""
@@ -1061,11 +1547,22 @@ class World:
         sender = sender or c
         mid = f"MSG-{self._next('message'):08d}"
         known = sender.customer_id if c.draws.chance(linked) else None
-        self.x.add("customer_messages", (mid, known, local_timestamp(sender.timezone, o, minute), from_address,
-                                         subject, body))
-        self.gt["message_intents"].add((mid, intent, self.iso(promised_o) if promised_o else None,
-                                        fmt_cents(promised_amount) if promised_amount is not None else None,
-                                        dispute_reason, sender.customer_id, c.currency, " ".join(invoice_ids)))
+        self.x.add(
+            "customer_messages",
+            (mid, known, local_timestamp(sender.timezone, o, minute), from_address, subject, body),
+        )
+        self.gt["message_intents"].add(
+            (
+                mid,
+                intent,
+                self.iso(promised_o) if promised_o else None,
+                fmt_cents(promised_amount) if promised_amount is not None else None,
+                dispute_reason,
+                sender.customer_id,
+                c.currency,
+                " ".join(invoice_ids),
+            )
+        )
 
     def _reply(self, c: Customer, col: Collector, o: int, minute: int, overdue: list[Invoice]) -> None:
         d = c.draws
@@ -1074,14 +1571,24 @@ class World:
             self._raise_planned_dispute(pending[0], o, via="email")
             return
         r = d.u()
-        if r < 0.55 and not c.defaulted(o):
-            if self._promise(c, col, o, overdue, erp_logged=d.chance(0.6), minute=minute, message=True):
-                return
+        if (
+            r < 0.55
+            and not c.defaulted(o)
+            and self._promise(c, col, o, overdue, erp_logged=d.chance(0.6), minute=minute, message=True)
+        ):
+            return
         if r < 0.8 and overdue:
             self._copy_request(c, overdue[0], o, minute)
             return
-        subj, body = texts.other_message(d, language=c.language, sender=c.contact_name, company=c.name,
-                                         country=c.country, today=dt.date.fromordinal(o), account=c.customer_id)
+        subj, body = texts.other_message(
+            d,
+            language=c.language,
+            sender=c.contact_name,
+            company=c.name,
+            country=c.country,
+            today=dt.date.fromordinal(o),
+            account=c.customer_id,
+        )
         self._message(c, o, minute, c.contact_email, subj, body, "other")
 
     def _copy_request(self, c: Customer, inv: Invoice, o: int, minute: int | None = None) -> None:
@@ -1092,10 +1599,24 @@ class World:
         others = [i for i in c.open_invoices.values() if i is not inv]
         if others and d.chance(0.3):
             ids.append(others[-1].invoice_id)
-        subj, body = texts.copy_request_message(d, language=c.language, sender=c.contact_name, company=c.name,
-                                                invoice_ids=ids, reply_to=c.contact_email)
-        self._message(c, o, minute if minute is not None else d.randint(8 * 60, 18 * 60), c.contact_email, subj,
-                      body, "invoice_copy_request", invoice_ids=tuple(ids))
+        subj, body = texts.copy_request_message(
+            d,
+            language=c.language,
+            sender=c.contact_name,
+            company=c.name,
+            invoice_ids=ids,
+            reply_to=c.contact_email,
+        )
+        self._message(
+            c,
+            o,
+            minute if minute is not None else d.randint(8 * 60, 18 * 60),
+            c.contact_email,
+            subj,
+            body,
+            "invoice_copy_request",
+            invoice_ids=tuple(ids),
+        )
         self.at(self._seller_bd(o + 1), P_MESSAGE, c, "copy_sent", tuple(ids))
         # Not received means not yet in the AP system: payment waits for the copy to be approved.
         if inv.plan_o and inv.plan_o < o + 5 and inv.dispute is None:
@@ -1105,35 +1626,70 @@ class World:
         d = c.draws
         back = dt.date.fromordinal(o + d.randint(2, 16))
         first, last = identity.person_name(d, c.language)
-        colleague = d.choice((f"{first} {last}", f"{first} {last} ({identity.slug(first)}.{identity.slug(last)}@{c.domain})",
-                              f"ap@{c.domain}"))
+        colleague = d.choice(
+            (
+                f"{first} {last}",
+                f"{first} {last} ({identity.slug(first)}.{identity.slug(last)}@{c.domain})",
+                f"ap@{c.domain}",
+            )
+        )
         subj, body = texts.out_of_office_message(
-            d, language=c.language, sender=c.contact_name, original_subject=f"Payment reminder - {c.customer_id}",
-            back=texts.date_text(d, back, c.country), colleague=colleague)
+            d,
+            language=c.language,
+            sender=c.contact_name,
+            original_subject=f"Payment reminder - {c.customer_id}",
+            back=texts.date_text(d, back, c.country),
+            colleague=colleague,
+        )
         self._message(c, o, minute, c.contact_email, subj, body, "out_of_office")
 
     def _contact_change(self, c: Customer, o: int) -> None:
         d = c.draws
         old_name = c.contact_name
         sender = c.new_contact_name
-        subj, body = texts.contact_change_message(d, language=c.language, sender=sender, company=c.name,
-                                                  old_name=old_name, new_email=c.new_contact_email)
+        subj, body = texts.contact_change_message(
+            d,
+            language=c.language,
+            sender=sender,
+            company=c.name,
+            old_name=old_name,
+            new_email=c.new_contact_email,
+        )
         # Sent from the new address, which the ERP does not know yet.
-        self._message(c, o, d.randint(8 * 60, 17 * 60), c.new_contact_email, subj, body, "contact_change",
-                      linked=0.4)
+        self._message(
+            c, o, d.randint(8 * 60, 17 * 60), c.new_contact_email, subj, body, "contact_change", linked=0.4
+        )
         c.contact_email = c.new_contact_email
         c.contact_name = sender
 
     def _other_message(self, c: Customer, o: int) -> None:
         d = c.draws
-        subj, body = texts.other_message(d, language=c.language, sender=c.contact_name, company=c.name,
-                                         country=c.country, today=dt.date.fromordinal(o), account=c.customer_id)
+        subj, body = texts.other_message(
+            d,
+            language=c.language,
+            sender=c.contact_name,
+            company=c.name,
+            country=c.country,
+            today=dt.date.fromordinal(o),
+            account=c.customer_id,
+        )
         minute = d.randint(7 * 60, 20 * 60)
         self._message(c, o, minute, c.contact_email, subj, body, "other")
 
-    def _remittance_message(self, c: Customer, payer: Customer, o: int, kind: str, amount: int, allocs: list,
-                            reference: str, channel: str) -> None:
-        d = c.draws  # the account's own stream, even when its parent writes: the parent's history stays its own
+    def _remittance_message(
+        self,
+        c: Customer,
+        payer: Customer,
+        o: int,
+        kind: str,
+        amount: int,
+        allocs: list,
+        reference: str,
+        channel: str,
+    ) -> None:
+        d = (
+            c.draws
+        )  # the account's own stream, even when its parent writes: the parent's history stays its own
         lines = []
         for inv, cash, disc, ded, reason, _kind in allocs:
             line = f"{inv.invoice_id}  {fmt_grouped(cash)}"
@@ -1143,27 +1699,60 @@ class World:
                 line += f"  (less {fmt_grouped(ded)} {reason.lower().replace('_', ' ')})"
             lines.append(line)
         subj, body = texts.remittance_message(
-            d, language=payer.language, sender=payer.contact_name, company=payer.name, kind=kind,
+            d,
+            language=payer.language,
+            sender=payer.contact_name,
+            company=payer.name,
+            kind=kind,
             amount=texts.amount_text(d, amount, c.currency, payer.country),
-            date=texts.date_text(d, dt.date.fromordinal(o), payer.country), lines=lines, reference=reference,
-            channel=channel)
-        self._message(c, o, d.randint(7 * 60, 19 * 60), payer.contact_email, subj, body, "remittance_advice",
-                      invoice_ids=tuple(a[0].invoice_id for a in allocs), sender=payer)
+            date=texts.date_text(d, dt.date.fromordinal(o), payer.country),
+            lines=lines,
+            reference=reference,
+            channel=channel,
+        )
+        self._message(
+            c,
+            o,
+            d.randint(7 * 60, 19 * 60),
+            payer.contact_email,
+            subj,
+            body,
+            "remittance_advice",
+            invoice_ids=tuple(a[0].invoice_id for a in allocs),
+            sender=payer,
+        )
 
     # --- as_of snapshots and the end ----------------------------------------------------------------------
 
     def _write_as_of(self) -> None:
         iso = self.iso(self.as_of_o)
-        self.x.write_file("collectors", iso, [(col.collector_id, col.name, col.email, str(col.daily_capacity))
-                                              for col in self.collectors])
+        self.x.write_file(
+            "collectors",
+            iso,
+            [(col.collector_id, col.name, col.email, str(col.daily_capacity)) for col in self.collectors],
+        )
         rows = []
         for c in self.customers:
-            rows.append((c.customer_id, c.name, c.parent.customer_id if c.parent else None, c.country, c.currency,
-                         fmt_cents(c.credit_limit), c.terms, c.segment, c.collector.collector_id, c.contact_email,
-                         c.account, dt.date.fromordinal(c.created_o).isoformat()))
+            rows.append(
+                (
+                    c.customer_id,
+                    c.name,
+                    c.parent.customer_id if c.parent else None,
+                    c.country,
+                    c.currency,
+                    fmt_cents(c.credit_limit),
+                    c.terms,
+                    c.segment,
+                    c.collector.collector_id,
+                    c.contact_email,
+                    c.account,
+                    dt.date.fromordinal(c.created_o).isoformat(),
+                )
+            )
         self.x.write_file("customers", iso, rows)
-        self.open_items_rows = write_table(self.gt_dir / "open_items.csv", GROUND_TRUTH_COLUMNS["open_items"],
-                                           self._open_item_rows())
+        self.open_items_rows = write_table(
+            self.gt_dir / "open_items.csv", GROUND_TRUTH_COLUMNS["open_items"], self._open_item_rows()
+        )
 
     def _open_item_rows(self):
         items = []
@@ -1180,16 +1769,30 @@ class World:
             functional = convert(open_c, rate)
             dpd = self.as_of_o - due_o
             self.open_ar[cur] = self.open_ar.get(cur, 0) + open_c
-            self.open_ar[FUNCTIONAL_CURRENCY + "_functional"] = \
+            self.open_ar[FUNCTIONAL_CURRENCY + "_functional"] = (
                 self.open_ar.get(FUNCTIONAL_CURRENCY + "_functional", 0) + functional
-            yield (item_id, kind, cust, cur, self.iso(doc_o), self.iso(due_o), fmt_cents(open_c),
-                   f"{rate:.6f}", fmt_cents(functional), str(dpd), aging_bucket(dpd))
+            )
+            yield (
+                item_id,
+                kind,
+                cust,
+                cur,
+                self.iso(doc_o),
+                self.iso(due_o),
+                fmt_cents(open_c),
+                f"{rate:.6f}",
+                fmt_cents(functional),
+                str(dpd),
+                aging_bucket(dpd),
+            )
 
     def _finish(self) -> None:
         for c in self.customers:
             for inv in list(c.open_invoices.values()):
                 if inv.paid_cash and not inv.plan_o and inv.dispute is None and not c.defaulted(self.end_o):
-                    resolution = "paid"  # the payer considers it settled; a refused discount or deduction stays open
+                    resolution = (
+                        "paid"  # the payer considers it settled; a refused discount or deduction stays open
+                    )
                 elif c.default_o is not None:
                     resolution = "never"
                 else:
@@ -1198,8 +1801,11 @@ class World:
             c.open_invoices.clear()
         for t in self.gt.values():
             t.close()
-        self.customer_rows = write_table(self.gt_dir / "customers.csv", GROUND_TRUTH_COLUMNS["customers"],
-                                         (self._customer_truth(c) for c in self.customers))
+        self.customer_rows = write_table(
+            self.gt_dir / "customers.csv",
+            GROUND_TRUTH_COLUMNS["customers"],
+            (self._customer_truth(c) for c in self.customers),
+        )
 
     def _customer_truth(self, c: Customer) -> tuple:
         def iso(o):
@@ -1208,30 +1814,74 @@ class World:
         def f(x, nd=3):
             return f"{x:.{nd}f}"
 
-        return (c.customer_id, c.archetype, c.segment, c.country, c.currency, c.timezone,
-                c.parent.customer_id if c.parent else None, _b(c.paid_by_parent), c.terms, c.run_type,
-                str(c.run_weekday) if c.run_type == "weekly" else None, c.channel, c.remittance, c.reference_style,
-                f(c.invoices_per_month), fmt_cents(int(round(c.amount_median * 100))), f(c.amount_sigma),
-                f(c.mean_delay, 2), f(c.delay_sd, 2), f(c.amount_beta, 2), f(c.quarter_end_hold, 2),
-                f(c.promise_keep), f(c.responsiveness), f(c.dispute_rate), f(c.deduction_share), f(c.split_rate),
-                f(c.split_fraction), f(c.split_gap, 1),
-                f(c.discount_taker), f(c.unearned_rate), f(c.answer_base), str(c.pref_weekday), str(c.pref_hour),
-                str(c.lean_month) if c.season_amp else None, f(c.season_amp, 2) if c.season_amp else None,
-                f(c.crunch_rate), iso(c.det_start_o), f(c.det_rate, 2) if c.det_rate else None, iso(c.default_o), iso(c.created_o),
-                iso(c.churn_o), iso(c.contact_change_o), iso(c.alt_account_o))
+        return (
+            c.customer_id,
+            c.archetype,
+            c.segment,
+            c.country,
+            c.currency,
+            c.timezone,
+            c.parent.customer_id if c.parent else None,
+            _b(c.paid_by_parent),
+            c.terms,
+            c.run_type,
+            str(c.run_weekday) if c.run_type == "weekly" else None,
+            c.channel,
+            c.remittance,
+            c.reference_style,
+            f(c.invoices_per_month),
+            fmt_cents(int(round(c.amount_median * 100))),
+            f(c.amount_sigma),
+            f(c.mean_delay, 2),
+            f(c.delay_sd, 2),
+            f(c.amount_beta, 2),
+            f(c.quarter_end_hold, 2),
+            f(c.promise_keep),
+            f(c.responsiveness),
+            f(c.dispute_rate),
+            f(c.deduction_share),
+            f(c.split_rate),
+            f(c.split_fraction),
+            f(c.split_gap, 1),
+            f(c.discount_taker),
+            f(c.unearned_rate),
+            f(c.answer_base),
+            str(c.pref_weekday),
+            str(c.pref_hour),
+            str(c.lean_month) if c.season_amp else None,
+            f(c.season_amp, 2) if c.season_amp else None,
+            f(c.crunch_rate),
+            iso(c.det_start_o),
+            f(c.det_rate, 2) if c.det_rate else None,
+            iso(c.default_o),
+            iso(c.created_o),
+            iso(c.churn_o),
+            iso(c.contact_change_o),
+            iso(c.alt_account_o),
+        )
 
     def _summary(self) -> dict:
         archetypes = {a: 0 for a in ARCHETYPES}
         for c in self.customers:
             archetypes[c.archetype] += 1
         summary = {
-            "parameters": {"customers": self.n_customers, "years": self.years, "seed": self.seed,
-                           "as_of": self.as_of.isoformat(), "start": self.start.isoformat(),
-                           "functional_currency": FUNCTIONAL_CURRENCY},
-            "extracts": {name: {"rows": self.x.row_counts[name], "files": self.x.file_counts[name]}
-                         for name in self.x.pending},
-            "ground_truth_rows": {**{name: t.rows for name, t in self.gt.items()},
-                                  "open_items": self.open_items_rows, "customers": self.customer_rows},
+            "parameters": {
+                "customers": self.n_customers,
+                "years": self.years,
+                "seed": self.seed,
+                "as_of": self.as_of.isoformat(),
+                "start": self.start.isoformat(),
+                "functional_currency": FUNCTIONAL_CURRENCY,
+            },
+            "extracts": {
+                name: {"rows": self.x.row_counts[name], "files": self.x.file_counts[name]}
+                for name in self.x.pending
+            },
+            "ground_truth_rows": {
+                **{name: t.rows for name, t in self.gt.items()},
+                "open_items": self.open_items_rows,
+                "customers": self.customer_rows,
+            },
             "totals": {
                 "invoiced": {k: fmt_cents(v) for k, v in sorted(self.totals["invoiced"].items())},
                 "received": {k: fmt_cents(v) for k, v in sorted(self.totals["received"].items())},
@@ -1241,13 +1891,21 @@ class World:
             "archetypes": archetypes,
             "collectors": len(self.collectors),
         }
-        (self.gt_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
-                                                  encoding="utf-8")
+        (self.gt_dir / "summary.json").write_text(
+            json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         return summary
 
 
-def simulate_world(out_dir: Path, *, customers: int = 300, years: int = 2, seed: int = 42,
-                   as_of: dt.date = dt.date(2026, 11, 20), progress: Callable[[str], None] | None = None) -> dict:
+def simulate_world(
+    out_dir: Path,
+    *,
+    customers: int = 300,
+    years: int = 2,
+    seed: int = 42,
+    as_of: dt.date = dt.date(2026, 11, 20),
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Simulate ``years`` of AR history up to ``as_of`` for ``customers`` accounts and write it under ``out_dir``.
 
     Writes ``landing/erp/<extract>/<extract>_<date>.csv`` for every ERP extract contract and

@@ -75,8 +75,16 @@ class PostgresServer:
         if self._as_root:
             shutil.chown(self._base, user=SUPERUSER, group=SUPERUSER)
         self._run(
-            [str(self.bin_dir / "initdb"), "-D", str(data_dir), "--auth=trust", f"--username={SUPERUSER}",
-             "--encoding=UTF8", "--locale=C", "--no-sync"]
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "--auth=trust",
+                f"--username={SUPERUSER}",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]
         )
         # A port found free can be taken before the server binds it; try a few.
         last_error: subprocess.CalledProcessError | None = None
@@ -88,8 +96,19 @@ class PostgresServer:
             )
             try:
                 self._run(
-                    [str(self.bin_dir / "pg_ctl"), "-D", str(data_dir), "-o", options,
-                     "-l", str(self._base / "server.log"), "-w", "-t", "60", "start"]
+                    [
+                        str(self.bin_dir / "pg_ctl"),
+                        "-D",
+                        str(data_dir),
+                        "-o",
+                        options,
+                        "-l",
+                        str(self._base / "server.log"),
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ]
                 )
                 break
             except subprocess.CalledProcessError as exc:
@@ -108,8 +127,10 @@ class PostgresServer:
             return
         data_dir = self._base / "data"
         if (data_dir / "postmaster.pid").exists():
-            self._run([str(self.bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "-w", "stop"],
-                      check=False)
+            self._run(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "-w", "stop"],
+                check=False,
+            )
         shutil.rmtree(self._base, ignore_errors=True)
         self._base = None
 

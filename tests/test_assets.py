@@ -84,7 +84,7 @@ def test_definitions_load_with_every_asset_job_schedule_and_sensor(isolated_env)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/erp_invoices", "marts/rpt_ar_aging", "published/openar_marts"} <= keys
     assert defs.resolve_job_def(DAILY_JOB).name == DAILY_JOB
-    assert [s.name for s in defs.schedules] and [s.name for s in defs.sensors] == ["landing_folder_sensor"]
+    assert [s.name for s in defs.schedules] and sorted(s.name for s in defs.sensors) == ["bank_landing_sensor", "erp_landing_sensor", "remittance_landing_sensor"]
 
 
 def test_landing_fingerprint_changes_when_a_file_arrives(tmp_path: Path):

@@ -47,7 +47,14 @@ MAX_ZIP_MEMBERS = 20
 MAX_ZIP_INFLATED = 30 * 1024**2
 
 _DOCUMENT_KINDS = ("pdf", "xlsx", "html", "csv", "txt", "eml", "x12")
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_WINDOWS_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
@@ -90,8 +97,20 @@ def sniff_format(data: bytes, name: str) -> str:
         return "ole"  # legacy .xls / .doc / Outlook .msg
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISA"):
         return "x12"
-    by_suffix = {".eml": "eml", ".htm": "html", ".html": "html", ".csv": "csv", ".tsv": "csv", ".txt": "txt",
-                 ".text": "txt", ".pdf": "pdf", ".xlsx": "xlsx", ".xlsm": "xlsx", ".edi": "x12", ".x12": "x12"}
+    by_suffix = {
+        ".eml": "eml",
+        ".htm": "html",
+        ".html": "html",
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".txt": "txt",
+        ".text": "txt",
+        ".pdf": "pdf",
+        ".xlsx": "xlsx",
+        ".xlsm": "xlsx",
+        ".edi": "x12",
+        ".x12": "x12",
+    }
     if suffix in by_suffix and by_suffix[suffix] not in ("pdf", "xlsx"):
         return by_suffix[suffix]
     text = head.decode("utf-8", errors="replace")
@@ -109,7 +128,9 @@ def parse_remittance_document(path: Path) -> ParseResult:
     path = Path(path)
     size = path.stat().st_size
     if size > MAX_DOCUMENT_BYTES:
-        raise ParseError(f"{path.name}: {size} bytes is over the {MAX_DOCUMENT_BYTES} byte limit for a remittance document")
+        raise ParseError(
+            f"{path.name}: {size} bytes is over the {MAX_DOCUMENT_BYTES} byte limit for a remittance document"
+        )
     data = path.read_bytes()
     kind = sniff_format(data, path.name)
     result = ParseResult(source_format=kind)
@@ -135,7 +156,7 @@ def extract_document(data: bytes, name: str, depth: int = 0) -> list[Extraction]
             return out
         return [extract(_read(kind, data, name))]
     except ParseError as exc:
-        if str(exc).startswith(name):
+        if exc.reason.startswith(f"{name}:"):
             raise
         raise ParseError(f"{name}: {exc.reason}", exc.line) from exc
 
@@ -151,7 +172,11 @@ def _read(kind: str, data: bytes, name: str) -> Content:
         return read_csv(decode_text(data))
     if kind == "txt":
         return read_text(decode_text(data))
-    what = {"docx": "Word documents", "ole": "legacy Office files (.xls/.doc/.msg)", "zip": "zip archives"}.get(kind, f"{kind} files")
+    what = {
+        "docx": "Word documents",
+        "ole": "legacy Office files (.xls/.doc/.msg)",
+        "zip": "zip archives",
+    }.get(kind, f"{kind} files")
     raise ParseError(f"{what} are not read as remittance documents")
 
 
@@ -186,6 +211,7 @@ def _from_document(doc: RemittanceDocument) -> Extraction:
 
 
 # --- e-mail ----------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Attachment:
@@ -241,7 +267,9 @@ def _extract_email(data: bytes, name: str, depth: int) -> list[Extraction]:
                 break
             safe = safe_filename(filename, f"attachment-{len(attachments) + 1}")
             if len(payload) > MAX_ATTACHMENT_BYTES:
-                warnings.append(f"attachment {safe}: {len(payload)} bytes is over the {MAX_ATTACHMENT_BYTES} byte limit, skipped")
+                warnings.append(
+                    f"attachment {safe}: {len(payload)} bytes is over the {MAX_ATTACHMENT_BYTES} byte limit, skipped"
+                )
                 continue
             attachments.append(_Attachment(safe, payload, ctype))
         elif ctype == "text/plain" and plain is None:
@@ -288,11 +316,23 @@ def _extract_attachment(att: _Attachment, depth: int) -> list[Extraction]:
     if kind == "zip":
         return _extract_zip(att)
     if kind == "eml" and depth + 1 > MAX_EMAIL_DEPTH:
-        return [Extraction(source_format="eml", warnings=[f"attached e-mail nested deeper than {MAX_EMAIL_DEPTH}, skipped"])]
+        return [
+            Extraction(
+                source_format="eml",
+                warnings=[f"attached e-mail nested deeper than {MAX_EMAIL_DEPTH}, skipped"],
+            )
+        ]
     if kind not in _DOCUMENT_KINDS:
-        return [Extraction(source_format=kind, warnings=[f"{att.content_type} ({kind}) is not a remittance format, skipped"])]
+        return [
+            Extraction(
+                source_format=kind,
+                warnings=[f"{att.content_type} ({kind}) is not a remittance format, skipped"],
+            )
+        ]
     if kind == "txt" and not att.content_type.startswith("text/"):
-        return [Extraction(source_format=kind, warnings=[f"{att.content_type} is not a document format, skipped"])]
+        return [
+            Extraction(source_format=kind, warnings=[f"{att.content_type} is not a document format, skipped"])
+        ]
     try:
         return extract_document(att.data, att.name, depth + 1)
     except ParseError as exc:
@@ -309,16 +349,31 @@ def _extract_zip(att: _Attachment) -> list[Extraction]:
     budget = MAX_ZIP_INFLATED
     members = [i for i in zf.infolist() if not i.is_dir()]
     if len(members) > MAX_ZIP_MEMBERS:
-        return [Extraction(source_format="zip", warnings=[f"zip attachment {att.name} holds {len(members)} files (limit {MAX_ZIP_MEMBERS}), skipped"])]
+        return [
+            Extraction(
+                source_format="zip",
+                warnings=[
+                    f"zip attachment {att.name} holds {len(members)} files (limit {MAX_ZIP_MEMBERS}), skipped"
+                ],
+            )
+        ]
     for info in members:
         member = safe_filename(info.filename, "member")
         if info.file_size > min(MAX_ATTACHMENT_BYTES, budget):
-            out.append(Extraction(source_format="zip", warnings=[f"{member} in {att.name}: too large to inflate, skipped"]))
+            out.append(
+                Extraction(
+                    source_format="zip", warnings=[f"{member} in {att.name}: too large to inflate, skipped"]
+                )
+            )
             continue
         with zf.open(info) as fh:
             data = fh.read(info.file_size + 1)  # never more than the declared size, whatever the header says
         if len(data) > info.file_size:
-            out.append(Extraction(source_format="zip", warnings=[f"{member} in {att.name}: larger than declared, skipped"]))
+            out.append(
+                Extraction(
+                    source_format="zip", warnings=[f"{member} in {att.name}: larger than declared, skipped"]
+                )
+            )
             continue
         budget -= len(data)
         kind = sniff_format(data, member)
@@ -361,9 +416,9 @@ def _email_fallbacks(msg, body: Extraction, docs: list[Extraction]) -> None:
         date_header = None
     header_values = {
         # The sender's display name is often the payer's AP department, sometimes a person or a bank.
-        "payer_name": Field(display, 0.6, "From header display name") if display else (
-            Field(address, 0.3, "From header address") if address else None
-        ),
+        "payer_name": Field(display, 0.6, "From header display name")
+        if display
+        else (Field(address, 0.3, "From header address") if address else None),
         # A remittance advice is usually sent on the payment day: a weak guess, stated as such.
         "payment_date": Field(date_header, 0.5, "Date header") if date_header else None,
     }

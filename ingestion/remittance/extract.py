@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ingestion.normalized import RemittanceDocument, RemittanceLine
-from ingestion.remittance.readers import Content, Grid, TextLine
+from ingestion.remittance.readers import Content, Grid, TextLine, cell_text
 from ingestion.remittance.values import (
     CURRENCY_SYMBOLS,
     DATE_IN_TEXT,
@@ -112,6 +112,7 @@ class Extraction:
 
 # --- headers ---------------------------------------------------------------------------------------
 
+
 def norm_header(text: object) -> str:
     h = str(text or "").lower()
     h = h.replace("#", " no ").replace("nº", " no ").replace("n°", " no ").replace("no.", "no ")
@@ -123,50 +124,196 @@ def norm_header(text: object) -> str:
 # split single-spaced text headers ("Invoice No. Invoice Amount Discount Amount Paid") into columns.
 HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "ref": (
-        "invoice", "invoices", "invoice no", "invoice number", "invoice nr", "invoice num", "invoice id",
-        "invoice ref", "invoice reference", "inv", "inv no", "inv number", "inv nr", "inv ref", "invoice document",
-        "document", "document no", "document number", "doc", "doc no", "doc number", "reference", "ref",
-        "ref no", "reference no", "reference number", "your reference", "your ref", "your invoice",
-        "your invoice no", "bill", "bill no", "bill number", "voucher", "voucher no", "item", "vendor invoice",
-        "supplier invoice", "supplier invoice no", "vendor invoice no",
+        "invoice",
+        "invoices",
+        "invoice no",
+        "invoice number",
+        "invoice nr",
+        "invoice num",
+        "invoice id",
+        "invoice ref",
+        "invoice reference",
+        "inv",
+        "inv no",
+        "inv number",
+        "inv nr",
+        "inv ref",
+        "invoice document",
+        "document",
+        "document no",
+        "document number",
+        "doc",
+        "doc no",
+        "doc number",
+        "reference",
+        "ref",
+        "ref no",
+        "reference no",
+        "reference number",
+        "your reference",
+        "your ref",
+        "your invoice",
+        "your invoice no",
+        "bill",
+        "bill no",
+        "bill number",
+        "voucher",
+        "voucher no",
+        "item",
+        "vendor invoice",
+        "supplier invoice",
+        "supplier invoice no",
+        "vendor invoice no",
     ),
     "paid": (
-        "amount paid", "paid amount", "paid", "payment", "payment amount", "pmt amount", "net", "net amount",
-        "net paid", "net payment", "amount remitted", "remitted", "remitted amount", "paid amt", "amt paid",
-        "pay amount", "net amt", "payment amt", "amount to pay", "net pay", "paid now", "this payment",
-        "invoice amount paid", "net amount paid", "total amount paid", "amount paid net", "net payment amount",
+        "amount paid",
+        "paid amount",
+        "paid",
+        "payment",
+        "payment amount",
+        "pmt amount",
+        "net",
+        "net amount",
+        "net paid",
+        "net payment",
+        "amount remitted",
+        "remitted",
+        "remitted amount",
+        "paid amt",
+        "amt paid",
+        "pay amount",
+        "net amt",
+        "payment amt",
+        "amount to pay",
+        "net pay",
+        "paid now",
+        "this payment",
+        "invoice amount paid",
+        "net amount paid",
+        "total amount paid",
+        "amount paid net",
+        "net payment amount",
     ),
     "invoice_amount": (
-        "invoice amount", "inv amount", "inv amt", "invoice amt", "gross", "gross amount", "gross amt",
-        "original amount", "orig amount", "orig amt", "invoice total", "amount due", "due amount",
-        "billed amount", "invoice value", "document amount", "doc amount", "open amount", "original",
-        "invoice gross", "total due", "amount invoiced",
+        "invoice amount",
+        "inv amount",
+        "inv amt",
+        "invoice amt",
+        "gross",
+        "gross amount",
+        "gross amt",
+        "original amount",
+        "orig amount",
+        "orig amt",
+        "invoice total",
+        "amount due",
+        "due amount",
+        "billed amount",
+        "invoice value",
+        "document amount",
+        "doc amount",
+        "open amount",
+        "original",
+        "invoice gross",
+        "total due",
+        "amount invoiced",
     ),
     "discount": (
-        "discount", "disc", "discount taken", "discount amount", "disc amt", "disc taken", "cash discount",
-        "discount amt", "early payment discount", "discounts",
+        "discount",
+        "disc",
+        "discount taken",
+        "discount amount",
+        "disc amt",
+        "disc taken",
+        "cash discount",
+        "discount amt",
+        "early payment discount",
+        "discounts",
     ),
     "deduction": (
-        "deduction", "deductions", "deduction amount", "deduction amt", "ded amt", "short pay", "short paid",
-        "shortpay", "short payment", "adjustment", "adjustments", "adjustment amount", "adj", "adj amount",
-        "adj amt", "chargeback", "chargebacks", "withholding", "deducted", "write off",
+        "deduction",
+        "deductions",
+        "deduction amount",
+        "deduction amt",
+        "ded amt",
+        "short pay",
+        "short paid",
+        "shortpay",
+        "short payment",
+        "adjustment",
+        "adjustments",
+        "adjustment amount",
+        "adj",
+        "adj amount",
+        "adj amt",
+        "chargeback",
+        "chargebacks",
+        "withholding",
+        "deducted",
+        "write off",
     ),
     "reason": (
-        "reason", "reason code", "deduction reason", "adjustment reason", "adj reason", "short pay reason",
-        "remarks", "remark", "comment", "comments", "memo", "note", "notes", "adj code", "deduction code",
+        "reason",
+        "reason code",
+        "deduction reason",
+        "adjustment reason",
+        "adj reason",
+        "short pay reason",
+        "remarks",
+        "remark",
+        "comment",
+        "comments",
+        "memo",
+        "note",
+        "notes",
+        "adj code",
+        "deduction code",
     ),
     "date": (
-        "date", "invoice date", "inv date", "document date", "doc date", "due date", "payment date", "date paid",
+        "date",
+        "invoice date",
+        "inv date",
+        "document date",
+        "doc date",
+        "due date",
+        "payment date",
+        "date paid",
     ),
     "currency": ("currency", "ccy", "curr", "cur"),
     "amount": ("amount", "amt", "total", "value", "sum"),
     "other": (
-        "description", "desc", "details", "po", "po no", "po number", "purchase order", "customer", "customer no",
-        "account", "line", "qty", "quantity", "order", "order no", "balance", "open balance", "remaining",
+        "description",
+        "desc",
+        "details",
+        "po",
+        "po no",
+        "po number",
+        "purchase order",
+        "customer",
+        "customer no",
+        "account",
+        "line",
+        "qty",
+        "quantity",
+        "order",
+        "order no",
+        "balance",
+        "open balance",
+        "remaining",
     ),
 }
 _SYNONYM_KIND = {p: k for k, phrases in HEADER_SYNONYMS.items() for p in phrases}
-_REF_SCORE = {"invoice": 3, "invoices": 3, "inv": 3, "document": 2, "doc": 2, "bill": 2, "voucher": 2, "reference": 1, "ref": 1}
+_REF_SCORE = {
+    "invoice": 3,
+    "invoices": 3,
+    "inv": 3,
+    "document": 2,
+    "doc": 2,
+    "bill": 2,
+    "voucher": 2,
+    "reference": 1,
+    "ref": 1,
+}
 _PAID_SCORE = {"paid": 3, "remitted": 3, "net": 2, "payment": 1, "pmt": 1, "pay": 1}
 
 
@@ -191,7 +338,10 @@ def classify_header(text: object) -> str | None:
     if any(x.startswith(("deduct", "short", "adjust", "chargeback", "withh")) for x in w):
         return "deduction"
     if w & {"paid", "payment", "pmt", "remitted", "remit", "net"}:
-        if w & {"ref", "reference", "no", "number", "id", "nr", "method", "type"} and not w & {"amount", "amt"}:
+        if w & {"ref", "reference", "no", "number", "id", "nr", "method", "type"} and not w & {
+            "amount",
+            "amt",
+        }:
             return "other"
         return "paid"
     if w & {"gross", "original", "orig", "billed", "due", "open", "invoiced"}:
@@ -383,6 +533,7 @@ def header_from_cells(cells: list[object]) -> Header | None:
 
 # --- document context ------------------------------------------------------------------------------
 
+
 @dataclass
 class Context:
     kind: str
@@ -405,7 +556,12 @@ def _context(content: Content) -> Context:
         dayfirst = votes_day > votes_month
     elif decimal_comma:
         dayfirst = True  # decimal commas go with day-first dates (most of Europe)
-    return Context(kind=content.kind, decimal_comma=decimal_comma, dayfirst=dayfirst, scale=0.99 if content.kind == "pdf" else 1.0)
+    return Context(
+        kind=content.kind,
+        decimal_comma=decimal_comma,
+        dayfirst=dayfirst,
+        scale=0.99 if content.kind == "pdf" else 1.0,
+    )
 
 
 def _amount_field(value: object, base: float, ctx: Context, where: str) -> Field | None:
@@ -441,7 +597,9 @@ def _positive(f: Field | None) -> Field | None:
     return f
 
 
-_TOTAL_ROW = re.compile(r"^(?:grand\s+)?(?:sub\s*-?\s*)?totals?\b|^sum\b|^total\s+(?:paid|payment|amount)", re.IGNORECASE)
+_TOTAL_ROW = re.compile(
+    r"^(?:grand\s+)?(?:sub\s*-?\s*)?totals?\b|^sum\b|^total\s+(?:paid|payment|amount)", re.IGNORECASE
+)
 
 
 def _is_subtotal(text: str) -> bool:
@@ -500,6 +658,7 @@ def _build_line(
 
 # --- grids -----------------------------------------------------------------------------------------
 
+
 def _grid_lines(grid: Grid, ctx: Context, out: Extraction, consumed_text: set[str]) -> None:
     header: Header | None = None
     for i, row in enumerate(grid.rows):
@@ -515,16 +674,30 @@ def _grid_lines(grid: Grid, ctx: Context, out: Extraction, consumed_text: set[st
         first = next((str(c) for c in row if c not in (None, "")), "")
         if _TOTAL_ROW.match(first.strip()):
             consumed_text.add(_row_text(row))
-            amounts = [c for c in row if parse_amount(c, ctx.decimal_comma) is not None and not isinstance(c, dt.date)]
+            amounts = [
+                c
+                for c in row
+                if parse_amount(c, ctx.decimal_comma) is not None and not isinstance(c, dt.date)
+            ]
             paid_col = header.roles.get("paid")
-            value = row[paid_col.index] if paid_col and paid_col.index < len(row) else (amounts[-1] if amounts else None)
+            value = (
+                row[paid_col.index]
+                if paid_col and paid_col.index < len(row)
+                else (amounts[-1] if amounts else None)
+            )
             f = _amount_field(value, 0.95, ctx, where + " total row")
-            if f and not _is_subtotal(first) and (out.total_amount is None or out.total_amount.confidence < f.confidence):
+            if (
+                f
+                and not _is_subtotal(first)
+                and (out.total_amount is None or out.total_amount.confidence < f.confidence)
+            ):
                 out.total_amount = f
             if not _is_subtotal(first):
                 header = None
             continue
-        cells = {kind: (row[col.index] if col.index < len(row) else None) for kind, col in header.roles.items()}
+        cells = {
+            kind: (row[col.index] if col.index < len(row) else None) for kind, col in header.roles.items()
+        }
         line = _build_line(cells, header, 0.99, ctx, where, out.warnings)
         if line is not None:
             out.lines.append(line)
@@ -532,9 +705,7 @@ def _grid_lines(grid: Grid, ctx: Context, out: Extraction, consumed_text: set[st
 
 
 def _row_text(row: list[object]) -> str:
-    from ingestion.remittance.readers import _cell_text
-
-    return "\t".join(_cell_text(v) for v in row).strip()
+    return "\t".join(cell_text(v) for v in row).strip()
 
 
 # --- text tables -----------------------------------------------------------------------------------
@@ -670,7 +841,10 @@ def _text_row(line: TextLine, header: Header, ctx: Context, warnings: list[str])
         return min(x1, ref_col.x1) > max(x0, ref_col.x0)
 
     candidates = [t for t, _, _ in sorted(found, key=lambda f: not under_ref(f[1], f[2]))]
-    ref = next((t for t in candidates if looks_like_reference(t) and parse_amount(t, ctx.decimal_comma) is None), None)
+    ref = next(
+        (t for t in candidates if looks_like_reference(t) and parse_amount(t, ctx.decimal_comma) is None),
+        None,
+    )
     ref = ref or next((t for t in candidates if re.fullmatch(r"\d{5,}", t)), None)
     if ref is None:
         return None
@@ -712,7 +886,9 @@ def _refs_in(text: str, not_refs: set[str]) -> list[tuple[str, int, int, float]]
         refs.append((clean_reference(m.group("ref")), m.start("ref"), m.end("ref"), 0.8))
     for m in _BARE_REF.finditer(text):
         ref = clean_reference(m.group("ref"))
-        if all(ref != r[0] for r in refs) and not _NOT_INVOICE_CONTEXT.search(text[max(0, m.start() - 20) : m.start()]):
+        if all(ref != r[0] for r in refs) and not _NOT_INVOICE_CONTEXT.search(
+            text[max(0, m.start() - 20) : m.start()]
+        ):
             refs.append((ref, m.start(), m.end(), 0.7))
     cells = split_cells(text)
     if not refs and len(cells) >= 2 and re.fullmatch(r"\d{5,}", clean_reference(cells[0][0])):
@@ -722,7 +898,9 @@ def _refs_in(text: str, not_refs: set[str]) -> list[tuple[str, int, int, float]]
     return sorted(refs, key=lambda r: r[1])
 
 
-def _free_text_lines(lines: list[TextLine], ctx: Context, out: Extraction, skip: set[int], not_refs: set[str]) -> None:
+def _free_text_lines(
+    lines: list[TextLine], ctx: Context, out: Extraction, skip: set[int], not_refs: set[str]
+) -> None:
     found: list[ExtractedLine] = []
     for i, line in enumerate(lines):
         if i in skip or not line.text.strip():
@@ -747,21 +925,29 @@ def _free_text_lines(lines: list[TextLine], ctx: Context, out: Extraction, skip:
                     refs = [(refs[0][0], refs[0][1], refs[0][2], refs[0][3] - 0.05)]
         if len(refs) == len(amounts) or len(refs) == 1 and amounts:
             for k, (ref, _, end, conf) in enumerate(refs):
+                paid_conf = conf
                 if len(refs) == len(amounts):
                     amount = amounts[k][0]
                 else:
+                    # One reference, several amounts (gross, discount, net...): the first after
+                    # the reference is a guess, and says so.
                     after = [a for a in amounts if a[1] >= end]
                     amount = (after or amounts)[0][0]
+                    paid_conf = min(conf, 0.5)
                 found.append(
                     ExtractedLine(
                         invoice_reference=Field(ref, round(conf * ctx.scale, 4), where),
-                        paid_amount=Field(amount, round(conf * ctx.scale, 4), where),
+                        paid_amount=Field(amount, round(paid_conf * ctx.scale, 4), where),
                         where=where,
                     )
                 )
         else:
             for ref, _, _, conf in refs:
-                found.append(ExtractedLine(invoice_reference=Field(ref, round(conf * 0.9 * ctx.scale, 4), where), where=where))
+                found.append(
+                    ExtractedLine(
+                        invoice_reference=Field(ref, round(conf * 0.9 * ctx.scale, 4), where), where=where
+                    )
+                )
     seen: set[str] = set()
     for ln in found:
         key = str(ln.invoice_reference.value).upper()
@@ -784,24 +970,49 @@ def _date_spans(text: str) -> list[tuple[int, int]]:
 _SEP = r"\s*(?:[:#=]|-(?=\s)|–)?\s*"
 # (field, label pattern, confidence, generic) — generic labels count only at the start of a cell.
 FIELD_LABELS: list[tuple[str, str, float, bool]] = [
-    ("payment_reference", r"(?:payment|pmt|remittance|remit|transaction|txn|eft|ach|wire|transfer|trace|settlement)\s*(?:advice\s*)?(?:ref(?:erence)?|no|nr|number|num|id|#)\.?(?:\s*(?:no|number|#)\.?)?", 0.93, False),
+    (
+        "payment_reference",
+        r"(?:payment|pmt|remittance|remit|transaction|txn|eft|ach|wire|transfer|trace|settlement)\s*(?:advice\s*)?(?:ref(?:erence)?|no|nr|number|num|id|#)\.?(?:\s*(?:no|number|#)\.?)?",
+        0.93,
+        False,
+    ),
     ("payment_reference", r"(?:check|cheque|chk)\s*(?:no|nr|number|num|#)\.?", 0.9, False),
     ("payment_reference", r"with\s+(?:payment\s+|our\s+)?reference", 0.8, False),
     ("payment_reference", r"reference", 0.72, True),
     ("payment_reference", r"(?:remittance|payment)\s+advice", 0.75, False),
-    ("payment_date", r"(?:payment|pmt|value|settlement|pay|remittance|check|cheque|transfer|execution|posting|credit|clearing)\s*date|date\s*(?:of\s*)?(?:payment|paid|transfer)|date\s*paid", 0.93, False),
+    (
+        "payment_date",
+        r"(?:payment|pmt|value|settlement|pay|remittance|check|cheque|transfer|execution|posting|credit|clearing)\s*date|date\s*(?:of\s*)?(?:payment|paid|transfer)|date\s*paid",
+        0.93,
+        False,
+    ),
     ("payment_date", r"(?:paid|sent|transferred|remitted|made|released|initiated|executed)\s+on", 0.8, False),
     ("payment_date", r"date", 0.65, True),
-    ("total_amount", r"total\s*(?:amount\s*)?(?:paid|payment|remitted|remittance|transferred)|(?:payment|remittance|check|cheque|transfer|wire|eft|ach)\s*(?:amount|total)|amount\s*(?:paid|remitted|transferred)|net\s*(?:payment|paid)|sum\s*paid", 0.95, False),
+    (
+        "total_amount",
+        r"total\s*(?:amount\s*)?(?:paid|payment|remitted|remittance|transferred)|(?:payment|remittance|check|cheque|transfer|wire|eft|ach)\s*(?:amount|total)|amount\s*(?:paid|remitted|transferred)|net\s*(?:payment|paid)|sum\s*paid",
+        0.95,
+        False,
+    ),
     ("total_amount", r"(?:payment|transfer|remittance|wire)\s+of", 0.8, False),
     ("total_amount", r"(?:transferred|remitted|wired|sent)(?:\s+you)?", 0.75, False),
     ("total_amount", r"(?:grand\s*)?total(?:\s*amount)?", 0.88, True),
-    ("payer_name", r"payer(?:'s)?(?:\s*name)?|payor|paid\s*by|remitter|remitted\s*by|remitting\s*(?:company|party)|customer\s*name|company\s*name|debtor|from\s*customer|on\s+behalf\s+of", 0.9, False),
+    (
+        "payer_name",
+        r"payer(?:'s)?(?:\s*name)?|payor|paid\s*by|remitter|remitted\s*by|remitting\s*(?:company|party)|customer\s*name|company\s*name|debtor|from\s*customer|on\s+behalf\s+of",
+        0.9,
+        False,
+    ),
     ("payer_name", r"customer|company|buyer|sender", 0.75, True),
     ("currency", r"currency|ccy", 0.97, False),
 ]
-_LABEL_RES = [(f, re.compile(rf"(?<![A-Za-z])(?:{p})(?![A-Za-z]){_SEP}", re.IGNORECASE), c, g) for f, p, c, g in FIELD_LABELS]
-_ANY_LABEL = re.compile("|".join(rf"(?<![A-Za-z])(?:{p})(?![A-Za-z])" for _, p, _, g in FIELD_LABELS if not g), re.IGNORECASE)
+_LABEL_RES = [
+    (f, re.compile(rf"(?<![A-Za-z])(?:{p})(?![A-Za-z]){_SEP}", re.IGNORECASE), c, g)
+    for f, p, c, g in FIELD_LABELS
+]
+_ANY_LABEL = re.compile(
+    "|".join(rf"(?<![A-Za-z])(?:{p})(?![A-Za-z])" for _, p, _, g in FIELD_LABELS if not g), re.IGNORECASE
+)
 
 
 def _field_value(kind: str, region: str, ctx: Context) -> object | None:
@@ -850,7 +1061,7 @@ def _fields(lines: list[TextLine], ctx: Context, out: Extraction, skip: set[int]
                 m = rx.match(cell) if generic else rx.search(cell)
                 if not m:
                     continue
-                region = cell[m.end():]
+                region = cell[m.end() :]
                 if not region.strip():
                     # "Payment date" in one cell, its value in the next cell or on the next line.
                     if c_index + 1 < len(cells):
@@ -874,6 +1085,7 @@ def _fields(lines: list[TextLine], ctx: Context, out: Extraction, skip: set[int]
 
 
 # --- the whole document ----------------------------------------------------------------------------
+
 
 def extract(content: Content) -> Extraction:
     """Everything a remittance document states, with confidences."""
@@ -902,11 +1114,17 @@ def _finish(out: Extraction, content: Content, ctx: Context) -> None:
         if code is None and content.currency_hints:
             code, conf = dominant_currency(content.currency_hints)
         if code:
-            out.currency = Field(code, round(conf * ctx.scale, 4), "currency codes and symbols in the document")
+            out.currency = Field(
+                code, round(conf * ctx.scale, 4), "currency codes and symbols in the document"
+            )
     unpaid = [ln for ln in out.lines if ln.paid_amount is None]
     if len(out.lines) == 1 and unpaid and out.total_amount is not None:
         ln = unpaid[0]
-        ln.paid_amount = Field(out.total_amount.value, round(out.total_amount.confidence * 0.85, 4), "total of a one-invoice advice")
+        ln.paid_amount = Field(
+            out.total_amount.value,
+            round(out.total_amount.confidence * 0.85, 4),
+            "total of a one-invoice advice",
+        )
     paid = [ln.paid_amount.value for ln in out.lines if ln.paid_amount is not None]
     if out.total_amount is None and paid and len(paid) == len(out.lines):
         out.total_amount = Field(sum(paid, Decimal(0)), 0.6, "sum of the lines (no total stated)")

@@ -97,7 +97,9 @@ def decode_text(data: bytes) -> str:
 
 def read_text(text: str) -> Content:
     if len(text) > MAX_TEXT_CHARS:
-        raise ParseError(f"text of {len(text)} characters is over the {MAX_TEXT_CHARS} limit for a remittance")
+        raise ParseError(
+            f"text of {len(text)} characters is over the {MAX_TEXT_CHARS} limit for a remittance"
+        )
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     # Only spaces are trimmed: a trailing tab is an empty last cell of a tab-separated row.
     return Content(kind="txt", lines=[text_line(t.rstrip(" "), i + 1) for i, t in enumerate(lines)])
@@ -118,6 +120,7 @@ def read_csv(text: str) -> Content:
 
 
 # --- PDF -------------------------------------------------------------------------------------------
+
 
 def read_pdf(data: bytes) -> Content:
     from pdfminer.converter import PDFPageAggregator
@@ -143,15 +146,21 @@ def read_pdf(data: bytes) -> Content:
     total = 0
     row_number = 0
     try:
-        for page_no, page in enumerate(PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PDF_PAGES + 1), start=1):
+        for page_no, page in enumerate(
+            PDFPage.get_pages(io.BytesIO(data), maxpages=MAX_PDF_PAGES + 1), start=1
+        ):
             if page_no > MAX_PDF_PAGES:
-                content.warnings.append(f"PDF has more than {MAX_PDF_PAGES} pages; only the first {MAX_PDF_PAGES} were read")
+                content.warnings.append(
+                    f"PDF has more than {MAX_PDF_PAGES} pages; only the first {MAX_PDF_PAGES} were read"
+                )
                 break
             interpreter.process_page(page)
             page_chars = [c for c in chars(device.get_result()) if c.get_text()]
             total += len(page_chars)
             if total > MAX_PDF_CHARS:
-                raise ParseError(f"PDF has more than {MAX_PDF_CHARS} characters of text: not a remittance advice")
+                raise ParseError(
+                    f"PDF has more than {MAX_PDF_CHARS} characters of text: not a remittance advice"
+                )
             for row in _pdf_rows(page_chars):
                 row_number += 1
                 row.number, row.page = row_number, page_no
@@ -222,6 +231,7 @@ def _pdf_rows(chars) -> list[TextLine]:
 
 # --- XLSX ------------------------------------------------------------------------------------------
 
+
 def check_zip(data: bytes, what: str) -> zipfile.ZipFile:
     """Open a zip container only if inflating it stays within bounds."""
     try:
@@ -258,7 +268,9 @@ def read_xlsx(data: bytes) -> Content:
             row_numbers: list[int] = []
             for r_index, row in enumerate(ws.iter_rows(max_col=MAX_SHEET_COLUMNS), start=1):
                 if r_index > MAX_SHEET_ROWS:
-                    content.warnings.append(f"sheet {ws.title!r} has more than {MAX_SHEET_ROWS} rows; the rest were not read")
+                    content.warnings.append(
+                        f"sheet {ws.title!r} has more than {MAX_SHEET_ROWS} rows; the rest were not read"
+                    )
                     break
                 values = []
                 for cell in row:
@@ -272,15 +284,14 @@ def read_xlsx(data: bytes) -> Content:
                 rows.append(values)
                 row_numbers.append(r_index)
                 number += 1
-                content.lines.append(text_line("\t".join(_cell_text(v) for v in values), number))
-                content.lines[-1].page = None
+                content.lines.append(text_line("\t".join(cell_text(v) for v in values), number))
             content.grids.append(Grid(rows=rows, origin=f"sheet {ws.title!r}", row_numbers=row_numbers))
     finally:
         wb.close()
     return content
 
 
-def _cell_text(value: object) -> str:
+def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
@@ -304,7 +315,9 @@ def read_html(html: str) -> Content:
     from ingestion.remittance.unstructured_offline import partition_html
 
     if len(html) > MAX_TEXT_CHARS:
-        raise ParseError(f"HTML of {len(html)} characters is over the {MAX_TEXT_CHARS} limit for a remittance")
+        raise ParseError(
+            f"HTML of {len(html)} characters is over the {MAX_TEXT_CHARS} limit for a remittance"
+        )
     if not html.strip():
         return Content(kind="html")
     try:

@@ -14,9 +14,43 @@ from dateutil import parser as dateutil_parser
 
 # Symbols that name one currency. "$" alone is USD: US, Canadian and Australian AP systems all print
 # "$", and a document that means CAD or AUD says so (CAD, C$, A$), which the code list below catches.
-CURRENCY_SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "CHF": "CHF", "C$": "CAD", "A$": "AUD", "US$": "USD", "$": "USD"}
+CURRENCY_SYMBOLS = {
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "CHF": "CHF",
+    "C$": "CAD",
+    "A$": "AUD",
+    "US$": "USD",
+    "$": "USD",
+}
 ISO_CURRENCIES = frozenset(
-    ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "JPY", "CNY", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "MXN", "BRL", "INR", "SGD", "HKD", "NZD", "ZAR", "AED", "SAR"]
+    [
+        "USD",
+        "EUR",
+        "GBP",
+        "CAD",
+        "AUD",
+        "CHF",
+        "JPY",
+        "CNY",
+        "SEK",
+        "NOK",
+        "DKK",
+        "PLN",
+        "CZK",
+        "HUF",
+        "MXN",
+        "BRL",
+        "INR",
+        "SGD",
+        "HKD",
+        "NZD",
+        "ZAR",
+        "AED",
+        "SAR",
+    ]
 )
 _CURRENCY_TOKEN = "|".join(
     sorted((re.escape(k) for k in [*CURRENCY_SYMBOLS, *ISO_CURRENCIES]), key=len, reverse=True)
@@ -73,9 +107,11 @@ def parse_amount(text: object, decimal_comma: bool | None = None) -> Decimal | N
         return None
     if m.group("cur1") and m.group("cur2"):
         return None
-    negative = bool(m.group("open")) or any(
-        (m.group(g) or "")[:1] in _MINUS and m.group(g) for g in ("sign1", "sign2", "sign3")
-    ) or (m.group("sign3") or "").upper() == "CR"
+    negative = (
+        bool(m.group("open"))
+        or any((m.group(g) or "")[:1] in _MINUS and m.group(g) for g in ("sign1", "sign2", "sign3"))
+        or (m.group("sign3") or "").upper() == "CR"
+    )
     num = m.group("num")
     for ch in _SPACES:
         num = num.replace(ch, "")

@@ -73,7 +73,9 @@ def tokenize(text: str, source_name: str) -> tuple[Delimiters, list[Segment]]:
     start = len(text) - len(text.lstrip("\ufeff \t\r\n"))
     body = text[start:]
     if not body.startswith("ISA"):
-        raise ParseError(f"{source_name}: an X12 interchange starts with an ISA segment, found {body[:10]!r}", 1)
+        raise ParseError(
+            f"{source_name}: an X12 interchange starts with an ISA segment, found {body[:10]!r}", 1
+        )
     if len(body) < 4:
         raise ParseError(f"{source_name}: truncated ISA segment", 1)
     element = body[3]
@@ -88,11 +90,14 @@ def tokenize(text: str, source_name: str) -> tuple[Delimiters, list[Segment]]:
         if pos < 0:
             raise ParseError(f"{source_name}: truncated ISA segment: 16 elements expected, found {n}", 1)
     if pos + 2 >= len(body):
-        raise ParseError(f"{source_name}: truncated ISA segment: no component separator or segment terminator", 1)
+        raise ParseError(
+            f"{source_name}: truncated ISA segment: no component separator or segment terminator", 1
+        )
     component, terminator = body[pos + 1], body[pos + 2]
     if terminator.isalnum() or terminator == element:
         raise ParseError(
-            f"{source_name}: the character after ISA16 must be the segment terminator, found {terminator!r}", 1
+            f"{source_name}: the character after ISA16 must be the segment terminator, found {terminator!r}",
+            1,
         )
     delims = Delimiters(element=element, component=component, segment=terminator)
 
@@ -113,7 +118,9 @@ def tokenize(text: str, source_name: str) -> tuple[Delimiters, list[Segment]]:
         tag = elements[0].strip()
         number = len(segments) + 1
         if not _SEGMENT_ID.match(tag):
-            raise ParseError(f"{source_name}: segment #{number}: {tag[:20]!r} is not an X12 segment id", seg_line)
+            raise ParseError(
+                f"{source_name}: segment #{number}: {tag[:20]!r} is not an X12 segment id", seg_line
+            )
         if last and tag != "IEA":
             raise ParseError(
                 f"{source_name}: the file ends inside segment #{number} ({tag}) with no terminator: truncated",
@@ -136,7 +143,9 @@ def _decimal(seg: Segment, n: int, source_name: str, required: bool = False) -> 
     try:
         return Decimal(raw)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes these
-        raise ParseError(f"{source_name}: {seg.where()}: {seg.tag}{n:02d} {raw!r} is not a number", seg.line) from exc
+        raise ParseError(
+            f"{source_name}: {seg.where()}: {seg.tag}{n:02d} {raw!r} is not a number", seg.line
+        ) from exc
 
 
 def _date(seg: Segment, n: int, source_name: str) -> dt.date | None:
@@ -153,7 +162,9 @@ def _date(seg: Segment, n: int, source_name: str) -> dt.date | None:
             return dt.date(2000 + year if year < 50 else 1900 + year, int(raw[2:4]), int(raw[4:]))
     except ValueError:
         pass
-    raise ParseError(f"{source_name}: {seg.where()}: {seg.tag}{n:02d} {raw!r} is not a CCYYMMDD date", seg.line)
+    raise ParseError(
+        f"{source_name}: {seg.where()}: {seg.tag}{n:02d} {raw!r} is not a CCYYMMDD date", seg.line
+    )
 
 
 @dataclass
@@ -178,7 +189,9 @@ class _Line:
     adjustments: list[_Adjustment] = field(default_factory=list)
 
 
-def _read_820(segments: list[Segment], position: int, source_name: str, warnings: list[str]) -> RemittanceDocument:
+def _read_820(
+    segments: list[Segment], position: int, source_name: str, warnings: list[str]
+) -> RemittanceDocument:
     """Map the segments between ST and SE (exclusive) of one 820 to a document."""
     payer: str | None = None
     reference: str | None = None
@@ -218,7 +231,9 @@ def _read_820(segments: list[Segment], position: int, source_name: str, warnings
             in_detail = True
             ref = seg.get(2)
             if not ref:
-                warnings.append(f"{source_name}: line {seg.line} {seg.where()}: RMR without a reference (RMR02), skipped")
+                warnings.append(
+                    f"{source_name}: line {seg.line} {seg.where()}: RMR without a reference (RMR02), skipped"
+                )
                 current_line = None
                 continue
             current_line = _Line(
@@ -311,7 +326,9 @@ def _read_820(segments: list[Segment], position: int, source_name: str, warnings
 def parse_x12_820(data: bytes, source_name: str) -> ParseResult:
     """Read every 820 transaction set of an X12 interchange (or several, back to back)."""
     if len(data) > MAX_FILE_BYTES:
-        raise ParseError(f"{source_name}: {len(data)} bytes is over the {MAX_FILE_BYTES} byte limit for an 820")
+        raise ParseError(
+            f"{source_name}: {len(data)} bytes is over the {MAX_FILE_BYTES} byte limit for an 820"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -336,16 +353,25 @@ def parse_x12_820(data: bytes, source_name: str) -> ParseResult:
             continue
         if tag == "ISA":
             if isa is not None:
-                raise ParseError(f"{source_name}: {seg.where()}: ISA before the IEA of the previous interchange", seg.line)
+                raise ParseError(
+                    f"{source_name}: {seg.where()}: ISA before the IEA of the previous interchange", seg.line
+                )
             isa, groups_in_isa = seg, 0
         elif tag == "GS":
             if isa is None or gs is not None:
-                raise ParseError(f"{source_name}: {seg.where()}: GS outside an interchange or inside another group", seg.line)
+                raise ParseError(
+                    f"{source_name}: {seg.where()}: GS outside an interchange or inside another group",
+                    seg.line,
+                )
             gs, sets_in_gs = seg, 0
             groups_in_isa += 1
         elif tag == "ST":
             if gs is None or st is not None:
-                what = "inside another transaction set (the previous ST has no SE)" if st else "outside a GS group"
+                what = (
+                    "inside another transaction set (the previous ST has no SE)"
+                    if st
+                    else "outside a GS group"
+                )
                 raise ParseError(f"{source_name}: {seg.where()}: ST {what}", seg.line)
             st, body = seg, []
             sets_in_gs += 1
@@ -361,39 +387,58 @@ def parse_x12_820(data: bytes, source_name: str) -> ParseResult:
                 )
             if seg.get(2) != st.get(2):
                 raise ParseError(
-                    f"{source_name}: {seg.where()}: SE02 {seg.get(2)!r} does not match ST02 {st.get(2)!r}", seg.line
+                    f"{source_name}: {seg.where()}: SE02 {seg.get(2)!r} does not match ST02 {st.get(2)!r}",
+                    seg.line,
                 )
             if st.get(1) == "820":
                 position += 1
                 result.remittances.append(_read_820(body, position, source_name, warnings))
             else:
-                warnings.append(f"{source_name}: line {st.line}: transaction set {st.get(1)} is not an 820, skipped")
+                warnings.append(
+                    f"{source_name}: line {st.line}: transaction set {st.get(1)} is not an 820, skipped"
+                )
             st, body = None, []
         elif tag == "GE":
             if gs is None:
                 raise ParseError(f"{source_name}: {seg.where()}: GE without a GS", seg.line)
             if seg.get(1) != str(sets_in_gs):
-                warnings.append(f"{source_name}: line {seg.line}: GE01 says {seg.get(1)} transaction sets, the group has {sets_in_gs}")
+                warnings.append(
+                    f"{source_name}: line {seg.line}: GE01 says {seg.get(1)} transaction sets, the group has {sets_in_gs}"
+                )
             if seg.get(2) != gs.get(6):
-                warnings.append(f"{source_name}: line {seg.line}: GE02 {seg.get(2)!r} does not match GS06 {gs.get(6)!r}")
+                warnings.append(
+                    f"{source_name}: line {seg.line}: GE02 {seg.get(2)!r} does not match GS06 {gs.get(6)!r}"
+                )
             gs = None
         elif tag == "IEA":
             if isa is None or gs is not None:
                 raise ParseError(f"{source_name}: {seg.where()}: IEA before the group's GE", seg.line)
             if seg.get(1) != str(groups_in_isa):
-                warnings.append(f"{source_name}: line {seg.line}: IEA01 says {seg.get(1)} groups, the interchange has {groups_in_isa}")
+                warnings.append(
+                    f"{source_name}: line {seg.line}: IEA01 says {seg.get(1)} groups, the interchange has {groups_in_isa}"
+                )
             if seg.get(2) != isa.get(13):
-                warnings.append(f"{source_name}: line {seg.line}: IEA02 {seg.get(2)!r} does not match ISA13 {isa.get(13)!r}")
+                warnings.append(
+                    f"{source_name}: line {seg.line}: IEA02 {seg.get(2)!r} does not match ISA13 {isa.get(13)!r}"
+                )
             isa = None
         else:
-            warnings.append(f"{source_name}: line {seg.line}: {seg.where()} outside a transaction set, ignored")
+            warnings.append(
+                f"{source_name}: line {seg.line}: {seg.where()} outside a transaction set, ignored"
+            )
 
     if st is not None:
         raise ParseError(
-            f"{source_name}: transaction set ST*{st.get(1)}*{st.get(2)} has no SE: the file is truncated", st.line
+            f"{source_name}: transaction set ST*{st.get(1)}*{st.get(2)} has no SE: the file is truncated",
+            st.line,
         )
     if gs is not None:
-        raise ParseError(f"{source_name}: functional group GS*{gs.get(1)}*…*{gs.get(6)} has no GE: the file is truncated", gs.line)
+        raise ParseError(
+            f"{source_name}: functional group GS*{gs.get(1)}*…*{gs.get(6)} has no GE: the file is truncated",
+            gs.line,
+        )
     if isa is not None:
-        raise ParseError(f"{source_name}: interchange {isa.get(13)} has no IEA: the file is truncated", isa.line)
+        raise ParseError(
+            f"{source_name}: interchange {isa.get(13)} has no IEA: the file is truncated", isa.line
+        )
     return result

@@ -83,8 +83,10 @@ def postgres_server():
     from tests.postgres_server import DEFAULT_BIN_DIR, PostgresServer, postgres_bin_dir
 
     if postgres_bin_dir() is None:
-        pytest.skip(f"PostgreSQL binaries not found in {DEFAULT_BIN_DIR} (install postgresql-15 or set "
-                    "OPENAR_PG_BIN): the portability test needs a real server")
+        pytest.skip(
+            f"PostgreSQL binaries not found in {DEFAULT_BIN_DIR} (install postgresql-15 or set "
+            "OPENAR_PG_BIN): the portability test needs a real server"
+        )
     server = PostgresServer().start()
     try:
         yield server

@@ -32,72 +32,148 @@ def _add(extract: str, extract_date: str, rows: list[dict], hour: int = 6) -> No
 
 
 # ---- masters -------------------------------------------------------------------------------------
-_add("collectors", "2025-10-01", [
-    dict(collector_id="K1", collector_name="Ann Archer", email="ann@example.com", daily_capacity=40),
-    dict(collector_id="K2", collector_name="Bob Baker", email="bob@example.com", daily_capacity=35),
-])
+_add(
+    "collectors",
+    "2025-10-01",
+    [
+        dict(collector_id="K1", collector_name="Ann Archer", email="ann@example.com", daily_capacity=40),
+        dict(collector_id="K2", collector_name="Bob Baker", email="bob@example.com", daily_capacity=35),
+    ],
+)
 
 
 def _customer(cid, name, parent, currency, collector):
-    return dict(customer_id=cid, customer_name=name, parent_customer_id=parent, country="US",
-                currency=currency, credit_limit=D("50000.00"), payment_terms="NET30",
-                segment="enterprise", collector_id=collector, contact_email=None, bank_account=None,
-                created_date=dt.date(2020, 1, 1))
+    return dict(
+        customer_id=cid,
+        customer_name=name,
+        parent_customer_id=parent,
+        country="US",
+        currency=currency,
+        credit_limit=D("50000.00"),
+        payment_terms="NET30",
+        segment="enterprise",
+        collector_id=collector,
+        contact_email=None,
+        bank_account=None,
+        created_date=dt.date(2020, 1, 1),
+    )
 
 
-_add("customers", "2025-10-01", [
-    _customer("C001", "Acme Holdings", None, "USD", "K1"),
-    _customer("C002", "Acme Europe", "C001", "EUR", "K1"),
-    _customer("C003", "Acme Europe Retail", "C002", "USD", "K2"),
-    _customer("C004", "Beta Ltd", None, "GBP", "K2"),
-])
+_add(
+    "customers",
+    "2025-10-01",
+    [
+        _customer("C001", "Acme Holdings", None, "USD", "K1"),
+        _customer("C002", "Acme Europe", "C001", "EUR", "K1"),
+        _customer("C003", "Acme Europe Retail", "C002", "USD", "K2"),
+        _customer("C004", "Beta Ltd", None, "GBP", "K2"),
+    ],
+)
 # A later snapshot renames C004 and moves it to K1: the current version wins.
 _add("customers", "2026-03-01", [_customer("C004", "Beta Limited", None, "GBP", "K1")])
 
 # ---- FX: one unit in USD. No EUR rate after Friday 2026-03-27: it carries over to the 31st. ------
-_add("fx_rates", "2025-10-01", [
-    dict(rate_date=dt.date(2025, 10, 1), currency="EUR", rate_to_functional=D("1.10000000")),
-    dict(rate_date=dt.date(2025, 10, 1), currency="GBP", rate_to_functional=D("1.25000000")),
-])
-_add("fx_rates", "2026-02-27", [
-    dict(rate_date=dt.date(2026, 2, 27), currency="EUR", rate_to_functional=D("1.05000000")),
-])
-_add("fx_rates", "2026-03-02", [
-    dict(rate_date=dt.date(2026, 3, 2), currency="EUR", rate_to_functional=D("1.07000000")),
-])
-_add("fx_rates", "2026-03-27", [
-    dict(rate_date=dt.date(2026, 3, 27), currency="EUR", rate_to_functional=D("1.08500000")),
-])
-_add("fx_rates", "2026-03-31", [
-    dict(rate_date=dt.date(2026, 3, 31), currency="GBP", rate_to_functional=D("1.27123457")),
-])
+_add(
+    "fx_rates",
+    "2025-10-01",
+    [
+        dict(rate_date=dt.date(2025, 10, 1), currency="EUR", rate_to_functional=D("1.10000000")),
+        dict(rate_date=dt.date(2025, 10, 1), currency="GBP", rate_to_functional=D("1.25000000")),
+    ],
+)
+_add(
+    "fx_rates",
+    "2026-02-27",
+    [
+        dict(rate_date=dt.date(2026, 2, 27), currency="EUR", rate_to_functional=D("1.05000000")),
+    ],
+)
+_add(
+    "fx_rates",
+    "2026-03-02",
+    [
+        dict(rate_date=dt.date(2026, 3, 2), currency="EUR", rate_to_functional=D("1.07000000")),
+    ],
+)
+_add(
+    "fx_rates",
+    "2026-03-27",
+    [
+        dict(rate_date=dt.date(2026, 3, 27), currency="EUR", rate_to_functional=D("1.08500000")),
+    ],
+)
+_add(
+    "fx_rates",
+    "2026-03-31",
+    [
+        dict(rate_date=dt.date(2026, 3, 31), currency="GBP", rate_to_functional=D("1.27123457")),
+    ],
+)
 
 
 def _invoice(iid, cid, date, due, currency, amount, terms="NET30", discount="0"):
-    return dict(invoice_id=iid, customer_id=cid, invoice_date=dt.date.fromisoformat(date),
-                due_date=dt.date.fromisoformat(due), currency=currency, amount=D(amount),
-                payment_terms=terms, discount_pct=D(discount), discount_due_date=None, po_number=None)
+    return dict(
+        invoice_id=iid,
+        customer_id=cid,
+        invoice_date=dt.date.fromisoformat(date),
+        due_date=dt.date.fromisoformat(due),
+        currency=currency,
+        amount=D(amount),
+        payment_terms=terms,
+        discount_pct=D(discount),
+        discount_due_date=None,
+        po_number=None,
+    )
 
 
 def _payment(pid, cid, date, currency, amount):
-    return dict(payment_id=pid, customer_id=cid, payment_date=dt.date.fromisoformat(date), currency=currency,
-                amount=D(amount), method="wire", reference=None)
+    return dict(
+        payment_id=pid,
+        customer_id=cid,
+        payment_date=dt.date.fromisoformat(date),
+        currency=currency,
+        amount=D(amount),
+        method="wire",
+        reference=None,
+    )
 
 
 def _application(aid, pid, iid, date, applied, discount="0.00"):
-    return dict(application_id=aid, payment_id=pid, invoice_id=iid, applied_date=dt.date.fromisoformat(date),
-                applied_amount=D(applied), discount_amount=D(discount))
+    return dict(
+        application_id=aid,
+        payment_id=pid,
+        invoice_id=iid,
+        applied_date=dt.date.fromisoformat(date),
+        applied_amount=D(applied),
+        discount_amount=D(discount),
+    )
 
 
 def _credit(cmid, cid, date, currency, amount, applied_to, reason="PRICING"):
-    return dict(credit_memo_id=cmid, customer_id=cid, credit_date=dt.date.fromisoformat(date), currency=currency,
-                amount=D(amount), applied_invoice_id=applied_to, reason_code=reason)
+    return dict(
+        credit_memo_id=cmid,
+        customer_id=cid,
+        credit_date=dt.date.fromisoformat(date),
+        currency=currency,
+        amount=D(amount),
+        applied_invoice_id=applied_to,
+        reason_code=reason,
+    )
 
 
 def _dispute(did, cid, iid, opened, status, resolved=None, amount="10.00", currency="USD"):
-    return dict(dispute_id=did, customer_id=cid, invoice_id=iid, opened_date=dt.date.fromisoformat(opened),
-                reason_code="PRICING", currency=currency, disputed_amount=D(amount), is_deduction="false",
-                status=status, resolved_date=dt.date.fromisoformat(resolved) if resolved else None)
+    return dict(
+        dispute_id=did,
+        customer_id=cid,
+        invoice_id=iid,
+        opened_date=dt.date.fromisoformat(opened),
+        reason_code="PRICING",
+        currency=currency,
+        disputed_amount=D(amount),
+        is_deduction="false",
+        status=status,
+        resolved_date=dt.date.fromisoformat(resolved) if resolved else None,
+    )
 
 
 # ---- documents, each in the extract of its own date ------------------------------------------------
@@ -106,45 +182,112 @@ _add("invoices", "2025-10-10", [_invoice("INV-4001", "C004", "2025-10-10", "2025
 _add("invoices", "2025-11-01", [_invoice("INV-1004", "C001", "2025-11-01", "2025-12-01", "USD", "250.00")])
 _add("disputes", "2025-11-15", [_dispute("D-01", "C001", "INV-1005", "2025-11-15", "open", amount="750.00")])
 _add("payments", "2025-12-01", [_payment("PAY-05", "C004", "2025-12-01", "GBP", "2000.00")])
-_add("payment_applications", "2025-12-01", [_application("APP-05", "PAY-05", "INV-4001", "2025-12-01", "2000.00")])
+_add(
+    "payment_applications",
+    "2025-12-01",
+    [_application("APP-05", "PAY-05", "INV-4001", "2025-12-01", "2000.00")],
+)
 _add("invoices", "2025-12-01", [_invoice("INV-1001", "C001", "2025-12-01", "2025-12-31", "USD", "1000.00")])
-_add("invoices", "2026-01-01", [
-    _invoice("INV-1003", "C001", "2026-01-01", "2026-01-31", "USD", "1000.00", terms="2/10NET30", discount="2.0000"),
-])
+_add(
+    "invoices",
+    "2026-01-01",
+    [
+        _invoice(
+            "INV-1003",
+            "C001",
+            "2026-01-01",
+            "2026-01-31",
+            "USD",
+            "1000.00",
+            terms="2/10NET30",
+            discount="2.0000",
+        ),
+    ],
+)
 _add("payments", "2026-01-08", [_payment("PAY-02", "C001", "2026-01-08", "USD", "980.00")])
-_add("payment_applications", "2026-01-08", [
-    # paid within 10 days: 980 cash + 20 discount settle the 1,000 invoice
-    _application("APP-02", "PAY-02", "INV-1003", "2026-01-08", "980.00", discount="20.00"),
-])
+_add(
+    "payment_applications",
+    "2026-01-08",
+    [
+        # paid within 10 days: 980 cash + 20 discount settle the 1,000 invoice
+        _application("APP-02", "PAY-02", "INV-1003", "2026-01-08", "980.00", discount="20.00"),
+    ],
+)
 _add("payments", "2026-01-10", [_payment("PAY-01", "C001", "2026-01-10", "USD", "400.00")])
-_add("payment_applications", "2026-01-10", [_application("APP-01", "PAY-01", "INV-1001", "2026-01-10", "400.00")])
+_add(
+    "payment_applications",
+    "2026-01-10",
+    [_application("APP-01", "PAY-01", "INV-1001", "2026-01-10", "400.00")],
+)
 _add("credit_memos", "2026-01-15", [_credit("CM-01", "C001", "2026-01-15", "USD", "50.00", "INV-1004")])
 _add("invoices", "2026-01-15", [_invoice("INV-2002", "C002", "2026-01-15", "2026-02-14", "EUR", "100.01")])
-_add("invoices", "2026-02-15", [_invoice("INV-1002", "C001", "2026-02-15", "2026-03-31", "USD", "500.00", terms="NET45")])
+_add(
+    "invoices",
+    "2026-02-15",
+    [_invoice("INV-1002", "C001", "2026-02-15", "2026-03-31", "USD", "500.00", terms="NET45")],
+)
 _add("disputes", "2026-02-20", [_dispute("D-02", "C002", "INV-2002", "2026-02-20", "open", currency="EUR")])
 _add("invoices", "2026-03-01", [_invoice("INV-2001", "C002", "2026-03-01", "2026-03-31", "EUR", "1234.56")])
 # INV-4002 first exported at 850.00, corrected to 800.00 in the next day's extract.
 _add("invoices", "2026-03-02", [_invoice("INV-4002", "C004", "2026-03-02", "2026-04-01", "GBP", "850.00")])
 _add("invoices", "2026-03-03", [_invoice("INV-4002", "C004", "2026-03-02", "2026-04-01", "GBP", "800.00")])
 _add("payments", "2026-03-02", [_payment("PAY-04", "C002", "2026-03-02", "EUR", "60.00")])
-_add("payment_applications", "2026-03-02", [_application("APP-04", "PAY-04", "INV-2002", "2026-03-02", "60.00")])
+_add(
+    "payment_applications",
+    "2026-03-02",
+    [_application("APP-04", "PAY-04", "INV-2002", "2026-03-02", "60.00")],
+)
 # INV-4003: two loads of the same extract date (the later load wins: 20.00) ...
-_add("invoices", "2026-03-05", [_invoice("INV-4003", "C004", "2026-03-05", "2026-04-04", "GBP", "10.00")], hour=6)
-_add("invoices", "2026-03-05", [_invoice("INV-4003", "C004", "2026-03-05", "2026-04-04", "GBP", "20.00")], hour=9)
+_add(
+    "invoices",
+    "2026-03-05",
+    [_invoice("INV-4003", "C004", "2026-03-05", "2026-04-04", "GBP", "10.00")],
+    hour=6,
+)
+_add(
+    "invoices",
+    "2026-03-05",
+    [_invoice("INV-4003", "C004", "2026-03-05", "2026-04-04", "GBP", "20.00")],
+    hour=9,
+)
 # ... and INV-4004 twice in one file: the later row wins (0.50 -> 30.00).
-_add("invoices", "2026-03-06", [
-    _invoice("INV-4004", "C004", "2026-03-06", "2026-04-05", "GBP", "0.50"),
-    _invoice("INV-4004", "C004", "2026-03-06", "2026-04-05", "GBP", "30.00"),
-])
+_add(
+    "invoices",
+    "2026-03-06",
+    [
+        _invoice("INV-4004", "C004", "2026-03-06", "2026-04-05", "GBP", "0.50"),
+        _invoice("INV-4004", "C004", "2026-03-06", "2026-04-05", "GBP", "30.00"),
+    ],
+)
 # D-02 resolved without credit in a later extract: the resolution supersedes the open version.
-_add("disputes", "2026-03-10", [
-    _dispute("D-02", "C002", "INV-2002", "2026-02-20", "resolved_no_credit", resolved="2026-03-10", currency="EUR"),
-])
+_add(
+    "disputes",
+    "2026-03-10",
+    [
+        _dispute(
+            "D-02",
+            "C002",
+            "INV-2002",
+            "2026-02-20",
+            "resolved_no_credit",
+            resolved="2026-03-10",
+            currency="EUR",
+        ),
+    ],
+)
 _add("payments", "2026-03-20", [_payment("PAY-03", "C001", "2026-03-20", "USD", "300.00")])
 _add("invoices", "2026-03-25", [_invoice("INV-3001", "C003", "2026-03-25", "2026-04-24", "USD", "99.99")])
-_add("credit_memos", "2026-03-30", [_credit("CM-02", "C001", "2026-03-30", "USD", "100.00", None, reason="REBATE")])
+_add(
+    "credit_memos",
+    "2026-03-30",
+    [_credit("CM-02", "C001", "2026-03-30", "USD", "100.00", None, reason="REBATE")],
+)
 _add("invoices", "2026-03-31", [_invoice("INV-2003", "C002", "2026-03-31", "2026-04-30", "EUR", "1.00")])
-_add("credit_memos", "2026-03-31", [_credit("CM-03", "C002", "2026-03-31", "EUR", "1.00", None, reason="REBATE")])
+_add(
+    "credit_memos",
+    "2026-03-31",
+    [_credit("CM-03", "C002", "2026-03-31", "EUR", "1.00", None, reason="REBATE")],
+)
 
 
 def load(con, loaded_on: dt.date | None = None) -> int:
@@ -163,12 +306,16 @@ def load(con, loaded_on: dt.date | None = None) -> int:
         loaded_at = dt.datetime.combine(loaded_on, dt.time(hour), tzinfo=dt.UTC)
         columns = [c.name for c in spec.columns]
         values = [row[c] for c in columns] + [
-            source_file, f"sha256-{source_file}", row_numbers[source_file],
-            dt.date.fromisoformat(extract_date), loaded_at,
+            source_file,
+            f"sha256-{source_file}",
+            row_numbers[source_file],
+            dt.date.fromisoformat(extract_date),
+            loaded_at,
         ]
         placeholders = ", ".join("?" for _ in values)
         con.execute(
-            f"insert into raw.{spec.table} ({', '.join(columns + meta_names)}) values ({placeholders})", values
+            f"insert into raw.{spec.table} ({', '.join(columns + meta_names)}) values ({placeholders})",
+            values,
         )
     return len(_ROWS)
 
@@ -259,25 +406,42 @@ def replay(as_of: dt.date) -> dict[tuple, dict]:
     credits = [r for r in current_rows("credit_memos", as_of) if r["credit_date"] <= as_of]
     payments = [r for r in current_rows("payments", as_of) if r["payment_date"] <= as_of]
     applications = [r for r in current_rows("payment_applications", as_of) if r["applied_date"] <= as_of]
-    rates = sorted((r["rate_date"], r["currency"], r["rate_to_functional"]) for r in current_rows("fx_rates", as_of)
-                   if r["rate_date"] <= as_of)
+    rates = sorted(
+        (r["rate_date"], r["currency"], r["rate_to_functional"])
+        for r in current_rows("fx_rates", as_of)
+        if r["rate_date"] <= as_of
+    )
 
     # item -> (customer, currency, due date, [(date, signed amount, kind)])
     items: dict[str, tuple] = {}
     for inv in invoices:
-        items[inv["invoice_id"]] = (inv["customer_id"], inv["currency"], inv["due_date"],
-                                    [(inv["invoice_date"], inv["amount"], "invoiced")])
+        items[inv["invoice_id"]] = (
+            inv["customer_id"],
+            inv["currency"],
+            inv["due_date"],
+            [(inv["invoice_date"], inv["amount"], "invoiced")],
+        )
     for cm in credits:
         if cm["applied_invoice_id"] is None:
-            items[cm["credit_memo_id"]] = (cm["customer_id"], cm["currency"], cm["credit_date"],
-                                           [(cm["credit_date"], -cm["amount"], "")])
+            items[cm["credit_memo_id"]] = (
+                cm["customer_id"],
+                cm["currency"],
+                cm["credit_date"],
+                [(cm["credit_date"], -cm["amount"], "")],
+            )
         elif cm["applied_invoice_id"] in items:
             items[cm["applied_invoice_id"]][3].append((cm["credit_date"], -cm["amount"], ""))
     for pay in payments:
-        items[pay["payment_id"]] = (pay["customer_id"], pay["currency"], pay["payment_date"],
-                                    [(pay["payment_date"], -pay["amount"], "collected")])
+        items[pay["payment_id"]] = (
+            pay["customer_id"],
+            pay["currency"],
+            pay["payment_date"],
+            [(pay["payment_date"], -pay["amount"], "collected")],
+        )
     for app in applications:
-        items[app["invoice_id"]][3].append((app["applied_date"], -(app["applied_amount"] + app["discount_amount"]), ""))
+        items[app["invoice_id"]][3].append(
+            (app["applied_date"], -(app["applied_amount"] + app["discount_amount"]), "")
+        )
         items[app["payment_id"]][3].append((app["applied_date"], app["applied_amount"], ""))
 
     def rate(currency: str, day: dt.date) -> Decimal | None:
@@ -295,10 +459,16 @@ def replay(as_of: dt.date) -> dict[tuple, dict]:
             todays = [(a, kind) for d_, a, kind in events if d_ == day and a != 0]
             if open_amount == 0 and not todays:
                 continue
-            row = out.setdefault((day, customer, currency), {
-                "open_item_count": 0, "open_amount": D("0"), **{b: D("0") for b in _BUCKETS},
-                "invoiced": D("0"), "collected": D("0"),
-            })
+            row = out.setdefault(
+                (day, customer, currency),
+                {
+                    "open_item_count": 0,
+                    "open_amount": D("0"),
+                    **{b: D("0") for b in _BUCKETS},
+                    "invoiced": D("0"),
+                    "collected": D("0"),
+                },
+            )
             if open_amount != 0:
                 row["open_item_count"] += 1
                 row["open_amount"] += open_amount

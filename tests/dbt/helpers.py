@@ -15,8 +15,14 @@ from ingestion.erp_contracts import EXTRACTS, LOAD_METADATA_COLUMNS, LOAD_ORDER
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 MARTS_SCHEMA = "marts"
-MARTS = ("dim_collectors", "dim_customers", "fct_ar_open_items", "fct_ar_balance_daily", "rpt_ar_aging",
-         "rpt_ar_kpis")
+MARTS = (
+    "dim_collectors",
+    "dim_customers",
+    "fct_ar_open_items",
+    "fct_ar_balance_daily",
+    "rpt_ar_aging",
+    "rpt_ar_kpis",
+)
 
 
 def dbt_executable() -> str:
@@ -35,7 +41,14 @@ def run_dbt(args: list[str], env: dict[str, str], work_dir: Path) -> subprocess.
         "DBT_LOG_PATH": str(work_dir / "logs"),
         **env,
     }
-    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    cmd = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     return subprocess.run(cmd, env=full_env, capture_output=True, text=True, cwd=work_dir, timeout=900)
 
 
@@ -59,18 +72,22 @@ def load_landing_csvs(con, erp_dir: Path) -> None:
         names = [c.name for c in extract.columns]
         records: list[list[str | int]] = []
         for path in sorted((erp_dir / name).glob(f"{name}_*.csv")):
-            extract_date = path.stem[len(name) + 1:len(name) + 11]
+            extract_date = path.stem[len(name) + 1 : len(name) + 11]
             with path.open(newline="", encoding="utf-8-sig") as f:
                 for row_number, row in enumerate(csv.DictReader(f), start=1):
-                    records.append([row[n] for n in names] + [f"erp/{name}/{path.name}", row_number, extract_date])
+                    records.append(
+                        [row[n] for n in names] + [f"erp/{name}/{path.name}", row_number, extract_date]
+                    )
         if not records:
             continue
-        frame = pd.DataFrame(records, columns=[*names, "source_file", "row_number", "extract_date"], dtype=object)
+        frame = pd.DataFrame(
+            records, columns=[*names, "source_file", "row_number", "extract_date"], dtype=object
+        )
         casts = ", ".join(f"cast(nullif(frame.{c.name}, '') as {c.sql_type})" for c in extract.columns)
         meta = ", ".join(m for m, _, _ in LOAD_METADATA_COLUMNS)
         con.register("frame", frame)
         con.execute(f"""
-            insert into {RAW_SCHEMA}.{extract.table} ({', '.join(names)}, {meta})
+            insert into {RAW_SCHEMA}.{extract.table} ({", ".join(names)}, {meta})
             select {casts}, source_file, 'sha256-' || source_file, cast(row_number as integer),
                 cast(extract_date as date), current_timestamp
             from frame
@@ -95,7 +112,9 @@ def copy_raw_to_postgres(duckdb_path: Path, pg_conn) -> dict[str, int]:
                 csv_path = Path(tmp) / f"{table}.csv"
                 # timestamptz as ISO text with offset, so the session time zone cannot shift it
                 src.execute("set timezone = 'UTC'")
-                src.execute(f"copy (select * from {RAW_SCHEMA}.{table}) to '{csv_path}' (header, delimiter ',')")
+                src.execute(
+                    f"copy (select * from {RAW_SCHEMA}.{table}) to '{csv_path}' (header, delimiter ',')"
+                )
                 with csv_path.open() as f:
                     cur.copy_expert(f"copy {RAW_SCHEMA}.{table} from stdin with (format csv, header true)", f)
                 cur.execute(f"select count(*) from {RAW_SCHEMA}.{table}")

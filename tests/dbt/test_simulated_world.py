@@ -27,15 +27,25 @@ def test_open_items_equal_the_simulators_truth(simulated_warehouse, small_world_
     with (small_world_dir / "ground_truth" / "open_items.csv").open() as f:
         for r in csv.DictReader(f):
             truth[r["item_id"]] = (
-                r["item_type"], r["customer_id"], r["currency"], r["document_date"], r["due_date"],
-                Decimal(r["open_amount"]), Decimal(r["fx_rate"]), Decimal(r["open_amount_functional"]),
-                int(r["days_past_due"]), r["aging_bucket"],
+                r["item_type"],
+                r["customer_id"],
+                r["currency"],
+                r["document_date"],
+                r["due_date"],
+                Decimal(r["open_amount"]),
+                Decimal(r["fx_rate"]),
+                Decimal(r["open_amount_functional"]),
+                int(r["days_past_due"]),
+                r["aging_bucket"],
             )
-    got = {r[0]: r[1:] for r in simulated_warehouse.query(f"""
+    got = {
+        r[0]: r[1:]
+        for r in simulated_warehouse.query(f"""
         select item_id, item_type, customer_id, currency, cast(document_date as varchar),
             cast(due_date as varchar), open_amount, fx_rate, open_amount_functional, days_past_due, aging_bucket
         from {MARTS_SCHEMA}.fct_ar_open_items
-    """)}
+    """)
+    }
     assert len(truth) > 100  # a world with something in every bucket, not an empty comparison
     assert len({t[-1] for t in truth.values()}) >= 4  # several aging buckets, not just "current"
     assert got == truth

@@ -35,7 +35,9 @@ from ingestion.remittance.readers import read_pdf  # noqa: E402
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def pdf_bytes(rows: list[tuple[str, str]], table: list[list[str]], aligns: list[str], footer: str | None = None) -> bytes:
+def pdf_bytes(
+    rows: list[tuple[str, str]], table: list[list[str]], aligns: list[str], footer: str | None = None
+) -> bytes:
     """A one-page A4 text PDF: label/value rows, then a table whose columns sit at fixed x positions."""
     fig = plt.figure(figsize=(8.27, 11.69))
     fig.text(0.08, 0.94, "REMITTANCE ADVICE", fontsize=16, weight="bold")
@@ -62,7 +64,11 @@ def pdf_bytes(rows: list[tuple[str, str]], table: list[list[str]], aligns: list[
 @pytest.fixture(scope="module")
 def globex_pdf() -> bytes:
     return pdf_bytes(
-        [("Payer:", "Globex GmbH"), ("Payment reference:", "PMT-2025-03-0042"), ("Payment date:", "14.03.2025")],
+        [
+            ("Payer:", "Globex GmbH"),
+            ("Payment reference:", "PMT-2025-03-0042"),
+            ("Payment date:", "14.03.2025"),
+        ],
         [
             ["Invoice", "Invoice date", "Gross", "Discount", "Net paid"],
             ["INV2025000123", "01.02.2025", "1.234,56", "24,69", "1.209,87"],
@@ -105,7 +111,14 @@ def message(subject: str, sender: str = "Acme Accounts Payable <ap@acme.example>
 
 def lines_of(doc) -> list[tuple]:
     return [
-        (ln.invoice_reference, ln.paid_amount, ln.invoice_amount, ln.discount_amount, ln.deduction_amount, ln.deduction_reason)
+        (
+            ln.invoice_reference,
+            ln.paid_amount,
+            ln.invoice_amount,
+            ln.discount_amount,
+            ln.deduction_amount,
+            ln.deduction_reason,
+        )
         for ln in doc.lines
     ]
 
@@ -189,7 +202,14 @@ def test_email_with_plain_text_table(tmp_path: Path) -> None:
     result = parse_remittance_document(path)
     assert result.source_format == "eml"
     [doc] = result.remittances
-    assert (doc.source_format, doc.payer_name, doc.payment_reference, doc.payment_date, doc.total_amount, doc.currency) == (
+    assert (
+        doc.source_format,
+        doc.payer_name,
+        doc.payment_reference,
+        doc.payment_date,
+        doc.total_amount,
+        doc.currency,
+    ) == (
         "eml",
         "Acme Corp",
         "PAY-778899",
@@ -239,7 +259,14 @@ def test_email_with_html_table_inside_a_layout_table(tmp_path: Path) -> None:
         "USD",
     )
     assert lines_of(doc) == [
-        ("INV-2025-000300", Decimal("1900.00"), Decimal("2000.00"), None, Decimal("100.00"), "Promo allowance"),
+        (
+            "INV-2025-000300",
+            Decimal("1900.00"),
+            Decimal("2000.00"),
+            None,
+            Decimal("100.00"),
+            "Promo allowance",
+        ),
         ("INV-2025-000301", Decimal("75.25"), Decimal("75.25"), None, None, None),
     ]
     # A grid cell under a recognised header; the second reference was picked out of a cell with a note.
@@ -255,7 +282,14 @@ def test_email_with_pdf_attachment(tmp_path: Path, globex_pdf: bytes) -> None:
 
     result = parse_remittance_document(path)
     [doc] = result.remittances
-    assert (doc.source_format, doc.payer_name, doc.payment_reference, doc.payment_date, doc.total_amount, doc.currency) == (
+    assert (
+        doc.source_format,
+        doc.payer_name,
+        doc.payment_reference,
+        doc.payment_date,
+        doc.total_amount,
+        doc.currency,
+    ) == (
         "pdf",
         "Globex GmbH",
         "PMT-2025-03-0042",
@@ -274,7 +308,9 @@ def test_email_with_pdf_attachment(tmp_path: Path, globex_pdf: bytes) -> None:
 def test_email_with_xlsx_attachment_named_to_escape(tmp_path: Path) -> None:
     msg = message("Payment", sender="payables@initech.example")
     msg.set_content("Attached.\n")
-    msg.add_attachment(initech_xlsx(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename="../../etc/passwd")
+    msg.add_attachment(
+        initech_xlsx(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename="../../etc/passwd"
+    )
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     path = inbox / "xlsx.eml"
@@ -282,7 +318,14 @@ def test_email_with_xlsx_attachment_named_to_escape(tmp_path: Path) -> None:
 
     result = parse_remittance_document(path)
     [doc] = result.remittances
-    assert (doc.source_format, doc.payer_name, doc.payment_reference, doc.payment_date, doc.total_amount, doc.currency) == (
+    assert (
+        doc.source_format,
+        doc.payer_name,
+        doc.payment_reference,
+        doc.payment_date,
+        doc.total_amount,
+        doc.currency,
+    ) == (
         "xlsx",
         "Initech Ltd",
         "CHK-000981",
@@ -329,13 +372,19 @@ def test_email_with_invoices_in_a_sentence(tmp_path: Path) -> None:
         ("INV-2025-000901", Decimal("80.10"), 0.8),
     ]
     assert (doc.payer_name, doc.payer_confidence) == ("Hooli Finance", 0.6)  # the sender's display name
-    assert (doc.payment_reference, doc.payment_date, doc.currency) == ("TRX-55821", dt.date(2025, 3, 14), "USD")
+    assert (doc.payment_reference, doc.payment_date, doc.currency) == (
+        "TRX-55821",
+        dt.date(2025, 3, 14),
+        "USD",
+    )
     assert doc.total_amount == Decimal("1330.10")  # not stated: the sum of the lines
 
 
 def test_zip_attachment_is_read_within_bounds(tmp_path: Path, monkeypatch) -> None:
     buf = io.StringIO()
-    csv.writer(buf).writerows([["Invoice", "Amount Paid"], ["INV-2025-000700", "310.00"], ["INV-2025-000701", "90.00"]])
+    csv.writer(buf).writerows(
+        [["Invoice", "Amount Paid"], ["INV-2025-000700", "310.00"], ["INV-2025-000701", "90.00"]]
+    )
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("../remit.csv", buf.getvalue())
@@ -366,7 +415,9 @@ def test_oversized_attachment_is_skipped(tmp_path: Path, monkeypatch, globex_pdf
     path.write_bytes(msg.as_bytes())
     result = parse_remittance_document(path)
     assert result.remittances[0].lines == []
-    assert any("attachment big.pdf:" in w and "over the 1000 byte limit, skipped" in w for w in result.warnings)
+    assert any(
+        "attachment big.pdf:" in w and "over the 1000 byte limit, skipped" in w for w in result.warnings
+    )
 
 
 # --- standalone documents --------------------------------------------------------------------------
@@ -401,7 +452,11 @@ def test_html_page(tmp_path: Path) -> None:
         ("INV-2025-000300", Decimal("1900.00")),
         ("INV-2025-000301", Decimal("75.25")),
     ]
-    assert (doc.payer_name, doc.payment_reference, doc.total_amount) == ("Umbrella Corp", "55512", Decimal("1975.25"))
+    assert (doc.payer_name, doc.payment_reference, doc.total_amount) == (
+        "Umbrella Corp",
+        "55512",
+        Decimal("1975.25"),
+    )
 
 
 def test_standalone_xlsx_csv_and_text(tmp_path: Path) -> None:
@@ -410,7 +465,8 @@ def test_standalone_xlsx_csv_and_text(tmp_path: Path) -> None:
     assert [ln.invoice_reference for ln in doc.lines] == ["INV-2025-000200", "2025000201"]
 
     (tmp_path / "remit.csv").write_text(
-        "Doc No.;Amount Due;Amount Paid\nINV-2025-000500;1.500,00;1.470,00\nINV-2025-000501;99,90;99,90\n", encoding="cp1252"
+        "Doc No.;Amount Due;Amount Paid\nINV-2025-000500;1.500,00;1.470,00\nINV-2025-000501;99,90;99,90\n",
+        encoding="cp1252",
     )
     [doc] = parse_remittance_document(tmp_path / "remit.csv").remittances
     assert [(ln.invoice_reference, ln.paid_amount, ln.invoice_amount) for ln in doc.lines] == [

@@ -53,7 +53,9 @@ def test_parse_amount(text, decimal_comma, expected) -> None:
     assert isinstance(parse_amount(text, decimal_comma), Decimal)
 
 
-@pytest.mark.parametrize("text", ["INV-1", "2025-01-15", "15.01.2025", "1.234.56", "100 200", "(12.00", "$€5", "", "abc"])
+@pytest.mark.parametrize(
+    "text", ["INV-1", "2025-01-15", "15.01.2025", "1.234.56", "100 200", "(12.00", "$€5", "", "abc"]
+)
 def test_not_an_amount(text) -> None:
     assert parse_amount(text) is None
 

@@ -58,7 +58,12 @@ def check_payment(result) -> None:
         Decimal("24.69"),
     )
     assert first.deduction_amount is None and first.confidence == 1.0
-    assert (second.invoice_reference, second.paid_amount, second.deduction_amount, second.deduction_reason) == (
+    assert (
+        second.invoice_reference,
+        second.paid_amount,
+        second.deduction_amount,
+        second.deduction_reason,
+    ) == (
         "INV-2025-000124",
         Decimal("500"),
         Decimal("25"),
@@ -159,22 +164,42 @@ def test_adx_adjustments_in_and_outside_rmr_loops() -> None:
     )
     # A positive adjustment increases the payment: a negative deduction.
     assert lines["INV-2025-000401"].deduction_amount == Decimal("-10")
-    assert (lines["DEBIT-MEMO-77"].paid_amount, lines["DEBIT-MEMO-77"].deduction_amount) == (Decimal("-40"), Decimal("40"))
+    assert (lines["DEBIT-MEMO-77"].paid_amount, lines["DEBIT-MEMO-77"].deduction_amount) == (
+        Decimal("-40"),
+        Decimal("40"),
+    )
     # 700 + 210 - 40 - 5 = 865: the BPR reconciles, so only the unreferenced ADX is reported.
     assert len(result.warnings) == 1
     assert "adjustment -5 (reason 01) is tied to no invoice" in result.warnings[0]
 
 
 def test_bpr_total_differing_from_lines_is_a_warning_not_an_error() -> None:
-    body = ["BPR*C*999.99*C*ACH************20250314", "TRN*1*PAY-1", "ENT*1", "RMR*IV*INV-1**500*500", "RMR*IV*INV-2**400*410"]
+    body = [
+        "BPR*C*999.99*C*ACH************20250314",
+        "TRN*1*PAY-1",
+        "ENT*1",
+        "RMR*IV*INV-1**500*500",
+        "RMR*IV*INV-2**400*410",
+    ]
     result = parse_x12_820(("~".join(interchange(body)) + "~").encode(), "short.820")
     assert len(result.remittances[0].lines) == 2
-    assert any("BPR02 pays 999.99 but the RMR lines and adjustments add up to 900" in w for w in result.warnings)
-    assert any("invoice INV-2: 410 - discount 0 - deduction 0 = 410, but RMR04 says 400 was paid" in w for w in result.warnings)
+    assert any(
+        "BPR02 pays 999.99 but the RMR lines and adjustments add up to 900" in w for w in result.warnings
+    )
+    assert any(
+        "invoice INV-2: 410 - discount 0 - deduction 0 = 410, but RMR04 says 400 was paid" in w
+        for w in result.warnings
+    )
 
 
 def test_two_transaction_sets_and_a_foreign_one() -> None:
-    second = ["BPR*C*50*C*ACH************20250315", "TRN*1*PAY-2", "N1*PR*Umbrella Corp", "ENT*1", "RMR*IV*INV-9**50"]
+    second = [
+        "BPR*C*50*C*ACH************20250315",
+        "TRN*1*PAY-2",
+        "N1*PR*Umbrella Corp",
+        "ENT*1",
+        "RMR*IV*INV-9**50",
+    ]
     segments = interchange(PAYMENT, second)
     # An 824 inside the same group is not a remittance: skipped with a warning.
     segments[-2:-2] = ["ST*824*0003", "BGN*00*X*20250314", "SE*3*0003"]
@@ -190,7 +215,10 @@ def test_two_transaction_sets_and_a_foreign_one() -> None:
 @pytest.mark.parametrize(
     "cut, message",
     [
-        (lambda d: d[: d.index("RMR*IV*INV-2025-000124") + 15], "ends inside segment #13 (RMR) with no terminator: truncated"),
+        (
+            lambda d: d[: d.index("RMR*IV*INV-2025-000124") + 15],
+            "ends inside segment #13 (RMR) with no terminator: truncated",
+        ),
         (lambda d: d[: d.index("SE*")], "transaction set ST*820*0001 has no SE: the file is truncated"),
         (lambda d: d[: d.index("IEA")], "interchange 000000123 has no IEA: the file is truncated"),
         (lambda d: d[:60], "truncated ISA segment: 16 elements expected, found 8"),

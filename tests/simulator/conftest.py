@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.erp_contracts import EXTRACTS
 from simulator.world import simulate_world
 
 TINY = {"customers": 20, "years": 1, "seed": 7, "as_of": dt.date(2026, 11, 20)}
@@ -56,5 +55,10 @@ def tiny_world_again(tmp_path_factory) -> World:
 
 
 @pytest.fixture(scope="session")
-def all_extracts():
-    return list(EXTRACTS)
+def build_world():
+    """Simulate into a folder and read it back: ``build_world(root, customers=..., ...)``."""
+
+    def build(root: Path, **kwargs) -> World:
+        return World(root, simulate_world(root, **kwargs))
+
+    return build

@@ -22,8 +22,11 @@ _PATTERNS = {
 }
 # The column whose day a delta row belongs to: the file of that day carries it.
 _EVENT_DATE = {
-    "invoices": "invoice_date", "credit_memos": "credit_date", "payments": "payment_date",
-    "payment_applications": "applied_date", "fx_rates": "rate_date",
+    "invoices": "invoice_date",
+    "credit_memos": "credit_date",
+    "payments": "payment_date",
+    "payment_applications": "applied_date",
+    "fx_rates": "rate_date",
 }
 
 
@@ -85,7 +88,9 @@ def test_references_resolve(tiny_world, name):
                 keys[col.references] = {r[ref_col] for _, r in tiny_world.rows(ref_extract)}
             for file_date, row in tiny_world.rows(name):
                 if row[col.name]:
-                    assert row[col.name] in keys[col.references], f"{name}_{file_date}: {col.name}={row[col.name]}"
+                    assert row[col.name] in keys[col.references], (
+                        f"{name}_{file_date}: {col.name}={row[col.name]}"
+                    )
 
 
 @pytest.mark.parametrize("name", list(EXTRACTS))
@@ -152,9 +157,11 @@ def test_invoices_dated_on_business_days_of_the_customer_country(tiny_world):
 def test_payments_land_on_bank_business_days(tiny_world):
     import holidays
 
-    cals = {"USD": holidays.financial_holidays("XFED", years=[2025, 2026]),
-            "EUR": holidays.financial_holidays("XECB", years=[2025, 2026]),
-            "GBP": holidays.country_holidays("GB", subdiv="ENG", years=[2025, 2026])}
+    cals = {
+        "USD": holidays.financial_holidays("XFED", years=[2025, 2026]),
+        "EUR": holidays.financial_holidays("XECB", years=[2025, 2026]),
+        "GBP": holidays.country_holidays("GB", subdiv="ENG", years=[2025, 2026]),
+    }
     for _, row in tiny_world.rows("payments"):
         day = dt.date.fromisoformat(row["payment_date"])
         assert day.weekday() < 5 and day not in cals[row["currency"]], row["payment_id"]

@@ -22,17 +22,35 @@ def _recompute_open_items(world) -> dict[str, tuple]:
             rate[r["currency"]] = Decimal(r["rate_to_functional"])
     items = {}
     for _, r in world.rows("invoices"):
-        items[r["invoice_id"]] = ["invoice", r["customer_id"], r["currency"], r["invoice_date"], r["due_date"],
-                                  Decimal(r["amount"])]
+        items[r["invoice_id"]] = [
+            "invoice",
+            r["customer_id"],
+            r["currency"],
+            r["invoice_date"],
+            r["due_date"],
+            Decimal(r["amount"]),
+        ]
     for _, r in world.rows("credit_memos"):
         if r["applied_invoice_id"]:
             items[r["applied_invoice_id"]][5] -= Decimal(r["amount"])
         else:
-            items[r["credit_memo_id"]] = ["credit_memo", r["customer_id"], r["currency"], r["credit_date"],
-                                          r["credit_date"], -Decimal(r["amount"])]
+            items[r["credit_memo_id"]] = [
+                "credit_memo",
+                r["customer_id"],
+                r["currency"],
+                r["credit_date"],
+                r["credit_date"],
+                -Decimal(r["amount"]),
+            ]
     for _, r in world.rows("payments"):
-        items[r["payment_id"]] = ["unapplied_payment", r["customer_id"], r["currency"], r["payment_date"],
-                                  r["payment_date"], -Decimal(r["amount"])]
+        items[r["payment_id"]] = [
+            "unapplied_payment",
+            r["customer_id"],
+            r["currency"],
+            r["payment_date"],
+            r["payment_date"],
+            -Decimal(r["amount"]),
+        ]
     for _, r in world.rows("payment_applications"):
         items[r["invoice_id"]][5] -= Decimal(r["applied_amount"]) + Decimal(r["discount_amount"])
         items[r["payment_id"]][5] += Decimal(r["applied_amount"])
@@ -42,8 +60,19 @@ def _recompute_open_items(world) -> dict[str, tuple]:
             continue
         functional = (open_amount * rate[cur]).quantize(CENT, rounding=ROUND_HALF_UP)
         dpd = (AS_OF - dt.date.fromisoformat(due)).days
-        bucket = "current" if dpd <= 0 else "1-30" if dpd <= 30 else "31-60" if dpd <= 60 else \
-            "61-90" if dpd <= 90 else "91-120" if dpd <= 120 else "120+"
+        bucket = (
+            "current"
+            if dpd <= 0
+            else "1-30"
+            if dpd <= 30
+            else "31-60"
+            if dpd <= 60
+            else "61-90"
+            if dpd <= 90
+            else "91-120"
+            if dpd <= 120
+            else "120+"
+        )
         out[item_id] = (kind, cust, cur, doc, due, open_amount, rate[cur], functional, dpd, bucket)
     return out
 
@@ -52,9 +81,18 @@ def test_open_items_truth_equals_the_ledger_recomputed_from_the_extracts(tiny_wo
     expected = _recompute_open_items(tiny_world)
     got = {}
     for r in tiny_world.truth("open_items"):
-        got[r["item_id"]] = (r["item_type"], r["customer_id"], r["currency"], r["document_date"], r["due_date"],
-                             Decimal(r["open_amount"]), Decimal(r["fx_rate"]), Decimal(r["open_amount_functional"]),
-                             int(r["days_past_due"]), r["aging_bucket"])
+        got[r["item_id"]] = (
+            r["item_type"],
+            r["customer_id"],
+            r["currency"],
+            r["document_date"],
+            r["due_date"],
+            Decimal(r["open_amount"]),
+            Decimal(r["fx_rate"]),
+            Decimal(r["open_amount_functional"]),
+            int(r["days_past_due"]),
+            r["aging_bucket"],
+        )
     assert got == expected
     kinds = Counter(v[0] for v in got.values())
     assert kinds["invoice"] > 20 and kinds["unapplied_payment"] >= 1
@@ -104,8 +142,13 @@ def test_payment_truth_matches_erp_payments_and_allocations_sum(tiny_world):
         assert (Decimal(a["deduction_amount"]) > 0) == bool(a["deduction_reason"])
     for pid, t in truth.items():
         e = erp[pid]
-        assert (t["customer_id"], t["received_date"], t["amount"], t["currency"], t["channel"]) == \
-            (e["customer_id"], e["payment_date"], e["amount"], e["currency"], e["method"])
+        assert (t["customer_id"], t["received_date"], t["amount"], t["currency"], t["channel"]) == (
+            e["customer_id"],
+            e["payment_date"],
+            e["amount"],
+            e["currency"],
+            e["method"],
+        )
         assert alloc[pid] == Decimal(t["amount"]) - Decimal(t["unapplied_amount"])
         assert int(t["bundled_invoice_count"]) == count[pid]
         assert (t["is_overpayment"] == "true") == (Decimal(t["unapplied_amount"]) > 0)
@@ -137,8 +180,12 @@ def test_invoice_outcomes_cover_every_invoice_once_and_add_up(tiny_world):
     assert resolutions["paid"] > len(outcomes) * 0.7
     for o in outcomes:
         # What the ERP counts against the invoice; a refused discount or unrepaid deduction stays open.
-        settled = _d(o["amount_paid"]) + _d(o["discount_allowed"]) + _d(o["credited_amount"]) + \
-            _d(o["written_off_amount"])
+        settled = (
+            _d(o["amount_paid"])
+            + _d(o["discount_allowed"])
+            + _d(o["credited_amount"])
+            + _d(o["written_off_amount"])
+        )
         if o["closed_date"]:
             assert settled == Decimal(o["amount"]), o["invoice_id"]
         else:
@@ -146,8 +193,10 @@ def test_invoice_outcomes_cover_every_invoice_once_and_add_up(tiny_world):
         assert _d(o["discount_allowed"]) <= _d(o["discount_taken"])
         if o["resolution"] == "paid":
             assert o["invoice_date"] < o["paid_date"]
-            assert int(o["days_late"]) == (dt.date.fromisoformat(o["paid_date"]) -
-                                           dt.date.fromisoformat(o["due_date"])).days
+            assert (
+                int(o["days_late"])
+                == (dt.date.fromisoformat(o["paid_date"]) - dt.date.fromisoformat(o["due_date"])).days
+            )
             assert (o["paid_date"] > AS_OF.isoformat()) == (o["paid_after_as_of"] == "true")
         if o["resolution"] in ("never", "open_at_horizon"):
             assert o["paid_date"] == ""

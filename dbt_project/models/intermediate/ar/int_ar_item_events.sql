@@ -1,7 +1,8 @@
 {#- Every change of an item's open amount, dated, up to the as-of date: the ledger as a list of
     signed movements (transaction currency). An item's open amount on day d is the sum of its
     events dated on or before d. Zero movements (an application without discount, say) are
-    dropped: they change nothing and are not activity. -#}
+    dropped: they change nothing and are not activity. Movements on an item that does not exist on
+    the as-of date (an application to an invoice dated later) wait until it does. -#}
 
 with
 
