@@ -43,7 +43,7 @@ app: setup  ## Streamlit app on http://127.0.0.1:8501
 lint: setup  ## ruff + sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models
+	mkdir -p data/lint && OPENAR_DUCKDB_PATH=$$PWD/data/lint/lint.duckdb $(BIN)/sqlfluff lint dbt_project/models
 
 docs: setup  ## dbt docs (static site under dbt_project/target)
 	$(BIN)/openar dbt docs generate

@@ -1,6 +1,5 @@
 """raw/erp_*: the ERP extracts, loaded from the landing folder into DuckDB (thin wrapper of ingestion.erp_loader)."""
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -21,19 +20,39 @@ def _check_specs() -> list[dg.AssetCheckSpec]:
     specs = []
     for name in LOAD_ORDER:
         key = erp_asset_key(name)
-        specs.append(dg.AssetCheckSpec("rows_valid", asset=key, description=(
-            "great-expectations suite of the extract on this run's rows: fails (warning) when any row or file "
-            "was quarantined; the quarantine table says which, where and why.")))
-        specs.append(dg.AssetCheckSpec("quarantine_within_tolerance", asset=key, blocking=True, description=(
-            f"Blocks downstream assets when more than {QUARANTINE_TOLERANCE:.0%} of this run's rows, or any whole "
-            "file, were quarantined: the ledger would be built on a broken export.")))
+        specs.append(
+            dg.AssetCheckSpec(
+                "rows_valid",
+                asset=key,
+                description=(
+                    "great-expectations suite of the extract on this run's rows: fails (warning) when any row or file "
+                    "was quarantined; the quarantine table says which, where and why."
+                ),
+            )
+        )
+        specs.append(
+            dg.AssetCheckSpec(
+                "quarantine_within_tolerance",
+                asset=key,
+                blocking=True,
+                description=(
+                    f"Blocks downstream assets when more than {QUARANTINE_TOLERANCE:.0%} of this run's rows, or any whole "
+                    "file, were quarantined: the ledger would be built on a broken export."
+                ),
+            )
+        )
     return specs
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(erp_asset_key(name), description=EXTRACTS[name].description, group_name="ingestion",
-                     kinds={"duckdb", "csv"}, metadata={"grain": ", ".join(EXTRACTS[name].key)})
+        dg.AssetSpec(
+            erp_asset_key(name),
+            description=EXTRACTS[name].description,
+            group_name="ingestion",
+            kinds={"duckdb", "csv"},
+            metadata={"grain": ", ".join(EXTRACTS[name].key)},
+        )
         for name in LOAD_ORDER
     ],
     check_specs=_check_specs(),
@@ -45,7 +64,8 @@ def raw_erp_extracts(context: dg.AssetExecutionContext, openar: OpenARSettings, 
     with duckdb.get_connection() as con:
         report = load_erp_extracts(con, settings.erp_landing_dir, context.run_id, progress=context.log.info)
         counts = {
-            name: con.execute(f"select count(*) from raw.{EXTRACTS[name].table}").fetchone()[0] for name in LOAD_ORDER
+            name: con.execute(f"select count(*) from raw.{EXTRACTS[name].table}").fetchone()[0]
+            for name in LOAD_ORDER
         }
     for name in LOAD_ORDER:
         outcome = report.extracts.get(name)
@@ -54,27 +74,40 @@ def raw_erp_extracts(context: dg.AssetExecutionContext, openar: OpenARSettings, 
         quarantined = outcome.rows_quarantined if outcome else 0
         files_bad = outcome.files_quarantined if outcome else 0
         reasons = outcome.reasons[:10] if outcome else []
-        yield dg.MaterializeResult(asset_key=key, metadata={
-            "rows_total": counts[name],
-            "files_new": outcome.files if outcome else 0,
-            "rows_loaded": outcome.rows_loaded if outcome else 0,
-            "rows_quarantined": quarantined,
-            "files_quarantined": files_bad,
-        })
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "rows_total": counts[name],
+                "files_new": outcome.files if outcome else 0,
+                "rows_loaded": outcome.rows_loaded if outcome else 0,
+                "rows_quarantined": quarantined,
+                "files_quarantined": files_bad,
+            },
+        )
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="rows_valid", passed=quarantined == 0 and files_bad == 0,
+            asset_key=key,
+            check_name="rows_valid",
+            passed=quarantined == 0 and files_bad == 0,
             severity=dg.AssetCheckSeverity.WARN,
             description="; ".join(reasons) or None,
-            metadata={"rows_checked": seen, "rows_quarantined": quarantined, "files_quarantined": files_bad,
-                      "failed_rules": dg.MetadataValue.json(outcome.suite_summary.get("failed_rules", {}) if outcome else {})},
+            metadata={
+                "rows_checked": seen,
+                "rows_quarantined": quarantined,
+                "files_quarantined": files_bad,
+                "failed_rules": dg.MetadataValue.json(
+                    outcome.suite_summary.get("failed_rules", {}) if outcome else {}
+                ),
+            },
         )
         share = quarantined / seen if seen else 0.0
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="quarantine_within_tolerance",
+            asset_key=key,
+            check_name="quarantine_within_tolerance",
             passed=files_bad == 0 and share <= QUARANTINE_TOLERANCE,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=None if files_bad == 0 and share <= QUARANTINE_TOLERANCE else
-            f"{quarantined} of {seen} rows and {files_bad} file(s) quarantined: {'; '.join(reasons[:3])}",
+            description=None
+            if files_bad == 0 and share <= QUARANTINE_TOLERANCE
+            else f"{quarantined} of {seen} rows and {files_bad} file(s) quarantined: {'; '.join(reasons[:3])}",
             metadata={"quarantined_share": round(share, 4), "tolerance": QUARANTINE_TOLERANCE},
         )
     # Files that are not extracts at all (bad names) belong to no asset: say so in the log.

@@ -1,18 +1,25 @@
 """The dbt ledger: staging → intermediate → marts, built by dbt inside Dagster; dbt tests become asset checks."""
 
-
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 
 class LedgerConfig(dg.Config):
     """Run config of the dbt build."""
 
-    as_of_date: str | None = None  # YYYY-MM-DD: rebuild the ledger as of a past day; default the latest extract
+    as_of_date: str | None = (
+        None  # YYYY-MM-DD: rebuild the ledger as of a past day; default the latest extract
+    )
 
 
 def dbt_build_args(as_of_date: str | None) -> list[str]:
@@ -41,7 +48,9 @@ def build_ledger_assets(project: DbtProject) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=OpenARDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+        dagster_dbt_translator=OpenARDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
     )
     def openar_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: LedgerConfig):
         """Every dbt model of the ledger, with its tests as asset checks."""

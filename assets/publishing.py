@@ -1,6 +1,5 @@
 """published/openar_marts: the marts copied to a read-only file for the app and BI tools."""
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -15,7 +14,11 @@ def build_publishing_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         settings = openar.get()
         with duckdb.get_connection() as con:
             summary = publish_marts(con, settings.published_path)
-        return dg.MaterializeResult(metadata={"path": str(settings.published_path),
-                                              **{k: v for k, v in summary.items() if isinstance(v, (int, str))}})
+        return dg.MaterializeResult(
+            metadata={
+                "path": str(settings.published_path),
+                **{k: v for k, v in summary.items() if isinstance(v, (int, str))},
+            }
+        )
 
     return published_marts

@@ -25,13 +25,37 @@ CURRENCIES = ("USD", "EUR", "GBP")
 PAYMENT_TERMS = ("NET30", "NET45", "NET60", "2/10NET30")
 SEGMENTS = ("enterprise", "mid_market", "small_business")
 PAYMENT_METHODS = ("wire", "ach", "check", "card")
-CREDIT_MEMO_REASONS = ("PRICING", "QUANTITY", "DAMAGED", "RETURN", "PROMOTION", "DUPLICATE_BILLING", "WRITE_OFF", "REBATE")
-DISPUTE_REASONS = ("PRICING", "QUANTITY", "DAMAGED", "NOT_RECEIVED", "DUPLICATE_BILLING", "PROMOTION", "SERVICE_ISSUE")
+CREDIT_MEMO_REASONS = (
+    "PRICING",
+    "QUANTITY",
+    "DAMAGED",
+    "RETURN",
+    "PROMOTION",
+    "DUPLICATE_BILLING",
+    "WRITE_OFF",
+    "REBATE",
+)
+DISPUTE_REASONS = (
+    "PRICING",
+    "QUANTITY",
+    "DAMAGED",
+    "NOT_RECEIVED",
+    "DUPLICATE_BILLING",
+    "PROMOTION",
+    "SERVICE_ISSUE",
+)
 DISPUTE_STATUSES = ("open", "resolved_credit", "resolved_no_credit")
 PROMISE_STATUSES = ("open", "kept", "broken")
 ACTIVITY_TYPES = ("call", "email", "letter")
 ACTIVITY_OUTCOMES = (
-    "reached", "no_answer", "left_voicemail", "promise_to_pay", "dispute_raised", "sent", "bounced", "replied",
+    "reached",
+    "no_answer",
+    "left_voicemail",
+    "promise_to_pay",
+    "dispute_raised",
+    "sent",
+    "bounced",
+    "replied",
 )
 
 
@@ -128,7 +152,12 @@ EXTRACTS: dict[str, Extract] = {
                 Column("segment", "text", allowed=SEGMENTS),
                 Column("collector_id", "text", references="collectors.collector_id"),
                 Column("contact_email", "text", required=False),
-                Column("bank_account", "text", required=False, description="Payer IBAN or account number known to the ERP."),
+                Column(
+                    "bank_account",
+                    "text",
+                    required=False,
+                    description="Payer IBAN or account number known to the ERP.",
+                ),
                 Column("created_date", "date"),
             ),
         ),
@@ -143,7 +172,12 @@ EXTRACTS: dict[str, Extract] = {
                 Column("invoice_date", "date"),
                 Column("due_date", "date"),
                 Column("currency", "text", allowed=_cur),
-                Column("amount", "amount", min_value="0.01", description="Gross invoice amount, transaction currency."),
+                Column(
+                    "amount",
+                    "amount",
+                    min_value="0.01",
+                    description="Gross invoice amount, transaction currency.",
+                ),
                 Column("payment_terms", "text", allowed=PAYMENT_TERMS),
                 Column("discount_pct", "pct", min_value="0", description="Early-payment discount, percent."),
                 Column("discount_due_date", "date", required=False),
@@ -187,7 +221,9 @@ EXTRACTS: dict[str, Extract] = {
                 Column("payment_id", "text", references="payments.payment_id"),
                 Column("invoice_id", "text", references="invoices.invoice_id"),
                 Column("applied_date", "date"),
-                Column("applied_amount", "amount", min_value="0", description="Cash applied, invoice currency."),
+                Column(
+                    "applied_amount", "amount", min_value="0", description="Cash applied, invoice currency."
+                ),
                 Column("discount_amount", "amount", min_value="0", description="Early-pay discount allowed."),
             ),
         ),
@@ -236,7 +272,12 @@ EXTRACTS: dict[str, Extract] = {
                 Column("reason_code", "text", allowed=DISPUTE_REASONS),
                 Column("currency", "text", allowed=_cur),
                 Column("disputed_amount", "amount", min_value="0.01"),
-                Column("is_deduction", "text", allowed=("true", "false"), description="Short-paid by the customer."),
+                Column(
+                    "is_deduction",
+                    "text",
+                    allowed=("true", "false"),
+                    description="Short-paid by the customer.",
+                ),
                 Column("status", "text", allowed=DISPUTE_STATUSES),
                 Column("resolved_date", "date", required=False),
             ),
@@ -269,7 +310,16 @@ EXTRACTS: dict[str, Extract] = {
 
 # Load order: referenced extracts first, so reference rules see the rows they point to.
 LOAD_ORDER = (
-    "collectors", "customers", "fx_rates", "invoices", "credit_memos", "payments",
-    "payment_applications", "promises_to_pay", "collection_activities", "disputes", "customer_messages",
+    "collectors",
+    "customers",
+    "fx_rates",
+    "invoices",
+    "credit_memos",
+    "payments",
+    "payment_applications",
+    "promises_to_pay",
+    "collection_activities",
+    "disputes",
+    "customer_messages",
 )
 assert set(LOAD_ORDER) == set(EXTRACTS)

@@ -14,8 +14,8 @@ Rules (each has a test):
 
 from __future__ import annotations
 
-import datetime as dt
 import csv
+import datetime as dt
 import hashlib
 import io
 import re
@@ -113,19 +113,31 @@ def discover_files(erp_dir: Path) -> list[LandingFile]:
         rel = path.relative_to(erp_dir.parent).as_posix()
         m = FILE_NAME.match(path.name)
         if not m:
-            found.append(LandingFile(path, rel, None, None, f"{rel}: file name is not <extract>_<YYYY-MM-DD>.csv"))
+            found.append(
+                LandingFile(path, rel, None, None, f"{rel}: file name is not <extract>_<YYYY-MM-DD>.csv")
+            )
             continue
         name = m["extract"]
         if name not in EXTRACTS:
-            found.append(LandingFile(path, rel, None, None, f"{rel}: unknown extract '{name}' (known: {', '.join(LOAD_ORDER)})"))
+            found.append(
+                LandingFile(
+                    path, rel, None, None, f"{rel}: unknown extract '{name}' (known: {', '.join(LOAD_ORDER)})"
+                )
+            )
             continue
         if path.parent.name != name:
-            found.append(LandingFile(path, rel, name, None, f"{rel}: a {name} extract must be in the folder erp/{name}/"))
+            found.append(
+                LandingFile(
+                    path, rel, name, None, f"{rel}: a {name} extract must be in the folder erp/{name}/"
+                )
+            )
             continue
         try:
             day = dt.date.fromisoformat(m["date"])
         except ValueError:
-            found.append(LandingFile(path, rel, name, None, f"{rel}: '{m['date']}' in the file name is not a date"))
+            found.append(
+                LandingFile(path, rel, name, None, f"{rel}: '{m['date']}' in the file name is not a date")
+            )
             continue
         found.append(LandingFile(path, rel, name, day))
     return found
@@ -138,7 +150,9 @@ def _read_csv(extract: Extract, data: bytes, rel: str) -> pd.DataFrame:
     try:
         text = data.decode("utf-8-sig")  # ERPs on Windows prepend a BOM
     except UnicodeDecodeError as e:
-        raise ValueError(f"{rel}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); re-export as UTF-8") from None
+        raise ValueError(
+            f"{rel}: not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}); re-export as UTF-8"
+        ) from None
     if not text.strip():
         raise ValueError(f"{rel}: file is empty (not even a header row)")
     # The csv module, not pandas: an ERP day file is small, pandas' per-call overhead dominates,
@@ -151,7 +165,9 @@ def _read_csv(extract: Extract, data: bytes, rel: str) -> pd.DataFrame:
     body = [r for r in rows[1:] if r]  # a trailing empty line is not a row
     for i, r in enumerate(body, start=1):
         if len(r) != len(header):
-            raise ValueError(f"{rel}: row {i} has {len(r)} fields, the header has {len(header)}: not a well-formed CSV")
+            raise ValueError(
+                f"{rel}: row {i} has {len(r)} fields, the header has {len(header)}: not a well-formed CSV"
+            )
     expected = [c.name for c in extract.columns]
     missing = [c for c in expected if c not in header]
     if missing:
@@ -165,7 +181,7 @@ def _read_csv(extract: Extract, data: bytes, rel: str) -> pd.DataFrame:
 
 def _typed_expr(col: Column) -> tuple[str, str]:
     """SQL for the typed value and for 'the text is present but is not of that type'."""
-    raw = f'nullif("{col.name}", \'\')'
+    raw = f"nullif(\"{col.name}\", '')"
     if col.kind == "text":
         return raw, "false"
     pattern = _TYPE_PATTERNS[col.kind]
@@ -211,14 +227,18 @@ def load_erp_extracts(
     report = LoadReport(run_id=run_id)
     wanted = list(extracts) if extracts is not None else list(LOAD_ORDER)
     files = discover_files(erp_dir)
-    seen_hashes = {r[0] for r in con.execute(f"select distinct content_hash from {RAW_SCHEMA}.load_log").fetchall()}
+    seen_hashes = {
+        r[0] for r in con.execute(f"select distinct content_hash from {RAW_SCHEMA}.load_log").fetchall()
+    }
 
     for bad in (f for f in files if f.problem):
         data = bad.path.read_bytes()
         digest = file_sha256(data)
         if digest in seen_hashes:
             continue
-        _record_file_rejection(con, report, bad.rel_path, bad.extract or "unknown", None, digest, bad.problem, run_id)
+        _record_file_rejection(
+            con, report, bad.rel_path, bad.extract or "unknown", None, digest, bad.problem, run_id
+        )
         seen_hashes.add(digest)
 
     for name in LOAD_ORDER:
@@ -238,7 +258,9 @@ def load_erp_extracts(
             try:
                 frame = _read_csv(extract, data, lf.rel_path)
             except ValueError as e:
-                _record_file_rejection(con, report, lf.rel_path, name, lf.extract_date, digest, str(e), run_id)
+                _record_file_rejection(
+                    con, report, lf.rel_path, name, lf.extract_date, digest, str(e), run_id
+                )
                 outcome.files_quarantined += 1
                 outcome.reasons.append(str(e))
                 continue
@@ -251,13 +273,22 @@ def load_erp_extracts(
         if not batch_files:
             continue
         say(f"{name}: validating {sum(n for *_, n in batch_files):,} rows from {len(batch_files)} file(s)")
-        _load_batch(con, extract, pd.concat(batch_frames, ignore_index=True), batch_files, outcome, report, run_id)
+        _load_batch(
+            con, extract, pd.concat(batch_frames, ignore_index=True), batch_files, outcome, report, run_id
+        )
         say(f"{name}: loaded {outcome.rows_loaded:,} rows, quarantined {outcome.rows_quarantined:,}")
     return report
 
 
-def _load_batch(con, extract: Extract, batch: pd.DataFrame, batch_files, outcome: ExtractOutcome,
-                report: LoadReport, run_id: str) -> None:
+def _load_batch(
+    con,
+    extract: Extract,
+    batch: pd.DataFrame,
+    batch_files,
+    outcome: ExtractOutcome,
+    report: LoadReport,
+    run_id: str,
+) -> None:
     table = f"{RAW_SCHEMA}.{extract.table}"
     con.register("_staged", batch)
     typed_cols, type_errors = [], []
@@ -279,7 +310,9 @@ def _load_batch(con, extract: Extract, batch: pd.DataFrame, batch_files, outcome
 
     typed = con.execute("select * from _typed").df()
     known = _known_keys(con, extract, batch)
-    success, violations, summary = validate_frame(extract, typed.drop(columns=["_content_hash", "_extract_date"]), known)
+    success, violations, summary = validate_frame(
+        extract, typed.drop(columns=["_content_hash", "_extract_date"]), known
+    )
     outcome.suite_success = outcome.suite_success and success
     outcome.suite_summary = summary
     for v in violations:
@@ -297,8 +330,19 @@ def _load_batch(con, extract: Extract, batch: pd.DataFrame, batch_files, outcome
         raw_record = ",".join(str(x) for x in record.tolist())
         digest = batch.loc[(batch._source_file == src) & (batch._row_number == row), "_content_hash"].iat[0]
         for rule, message in problems:
-            quarantine_rows.append((src, extract.name, digest, row, rule, f"{src} row {row}: {message} [rule: {rule}]",
-                                    raw_record, run_id, now))
+            quarantine_rows.append(
+                (
+                    src,
+                    extract.name,
+                    digest,
+                    row,
+                    rule,
+                    f"{src} row {row}: {message} [rule: {rule}]",
+                    raw_record,
+                    run_id,
+                    now,
+                )
+            )
     bad_keys = pd.DataFrame(list(bad_rows.keys()) or [("", -1)], columns=["_source_file", "_row_number"])
     con.register("_bad_keys", bad_keys)
 
@@ -313,7 +357,10 @@ def _load_batch(con, extract: Extract, batch: pd.DataFrame, batch_files, outcome
             ).fetchone()[0]
             status = "replaced_day" if previous else "loaded"
             if previous:
-                con.execute(f"delete from {table} where _extract_date = ? and _content_hash <> ?", [lf.extract_date, digest])
+                con.execute(
+                    f"delete from {table} where _extract_date = ? and _content_hash <> ?",
+                    [lf.extract_date, digest],
+                )
                 con.execute(
                     f"update {RAW_SCHEMA}.load_log set status = 'superseded' where extract_name = ? and extract_date = ? "
                     "and status in ('loaded', 'replaced_day') and content_hash <> ?",
@@ -322,17 +369,30 @@ def _load_batch(con, extract: Extract, batch: pd.DataFrame, batch_files, outcome
             n_bad = sum(1 for (src, _r) in bad_rows if src == lf.rel_path)
             con.execute(
                 f"insert into {RAW_SCHEMA}.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [lf.rel_path, extract.name, lf.extract_date, digest, status, n_rows - n_bad, n_bad,
-                 f"{n_bad} row(s) quarantined" if n_bad else None, run_id, now],
+                [
+                    lf.rel_path,
+                    extract.name,
+                    lf.extract_date,
+                    digest,
+                    status,
+                    n_rows - n_bad,
+                    n_bad,
+                    f"{n_bad} row(s) quarantined" if n_bad else None,
+                    run_id,
+                    now,
+                ],
             )
-            report.files.append(FileOutcome(lf.rel_path, extract.name, lf.extract_date, digest, status,
-                                            n_rows - n_bad, n_bad))
+            report.files.append(
+                FileOutcome(lf.rel_path, extract.name, lf.extract_date, digest, status, n_rows - n_bad, n_bad)
+            )
         con.execute(
             f"insert into {table} select t.*, ? from _typed t anti join _bad_keys b using (_source_file, _row_number)",
             [now],
         )
         if quarantine_rows:
-            con.executemany(f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?)", quarantine_rows)
+            con.executemany(
+                f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?)", quarantine_rows
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -345,14 +405,20 @@ def _load_batch(con, extract: Extract, batch: pd.DataFrame, batch_files, outcome
     outcome.reasons.extend(r[5] for r in quarantine_rows[: max(0, 20 - len(outcome.reasons))])
 
 
-def _record_file_rejection(con, report: LoadReport, rel: str, extract: str, day, digest: str, reason: str, run_id: str):
+def _record_file_rejection(
+    con, report: LoadReport, rel: str, extract: str, day, digest: str, reason: str, run_id: str
+):
     now = dt.datetime.now(dt.UTC)
     con.execute("begin transaction")
     try:
-        con.execute(f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, null, 'file', ?, null, ?, ?)",
-                    [rel, extract, digest, reason, run_id, now])
-        con.execute(f"insert into {RAW_SCHEMA}.load_log values (?, ?, ?, ?, 'quarantined', 0, 0, ?, ?, ?)",
-                    [rel, extract, day, digest, reason, run_id, now])
+        con.execute(
+            f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, null, 'file', ?, null, ?, ?)",
+            [rel, extract, digest, reason, run_id, now],
+        )
+        con.execute(
+            f"insert into {RAW_SCHEMA}.load_log values (?, ?, ?, ?, 'quarantined', 0, 0, ?, ?, ?)",
+            [rel, extract, day, digest, reason, run_id, now],
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

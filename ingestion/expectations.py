@@ -58,7 +58,9 @@ def build_suite(extract: Extract, known_keys: dict[str, set[str]]):
         if col.required:
             suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=col.name))
         if col.allowed:
-            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.allowed)))
+            suite.add_expectation(
+                gxe.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.allowed))
+            )
         if col.min_value is not None:
             # Bounds compare the typed values; the stored amount itself stays an exact decimal.
             suite.add_expectation(
@@ -70,7 +72,9 @@ def build_suite(extract: Extract, known_keys: dict[str, set[str]]):
     for order in extract.date_orders:
         suite.add_expectation(
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=order.later, column_B=order.earlier, or_equal=True,
+                column_A=order.later,
+                column_B=order.earlier,
+                or_equal=True,
                 ignore_row_if="either_value_is_missing",
             )
         )
@@ -87,12 +91,13 @@ _RULE_TEXT = {
 }
 
 
-def validate_frame(extract: Extract, frame: pd.DataFrame, known_keys: dict[str, set[str]]) -> tuple[bool, list[Violation], dict]:
+def validate_frame(
+    extract: Extract, frame: pd.DataFrame, known_keys: dict[str, set[str]]
+) -> tuple[bool, list[Violation], dict]:
     """Run the extract's suite on ``frame`` (typed values + ``_source_file``).
 
     Returns (success, violations per row, summary for metadata).
     """
-    gx = _gx()
     if frame.empty:
         return True, [], {"evaluated_expectations": 0, "rows": 0}
     frame = frame.reset_index(drop=True)
@@ -106,7 +111,9 @@ def validate_frame(extract: Extract, frame: pd.DataFrame, known_keys: dict[str, 
         asset = datasource.get_asset(name)
     except LookupError:
         asset = datasource.add_dataframe_asset(name)
-    batch_definition = next(iter(asset.batch_definitions), None) or asset.add_batch_definition_whole_dataframe("all")
+    batch_definition = next(
+        iter(asset.batch_definitions), None
+    ) or asset.add_batch_definition_whole_dataframe("all")
     suite = build_suite(extract, known_keys)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
@@ -120,7 +127,9 @@ def validate_frame(extract: Extract, frame: pd.DataFrame, known_keys: dict[str, 
         kwargs = cfg.kwargs
         rule = cfg.type
         indices = r.result.get("unexpected_index_list") or []
-        failed_rules[f"{rule}({kwargs.get('column') or kwargs.get('column_A') or ','.join(kwargs.get('column_list', []))})"] = len(indices)
+        failed_rules[
+            f"{rule}({kwargs.get('column') or kwargs.get('column_A') or ','.join(kwargs.get('column_list', []))})"
+        ] = len(indices)
         for idx in indices:
             idx = int(idx["index"] if isinstance(idx, dict) else idx)
             violations.append(_violation(extract, frame, idx, rule, kwargs))
@@ -137,7 +146,9 @@ def _violation(extract: Extract, frame: pd.DataFrame, idx: int, rule: str, kwarg
     if rule == "expect_column_pair_values_a_to_be_greater_than_b":
         later, earlier = kwargs["column_A"], kwargs["column_B"]
         value = f"{later}={_fmt(frame.at[idx, later])}, {earlier}={_fmt(frame.at[idx, earlier])}"
-        return Violation(idx, rule, later, value, f"{later} {value.split(', ')[0].split('=')[1]} comes before {earlier}")
+        return Violation(
+            idx, rule, later, value, f"{later} {value.split(', ')[0].split('=')[1]} comes before {earlier}"
+        )
     if rule == "expect_compound_columns_to_be_unique":
         key = ",".join(extract.key)
         value = ",".join(_fmt(frame.at[idx, k]) for k in extract.key)

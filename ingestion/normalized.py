@@ -33,7 +33,9 @@ class BankTransaction:
     bank_reference: str | None = None  # the bank's own id (AcctSvcrRef, MT940 bank ref, BAI2 bank ref)
     customer_reference: str | None = None  # the customer's/originator's reference
     remittance_text: str | None = None  # unstructured remittance (Ustrd, :86: REMI, 88 records)
-    structured_references: list[str] = field(default_factory=list)  # creditor references (RF..., invoice numbers)
+    structured_references: list[str] = field(
+        default_factory=list
+    )  # creditor references (RF..., invoice numbers)
     transaction_code: str | None = None  # BTC / GVC / BAI type code
     is_reversal: bool = False
     position: int = 0

@@ -25,8 +25,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings = load_settings()
     out = Path(args.out) if args.out else settings.data_dir
     started = time.perf_counter()
-    summary = simulate_world(out, customers=args.customers, years=args.years, seed=args.seed, as_of=args.as_of,
-                             progress=lambda msg: print(f"  {msg}", flush=True))
+    summary = simulate_world(
+        out,
+        customers=args.customers,
+        years=args.years,
+        seed=args.seed,
+        as_of=args.as_of,
+        progress=lambda msg: print(f"  {msg}", flush=True),
+    )
     print(f"simulated world in {time.perf_counter() - started:.1f}s → {out}")
     for name, info in sorted((summary.get("extracts") or {}).items()):
         print(f"  {name:<28} {info['rows']:>10,} rows in {info['files']:>5,} files")
@@ -53,15 +59,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
-    print(f"\n{DAILY_JOB}: {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s "
-          f"(run {result.run_id})")
+    print(
+        f"\n{DAILY_JOB}: {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s "
+        f"(run {result.run_id})"
+    )
     failed_checks = [
-        e for e in result.all_events
+        e
+        for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
     for e in failed_checks:
         ev = e.event_specific_data
-        print(f"  check failed: {ev.asset_key.to_user_string()} {ev.check_name}: {ev.description or ''}"[:400])
+        print(
+            f"  check failed: {ev.asset_key.to_user_string()} {ev.check_name}: {ev.description or ''}"[:400]
+        )
     print_summary(settings)
     return 0 if result.success else 1
 
@@ -95,8 +106,16 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     apply_process_env(settings)
-    cmd = [dbt_executable(), *args.dbt_args, "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(settings.dbt_profiles_dir), "--target", settings.dbt_target]
+    cmd = [
+        dbt_executable(),
+        *args.dbt_args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(settings.dbt_profiles_dir),
+        "--target",
+        settings.dbt_target,
+    ]
     return subprocess.call(cmd, env={**os.environ, **settings.dbt_env()})
 
 
@@ -134,8 +153,16 @@ def cmd_parse(args: argparse.Namespace) -> int:
     for doc in result.remittances:
         header = {k: v for k, v in asdict(doc).items() if k != "lines"}
         for line in doc.lines:
-            print(json.dumps({"record": "remittance_line", **{f"document_{k}": v for k, v in header.items()},
-                              **asdict(line)}, default=_json_default))
+            print(
+                json.dumps(
+                    {
+                        "record": "remittance_line",
+                        **{f"document_{k}": v for k, v in header.items()},
+                        **asdict(line),
+                    },
+                    default=_json_default,
+                )
+            )
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return 0
@@ -162,11 +189,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     print(f"{'file':<60} {'format':<10} {'stmts':>5} {'txns':>6} {'dups':>5} {'remit':>6}  status")
     for o in outcomes:
         name = o.source_file if len(o.source_file) <= 60 else "…" + o.source_file[-59:]
-        print(f"{name:<60} {o.source_format or '-':<10} {o.statements:>5} {o.transactions:>6} {o.duplicates:>5} "
-              f"{o.remittance_lines:>6}  {o.status}{': ' + o.reason if o.reason and o.status == 'quarantined' else ''}")
+        print(
+            f"{name:<60} {o.source_format or '-':<10} {o.statements:>5} {o.transactions:>6} {o.duplicates:>5} "
+            f"{o.remittance_lines:>6}  {o.status}{': ' + o.reason if o.reason and o.status == 'quarantined' else ''}"
+        )
     quarantined = sum(o.status == "quarantined" for o in outcomes)
-    print(f"{len(outcomes)} file(s): {sum(o.status == 'loaded' for o in outcomes)} loaded, "
-          f"{sum(o.status == 'skipped' for o in outcomes)} already loaded, {quarantined} quarantined")
+    print(
+        f"{len(outcomes)} file(s): {sum(o.status == 'loaded' for o in outcomes)} loaded, "
+        f"{sum(o.status == 'skipped' for o in outcomes)} already loaded, {quarantined} quarantined"
+    )
     return 1 if quarantined else 0
 
 
@@ -179,8 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--customers", type=int, default=s.sim_customers)
     sim.add_argument("--years", type=int, default=s.sim_years)
     sim.add_argument("--seed", type=int, default=s.sim_seed)
-    sim.add_argument("--as-of", type=_date, default=DEFAULT_AS_OF_DATE, help="last simulated day (default %(default)s)")
-    sim.add_argument("--out", help="data folder to write landing/ and ground_truth/ into (default $OPENAR_DATA_DIR)")
+    sim.add_argument(
+        "--as-of", type=_date, default=DEFAULT_AS_OF_DATE, help="last simulated day (default %(default)s)"
+    )
+    sim.add_argument(
+        "--out", help="data folder to write landing/ and ground_truth/ into (default $OPENAR_DATA_DIR)"
+    )
     sim.set_defaults(func=cmd_simulate)
 
     run = sub.add_parser("run", help="materialize every asset (load, ledger, publish) and print a summary")
@@ -196,9 +231,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     parse = sub.add_parser("parse", help="print a bank/remittance file's normalized records as JSON lines")
     parse.add_argument("file")
-    parse.add_argument("--format", default="auto",
-                       choices=["auto", "camt", "camt.052", "camt.053", "camt.054", "mt940", "mt942", "bai2",
-                                "lockbox", "x12-820", "csv", "remittance"])
+    parse.add_argument(
+        "--format",
+        default="auto",
+        choices=[
+            "auto",
+            "camt",
+            "camt.052",
+            "camt.053",
+            "camt.054",
+            "mt940",
+            "mt942",
+            "bai2",
+            "lockbox",
+            "x12-820",
+            "csv",
+            "remittance",
+        ],
+    )
     parse.set_defaults(func=cmd_parse)
 
     ingest = sub.add_parser("ingest", help="load bank statements, lockbox files and remittance advices")

@@ -25,16 +25,26 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     published = build_publishing_asset(marts)
 
     # In-process: DuckDB allows one writer, and steps that each open the warehouse must not overlap.
-    daily_job = dg.define_asset_job(DAILY_JOB, selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
-                                    description="Load new extracts, build the ledger, publish the marts.")
-    daily = dg.ScheduleDefinition(job=daily_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
-                                  default_status=dg.DefaultScheduleStatus.STOPPED)
+    daily_job = dg.define_asset_job(
+        DAILY_JOB,
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.in_process_executor,
+        description="Load new extracts, build the ledger, publish the marts.",
+    )
+    daily = dg.ScheduleDefinition(
+        job=daily_job,
+        cron_schedule="0 6 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
     return dg.Definitions(
         assets=[raw_erp_extracts, raw_bank_and_remittance, ledger, published],
         jobs=[daily_job],
         schedules=[daily],
-        sensors=[build_landing_sensor(daily_job, settings.landing_dir / folder, folder)
-                 for folder in ("erp", "bank", "remittance")],
+        sensors=[
+            build_landing_sensor(daily_job, settings.landing_dir / folder, folder)
+            for folder in ("erp", "bank", "remittance")
+        ],
         resources=build_resources(settings),
     )
 

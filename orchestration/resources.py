@@ -32,7 +32,9 @@ def dbt_executable() -> str:
 
 
 def dbt_project(settings: Settings) -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=settings.dbt_profiles_dir, target=settings.dbt_target)
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=settings.dbt_profiles_dir, target=settings.dbt_target
+    )
 
 
 def ensure_dbt_manifest(settings: Settings) -> Path:
@@ -45,8 +47,12 @@ def ensure_dbt_manifest(settings: Settings) -> Path:
         raise FileNotFoundError(f"no dbt project at {DBT_PROJECT_DIR}")
     project = dbt_project(settings)
     manifest = project.manifest_path
-    sources = [p for pattern in ("*.yml", "*.sql", "*.md") for p in DBT_PROJECT_DIR.rglob(pattern)
-               if "target" not in p.parts and "logs" not in p.parts]
+    sources = [
+        p
+        for pattern in ("*.yml", "*.sql", "*.md")
+        for p in DBT_PROJECT_DIR.rglob(pattern)
+        if "target" not in p.parts and "logs" not in p.parts
+    ]
     newest = max((p.stat().st_mtime for p in sources), default=0)
     if not manifest.exists() or manifest.stat().st_mtime < newest:
         os.environ.update(settings.dbt_env())
@@ -62,6 +68,7 @@ def build_resources(settings: Settings) -> dict:
     return {
         "openar": OpenARSettings(data_dir=str(settings.data_dir), dbt_target=settings.dbt_target),
         "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
-        "dbt": DbtCliResource(project_dir=dbt_project(settings), dbt_executable=dbt_executable(),
-                              target=settings.dbt_target),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project(settings), dbt_executable=dbt_executable(), target=settings.dbt_target
+        ),
     }

@@ -20,8 +20,13 @@ def landing_fingerprint(landing_dir: Path) -> str:
 
 
 def build_landing_sensor(job: dg.JobDefinition, landing_dir: Path, name: str) -> dg.SensorDefinition:
-    @dg.sensor(name=f"{name}_landing_sensor", job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-               description=f"Runs {job.name} when files arrive in {landing_dir}.")
+    @dg.sensor(
+        name=f"{name}_landing_sensor",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=f"Runs {job.name} when files arrive in {landing_dir}.",
+    )
     def landing_folder_sensor(context: dg.SensorEvaluationContext):
         fingerprint = landing_fingerprint(landing_dir)
         if fingerprint == context.cursor:

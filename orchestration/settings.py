@@ -78,8 +78,15 @@ class Settings:
         }
 
     def ensure_dirs(self) -> None:
-        for d in (self.erp_landing_dir, self.ground_truth_dir, self.warehouse_path.parent,
-                  self.published_path.parent, self.writeback_path, self.data_dir / "mlflow", self.dagster_home):
+        for d in (
+            self.erp_landing_dir,
+            self.ground_truth_dir,
+            self.warehouse_path.parent,
+            self.published_path.parent,
+            self.writeback_path,
+            self.data_dir / "mlflow",
+            self.dagster_home,
+        ):
             d.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():

@@ -23,12 +23,16 @@ def collect_summary(settings: Settings) -> dict:
             "select table_schema, table_name from information_schema.tables "
             "where table_schema = 'raw' or table_schema like '%marts%' order by 1, 2"
         ).fetchall()
-        counts = {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
+        counts = {
+            f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables
+        }
         marts = next((s for s, t in tables if t == "rpt_ar_aging"), None)
         figures: dict = {"row_counts": counts}
         if marts:
             cols = ", ".join(f"sum(bucket_{b}_functional)" for b in BUCKETS)
-            row = con.execute(f'select max(as_of_date), sum(total_open_functional), {cols} from "{marts}".rpt_ar_aging').fetchone()
+            row = con.execute(
+                f'select max(as_of_date), sum(total_open_functional), {cols} from "{marts}".rpt_ar_aging'
+            ).fetchone()
             figures["as_of_date"] = row[0]
             figures["open_ar_functional"] = row[1]
             figures["aging_functional"] = dict(zip(BUCKETS, row[2:], strict=True))
@@ -37,8 +41,13 @@ def collect_summary(settings: Settings) -> dict:
                 "order by kpi_date desc limit 1"
             ).fetchone()
             if kpi:
-                figures["kpis"] = dict(zip(("kpi_date", "dso_standard", "dso_countback", "best_possible_dso", "cei_pct"),
-                                           kpi, strict=True))
+                figures["kpis"] = dict(
+                    zip(
+                        ("kpi_date", "dso_standard", "dso_countback", "best_possible_dso", "cei_pct"),
+                        kpi,
+                        strict=True,
+                    )
+                )
         figures["quarantined_rows"] = counts.get("raw.quarantine", 0)
         return figures
     finally:
@@ -54,7 +63,9 @@ def print_summary(settings: Settings) -> None:
     for name, n in f["row_counts"].items():
         print(f"  {name:<44} {n:>12,}")
     if "open_ar_functional" in f:
-        print(f"\nOpen AR as of {f['as_of_date']}: {_money(f['open_ar_functional'])} USD (functional currency)")
+        print(
+            f"\nOpen AR as of {f['as_of_date']}: {_money(f['open_ar_functional'])} USD (functional currency)"
+        )
         print("Aging (USD):")
         total = Decimal(f["open_ar_functional"] or 0)
         for b, v in f["aging_functional"].items():
@@ -62,8 +73,10 @@ def print_summary(settings: Settings) -> None:
             print(f"  {b.replace('_', '-'):<10} {_money(v):>18}  {share:5.1f}%")
     if "kpis" in f:
         k = f["kpis"]
-        print(f"DSO {k['dso_standard']:.1f} days (countback {k['dso_countback']:.1f}, best possible "
-              f"{k['best_possible_dso']:.1f}), CEI {k['cei_pct']:.1f}% on {k['kpi_date']}")
+        print(
+            f"DSO {k['dso_standard']:.1f} days (countback {k['dso_countback']:.1f}, best possible "
+            f"{k['best_possible_dso']:.1f}), CEI {k['cei_pct']:.1f}% on {k['kpi_date']}"
+        )
     if f["quarantined_rows"]:
         print(f"\n{f['quarantined_rows']} quarantine entries: see raw.quarantine (reason column)")
     print(f"\nWarehouse (DuckDB):      {settings.warehouse_path}")

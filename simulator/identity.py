@@ -501,6 +501,30 @@ _MAILBOXES = {
     "de": ("buchhaltung", "kreditoren", "rechnungen", "finanzen", "ap"),
     "fr": ("comptabilite", "fournisseurs", "factures", "compta", "ap"),
 }
+# Spanish, Italian and Dutch companies: local names and mailbox words, even when they write in English.
+_FIRST.update(
+    es=("Lucía", "Javier", "Carmen", "Alejandro", "Elena", "Pablo", "Marta", "Sergio"),
+    it=("Giulia", "Marco", "Francesca", "Luca", "Chiara", "Alessandro", "Sara", "Matteo"),
+    nl=("Sanne", "Daan", "Lotte", "Bram", "Eva", "Joost", "Femke", "Ruben"),
+)
+_LAST.update(
+    es=("García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez"),
+    it=("Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino"),
+    nl=("de Jong", "Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer"),
+)
+_MAILBOXES.update(
+    es=("contabilidad", "facturas", "proveedores", "ap"),
+    it=("amministrazione", "contabilita", "fornitori", "ap"),
+    nl=("crediteuren", "administratie", "facturen", "ap"),
+)
+_NAME_LOCALE = {"DE": "de", "FR": "fr", "ES": "es", "IT": "it", "NL": "nl"}
+
+
+def name_locale(country: str) -> str:
+    """Which names and mailbox words a company in ``country`` uses (its e-mails may still be English)."""
+    return _NAME_LOCALE.get(country, "en")
+
+
 _ASCII = str.maketrans(
     {
         "ä": "ae",

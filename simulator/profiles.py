@@ -4,10 +4,10 @@ A customer's parameters are drawn from its own random stream (see :mod:`simulato
 family tree (which customer is a subsidiary of which) and the collector portfolios come from global
 streams, because they relate customers to one another.
 
-Payment timing is built from signals a model can learn (see ``docs`` in :func:`Customer.delay_days`
-of the engine): the customer's habit, the invoice amount against its usual amount, its payment run,
-seasonality, a trend for deteriorating customers, quarter-end cash holds, disputes, reminders and
-promises, plus noise with a heavy tail.
+Payment timing is built from signals a model can learn (see ``World._delay_days`` in
+:mod:`simulator.world`): the customer's habit, the invoice amount against its usual amount, its
+payment run, seasonality, a trend for deteriorating customers, cash crunches, quarter-end holds,
+disputes, reminders and promises, plus noise with a heavy tail.
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ def _identity(c: Customer, customers: list[Customer], start_o: int, span: int) -
         c.name, c.core, c.industry = identity.company_name(d, c.country)
         c.domain = identity.company_domain(d, c.core, c.industry, info.tld)
         c.paid_by_parent = False
-    c.contact_email, c.contact_name = identity.mailbox_address(d, c.domain, c.language)
+    c.contact_email, c.contact_name = identity.mailbox_address(d, c.domain, identity.name_locale(c.country))
     c.account, c.bank_id = identity.make_account(d, c.country)
     c.bank_name = identity.bank_style_name(d, c.name)
     c.alt_account = c.alt_bank_id = c.alt_bank_name = c.alt_account_o = None
@@ -427,7 +427,9 @@ def _identity(c: Customer, customers: list[Customer], start_o: int, span: int) -
     if d.chance(0.15):
         c.contact_change_o = start_o + d.randint(30, max(31, span - 5))
         c.stale_from_o = c.contact_change_o - d.randint(5, 30)
-        c.new_contact_email, c.new_contact_name = identity.mailbox_address(d, c.domain, c.language)
+        c.new_contact_email, c.new_contact_name = identity.mailbox_address(
+            d, c.domain, identity.name_locale(c.country)
+        )
         if c.new_contact_email == c.contact_email:
             c.new_contact_email = (
                 f"ap.team@{c.domain}"

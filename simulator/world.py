@@ -1625,7 +1625,7 @@ class World:
     def _out_of_office(self, c: Customer, col: Collector, o: int, minute: int) -> None:
         d = c.draws
         back = dt.date.fromordinal(o + d.randint(2, 16))
-        first, last = identity.person_name(d, c.language)
+        first, last = identity.person_name(d, identity.name_locale(c.country))
         colleague = d.choice(
             (
                 f"{first} {last}",

@@ -22,8 +22,10 @@ def _materialize_erp(data_dir: Path) -> dg.ExecuteInProcessResult:
     settings.ensure_dirs()
     return dg.materialize(
         [raw_erp_extracts],
-        resources={"openar": OpenARSettings(data_dir=str(data_dir)),
-                   "duckdb": DuckDBResource(database=str(settings.warehouse_path))},
+        resources={
+            "openar": OpenARSettings(data_dir=str(data_dir)),
+            "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        },
         raise_on_error=False,
     )
 
@@ -35,13 +37,20 @@ def _checks(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
 def test_malformed_rows_fail_the_warning_check_and_the_rest_loads(small_world_dir: Path, tmp_path: Path):
     data_dir = tmp_path / "data"
     shutil.copytree(small_world_dir / "landing", data_dir / "landing")
-    customer = next((data_dir / "landing/erp/customers").glob("*.csv")).read_text().splitlines()[1].split(",")[0]
-    write(data_dir / "landing", "invoices", "2026-11-21", [
-        INVOICES_HEADER,
-        f"BAD-DATE,{customer},2026-13-01,2026-12-21,USD,10.00,NET30,0,,",
-        f"BAD-AMOUNT,{customer},2026-11-21,2026-12-21,USD,ten,NET30,0,,",
-        "BAD-CUSTOMER,NOBODY,2026-11-21,2026-12-21,USD,10.00,NET30,0,,",
-    ])
+    customer = (
+        next((data_dir / "landing/erp/customers").glob("*.csv")).read_text().splitlines()[1].split(",")[0]
+    )
+    write(
+        data_dir / "landing",
+        "invoices",
+        "2026-11-21",
+        [
+            INVOICES_HEADER,
+            f"BAD-DATE,{customer},2026-13-01,2026-12-21,USD,10.00,NET30,0,,",
+            f"BAD-AMOUNT,{customer},2026-11-21,2026-12-21,USD,ten,NET30,0,,",
+            "BAD-CUSTOMER,NOBODY,2026-11-21,2026-12-21,USD,10.00,NET30,0,,",
+        ],
+    )
     result = _materialize_erp(data_dir)
     assert result.success
     checks = _checks(result)
@@ -55,7 +64,9 @@ def test_malformed_rows_fail_the_warning_check_and_the_rest_loads(small_world_di
     assert checks[("raw/erp_customers", "rows_valid")].passed
     con = duckdb.connect(str(settings_for(data_dir).warehouse_path), read_only=True)
     assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 3
-    assert con.execute("select count(*) from raw.erp_invoices where invoice_id like 'BAD-%'").fetchone()[0] == 0
+    assert (
+        con.execute("select count(*) from raw.erp_invoices where invoice_id like 'BAD-%'").fetchone()[0] == 0
+    )
     assert con.execute("select count(*) from raw.erp_invoices").fetchone()[0] > 100
     con.close()
 
@@ -84,7 +95,11 @@ def test_definitions_load_with_every_asset_job_schedule_and_sensor(isolated_env)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/erp_invoices", "marts/rpt_ar_aging", "published/openar_marts"} <= keys
     assert defs.resolve_job_def(DAILY_JOB).name == DAILY_JOB
-    assert [s.name for s in defs.schedules] and sorted(s.name for s in defs.sensors) == ["bank_landing_sensor", "erp_landing_sensor", "remittance_landing_sensor"]
+    assert [s.name for s in defs.schedules] and sorted(s.name for s in defs.sensors) == [
+        "bank_landing_sensor",
+        "erp_landing_sensor",
+        "remittance_landing_sensor",
+    ]
 
 
 def test_landing_fingerprint_changes_when_a_file_arrives(tmp_path: Path):

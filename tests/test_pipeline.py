@@ -57,8 +57,9 @@ def _table_rows(path: Path, table: str) -> list[tuple]:
 def _row_counts(path: Path) -> dict[str, int]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        tables = con.execute("select table_schema, table_name from information_schema.tables "
-                             "where table_type = 'BASE TABLE'").fetchall()
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
         return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
     finally:
         con.close()
@@ -83,10 +84,20 @@ def built_world(small_world_dir, tmp_path_factory):
 def test_every_asset_is_materialized_and_checks_pass(built_world):
     settings, result = built_world
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"raw/erp_invoices", "raw/erp_customers", "marts/fct_ar_open_items", "marts/rpt_ar_aging",
-            "marts/rpt_ar_kpis", "marts/fct_ar_balance_daily", "published/openar_marts"} <= materialized
-    failed = [e.event_specific_data.check_name for e in result.all_events
-              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    assert {
+        "raw/erp_invoices",
+        "raw/erp_customers",
+        "marts/fct_ar_open_items",
+        "marts/rpt_ar_aging",
+        "marts/rpt_ar_kpis",
+        "marts/fct_ar_balance_daily",
+        "published/openar_marts",
+    } <= materialized
+    failed = [
+        e.event_specific_data.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
     assert failed == []
     assert settings.published_path.exists()
 
@@ -102,14 +113,24 @@ def test_aging_ties_to_the_simulators_truth_to_the_cent(built_world, small_world
 
     con = duckdb.connect(str(settings.published_path), read_only=True)
     schema = _marts_schema(con)
-    items = con.execute(f'select item_id, open_amount, aging_bucket from "{schema}".fct_ar_open_items').fetchall()
+    items = con.execute(
+        f'select item_id, open_amount, aging_bucket from "{schema}".fct_ar_open_items'
+    ).fetchall()
     assert {i: (a, b) for i, a, b in items} == {
         r["item_id"]: (Decimal(r["open_amount"]), r["aging_bucket"]) for r in truth_items
     }
-    buckets = {"current": "bucket_current", "1-30": "bucket_1_30", "31-60": "bucket_31_60", "61-90": "bucket_61_90",
-               "91-120": "bucket_91_120", "120+": "bucket_over_120"}
-    aging = con.execute(f'select customer_id, currency, {", ".join(buckets.values())}, '
-                        f'{", ".join(c + "_functional" for c in buckets.values())} from "{schema}".rpt_ar_aging').fetchall()
+    buckets = {
+        "current": "bucket_current",
+        "1-30": "bucket_1_30",
+        "31-60": "bucket_31_60",
+        "61-90": "bucket_61_90",
+        "91-120": "bucket_91_120",
+        "120+": "bucket_over_120",
+    }
+    aging = con.execute(
+        f"select customer_id, currency, {', '.join(buckets.values())}, "
+        f'{", ".join(c + "_functional" for c in buckets.values())} from "{schema}".rpt_ar_aging'
+    ).fetchall()
     got = defaultdict(Decimal)
     got_functional = defaultdict(Decimal)
     for row in aging:
@@ -142,8 +163,9 @@ def test_a_run_killed_midway_then_rerun_ends_with_the_same_marts(built_world, sm
     env.pop("OPENAR_DUCKDB_PATH", None)
     openar = [sys.executable, "-m", "orchestration.cli"]
     subprocess.run([*openar, "prepare"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([*openar, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*openar, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     # Kill once loading has visibly started (the warehouse exists and holds some raw rows).
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (data_dir / "warehouse" / "openar.duckdb").exists():

@@ -133,7 +133,7 @@ def parse_remittance_document(path: Path) -> ParseResult:
         )
     data = path.read_bytes()
     kind = sniff_format(data, path.name)
-    result = ParseResult(source_format=kind)
+    result = ParseResult(source_format="x12-820" if kind == "x12" else kind)
     for i, ex in enumerate(extract_document(data, path.name), start=1):
         result.remittances.append(ex.to_document(position=i))
         result.warnings.extend(f"{path.name}: {w}" for w in ex.warnings)
@@ -244,9 +244,29 @@ def _part_bytes(part) -> bytes:
 def _part_text(part, data: bytes) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
-        return data.decode(charset)
+        text = data.decode(charset)
     except (LookupError, UnicodeDecodeError):
-        return decode_text(data)
+        text = decode_text(data)
+    if str(part.get_param("format") or "").lower() == "flowed":
+        text = _unflow(text, delsp=str(part.get_param("delsp") or "").lower() == "yes")
+    return text
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Undo RFC 3676 format=flowed: a line ending in a space continues on the next line, so a wide
+    table row that the sender's client wrapped at 78 characters is one row again."""
+    out: list[str] = []
+    pending = ""
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = raw[1:] if raw.startswith(" ") else raw  # space-stuffing
+        if line.endswith(" ") and line.strip() and line != "-- ":
+            pending += line[:-1] if delsp else line
+            continue
+        out.append(pending + line)
+        pending = ""
+    if pending:
+        out.append(pending)
+    return "\n".join(out)
 
 
 def _extract_email(data: bytes, name: str, depth: int) -> list[Extraction]:

@@ -25,9 +25,17 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 
 
 def counts(con) -> dict[str, int]:
-    return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
-            for t in ("bank_transactions", "bank_statement_balances", "remittance_documents", "remittance_lines",
-                      "quarantine", "load_log")}
+    return {
+        t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+        for t in (
+            "bank_transactions",
+            "bank_statement_balances",
+            "remittance_documents",
+            "remittance_lines",
+            "quarantine",
+            "load_log",
+        )
+    }
 
 
 @pytest.fixture
@@ -48,8 +56,10 @@ def test_every_shared_sample_is_loaded_or_quarantined_and_replaying_changes_noth
     assert {o.status for o in replay} == {"skipped"}
     assert counts(con) == first
     # a concrete movement of the genkgo camt.053 minimal sample (other samples repeat it: loaded once)
-    rows = con.execute("select amount, currency, booking_date::varchar, counterparty_account from raw.bank_transactions "
-                       "where account = 'NL26VAYB8060476890' and amount = 8.85").fetchall()
+    rows = con.execute(
+        "select amount, currency, booking_date::varchar, counterparty_account from raw.bank_transactions "
+        "where account = 'NL26VAYB8060476890' and amount = 8.85"
+    ).fetchall()
     assert (Decimal("8.85"), "EUR", "2014-12-31", "NL56AGDH9619008421") in rows
 
 
@@ -65,12 +75,15 @@ def test_the_same_statement_under_another_name_creates_no_duplicate(bank_fixture
     assert counts(con)["bank_transactions"] == before
 
 
-def test_a_billion_laughs_file_is_rejected_fast_and_the_batch_goes_on(bank_fixtures: Path, con, tmp_path: Path):
+def test_a_billion_laughs_file_is_rejected_fast_and_the_batch_goes_on(
+    bank_fixtures: Path, con, tmp_path: Path
+):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a_bomb.xml").write_bytes(BILLION_LAUGHS)
-    (folder / "b_truncated.sta").write_bytes(b":20:STMT1\n:25:NL26VAYB8060476890\n:28C:1/1\n:60F:C141231EUR100,00\n"
-                                             b":61:1501020102C8,85NTRFNONREF\n")
+    (folder / "b_truncated.sta").write_bytes(
+        b":20:STMT1\n:25:NL26VAYB8060476890\n:28C:1/1\n:60F:C141231EUR100,00\n:61:1501020102C8,85NTRFNONREF\n"
+    )
     shutil.copy(bank_fixtures / "camt_genkgo/test/data/camt053.v2.minimal.xml", folder / "c_good.xml")
     started = time.perf_counter()
     outcomes = {Path(o.source_file).name: o for o in ingest_files(con, [folder], "run-1")}
@@ -87,11 +100,15 @@ def _openar(*args: str, env_dir: Path) -> subprocess.CompletedProcess:
     import os
 
     env = {**os.environ, "OPENAR_DATA_DIR": str(env_dir)}
-    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args], capture_output=True, text=True, env=env
+    )
 
 
 def test_openar_parse_prints_json_lines_and_rejects_with_one_line_reason(bank_fixtures: Path, tmp_path: Path):
-    ok = _openar("parse", str(bank_fixtures / "camt_genkgo/test/data/camt053.v2.minimal.xml"), env_dir=tmp_path)
+    ok = _openar(
+        "parse", str(bank_fixtures / "camt_genkgo/test/data/camt053.v2.minimal.xml"), env_dir=tmp_path
+    )
     assert ok.returncode == 0
     first = json.loads(ok.stdout.splitlines()[0])
     assert first["record"] == "transaction" and first["amount"] == "8.85" and first["currency"] == "EUR"
@@ -102,10 +119,17 @@ def test_openar_parse_prints_json_lines_and_rejects_with_one_line_reason(bank_fi
     assert len(bad.stderr.strip().splitlines()) == 1 and "rejected" in bad.stderr
 
 
-def test_openar_ingest_prints_a_table_and_its_exit_status_says_if_anything_was_quarantined(bank_fixtures: Path, tmp_path: Path):
-    good = _openar("ingest", str(bank_fixtures / "bai2_venturehacks/test/data/daily.bai2"), env_dir=tmp_path / "d")
+def test_openar_ingest_prints_a_table_and_its_exit_status_says_if_anything_was_quarantined(
+    bank_fixtures: Path, tmp_path: Path
+):
+    good = _openar(
+        "ingest", str(bank_fixtures / "bai2_venturehacks/test/data/daily.bai2"), env_dir=tmp_path / "d"
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     assert "daily.bai2" in good.stdout and "bai2" in good.stdout and "1 loaded" in good.stdout
-    bad = _openar("ingest", str(bank_fixtures / "bai2_venturehacks/test/data/invalid_checksum_eod.bai2"),
-                  env_dir=tmp_path / "d")
+    bad = _openar(
+        "ingest",
+        str(bank_fixtures / "bai2_venturehacks/test/data/invalid_checksum_eod.bai2"),
+        env_dir=tmp_path / "d",
+    )
     assert bad.returncode == 1 and "quarantined" in bad.stdout

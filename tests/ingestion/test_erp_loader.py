@@ -14,7 +14,9 @@ CUSTOMERS_HEADER = "customer_id,customer_name,parent_customer_id,country,currenc
 INVOICES_HEADER = "invoice_id,customer_id,invoice_date,due_date,currency,amount,payment_terms,discount_pct,discount_due_date,po_number"
 
 
-def write(landing: Path, extract: str, day: str, lines: list[str], encoding: str = "utf-8", suffix: str = "") -> Path:
+def write(
+    landing: Path, extract: str, day: str, lines: list[str], encoding: str = "utf-8", suffix: str = ""
+) -> Path:
     folder = landing / "erp" / extract
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{extract}_{day}{suffix}.csv"
@@ -25,12 +27,22 @@ def write(landing: Path, extract: str, day: str, lines: list[str], encoding: str
 @pytest.fixture
 def landing(tmp_path: Path) -> Path:
     root = tmp_path / "landing"
-    write(root, "collectors", "2026-11-20", ["collector_id,collector_name,email,daily_capacity", "C1,Ann Lee,ann@example.com,40"])
-    write(root, "customers", "2026-11-20", [
-        CUSTOMERS_HEADER,
-        "K1,Acme Corp,,US,USD,10000.00,NET30,enterprise,C1,ap@acme.example,,2024-01-01",
-        "K2,Acme GmbH,K1,DE,EUR,5000,NET45,mid_market,C1,,DE89370400440532013000,2024-03-01",
-    ])
+    write(
+        root,
+        "collectors",
+        "2026-11-20",
+        ["collector_id,collector_name,email,daily_capacity", "C1,Ann Lee,ann@example.com,40"],
+    )
+    write(
+        root,
+        "customers",
+        "2026-11-20",
+        [
+            CUSTOMERS_HEADER,
+            "K1,Acme Corp,,US,USD,10000.00,NET30,enterprise,C1,ap@acme.example,,2024-01-01",
+            "K2,Acme GmbH,K1,DE,EUR,5000,NET45,mid_market,C1,,DE89370400440532013000,2024-03-01",
+        ],
+    )
     return root
 
 
@@ -42,12 +54,22 @@ def con(tmp_path: Path):
 
 
 def counts(con) -> dict[str, int]:
-    tables = [r[0] for r in con.execute("select table_name from information_schema.tables where table_schema='raw'").fetchall()]
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema='raw'"
+        ).fetchall()
+    ]
     return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}
 
 
 def test_loading_the_same_files_twice_changes_nothing(landing: Path, con):
-    write(landing, "invoices", "2026-11-19", [INVOICES_HEADER, "I1,K1,2026-11-19,2026-12-19,USD,100.50,NET30,0,,PO-1"])
+    write(
+        landing,
+        "invoices",
+        "2026-11-19",
+        [INVOICES_HEADER, "I1,K1,2026-11-19,2026-12-19,USD,100.50,NET30,0,,PO-1"],
+    )
     first = load_erp_extracts(con, landing / "erp", "run-1")
     assert [f.status for f in first.files] == ["loaded"] * 3
     before = counts(con)
@@ -58,24 +80,33 @@ def test_loading_the_same_files_twice_changes_nothing(landing: Path, con):
 
 
 def test_malformed_rows_are_quarantined_with_file_row_and_rule_and_the_rest_loads(landing: Path, con):
-    write(landing, "invoices", "2026-11-19", [
-        INVOICES_HEADER,
-        "I1,K1,2026-11-19,2026-12-19,USD,100.50,NET30,0,,",
-        "I2,K1,2026-11-31,2026-12-19,USD,20.00,NET30,0,,",      # bad date
-        "I3,K1,2026-11-19,2026-12-19,USD,12.345,NET30,0,,",     # three decimals: would be rounded
-        "I4,K404,2026-11-19,2026-12-19,USD,10.00,NET30,0,,",    # unknown customer
-        "I5,K2,2026-11-19,2026-12-19,EUR,\"1,000.00\",NET45,0,,",  # thousands separator
-        "I6,K2,2026-11-19,2027-01-03,EUR,99.99,NET45,0,,",
-    ])
+    write(
+        landing,
+        "invoices",
+        "2026-11-19",
+        [
+            INVOICES_HEADER,
+            "I1,K1,2026-11-19,2026-12-19,USD,100.50,NET30,0,,",
+            "I2,K1,2026-11-31,2026-12-19,USD,20.00,NET30,0,,",  # bad date
+            "I3,K1,2026-11-19,2026-12-19,USD,12.345,NET30,0,,",  # three decimals: would be rounded
+            "I4,K404,2026-11-19,2026-12-19,USD,10.00,NET30,0,,",  # unknown customer
+            'I5,K2,2026-11-19,2026-12-19,EUR,"1,000.00",NET45,0,,',  # thousands separator
+            "I6,K2,2026-11-19,2027-01-03,EUR,99.99,NET45,0,,",
+        ],
+    )
     report = load_erp_extracts(con, landing / "erp", "run-1")
     inv = report.extracts["invoices"]
     assert (inv.rows_loaded, inv.rows_quarantined) == (2, 4)
     assert inv.suite_success is False
     loaded = con.execute("select invoice_id, amount from raw.erp_invoices order by 1").fetchall()
     assert loaded == [("I1", Decimal("100.50")), ("I6", Decimal("99.99"))]
-    reasons = dict(con.execute("select row_number, reason from raw.quarantine where extract_name='invoices'").fetchall())
-    assert reasons[2] == ("erp/invoices/invoices_2026-11-19.csv row 2: column invoice_date value '2026-11-31' "
-                          "is not a date (YYYY-MM-DD) [rule: type]")
+    reasons = dict(
+        con.execute("select row_number, reason from raw.quarantine where extract_name='invoices'").fetchall()
+    )
+    assert reasons[2] == (
+        "erp/invoices/invoices_2026-11-19.csv row 2: column invoice_date value '2026-11-31' "
+        "is not a date (YYYY-MM-DD) [rule: type]"
+    )
     assert "row 3: column amount value '12.345' is not an amount" in reasons[3]
     assert "row 4: customer_id 'K404' is unknown: no such customer in the loaded customers" in reasons[4]
     assert "row 5: column amount value '1,000.00'" in reasons[5]
@@ -84,10 +115,17 @@ def test_malformed_rows_are_quarantined_with_file_row_and_rule_and_the_rest_load
 
 
 def test_a_file_that_cannot_be_read_is_quarantined_whole_and_others_load(landing: Path, con):
-    write(landing, "invoices", "2026-11-18", [INVOICES_HEADER, "I9,K1,2026-11-18,2026-12-18,USD,5.00,NET30,0,,Müller"],
-          encoding="cp1252")
+    write(
+        landing,
+        "invoices",
+        "2026-11-18",
+        [INVOICES_HEADER, "I9,K1,2026-11-18,2026-12-18,USD,5.00,NET30,0,,Müller"],
+        encoding="cp1252",
+    )
     write(landing, "invoices", "2026-11-19", ["invoice_id,customer_id,amount", "I1,K1,1.00"])
-    write(landing, "invoices", "2026-11-20", [INVOICES_HEADER, "I2,K1,2026-11-20,2026-12-20,USD,7.00,NET30,0,,"])
+    write(
+        landing, "invoices", "2026-11-20", [INVOICES_HEADER, "I2,K1,2026-11-20,2026-12-20,USD,7.00,NET30,0,,"]
+    )
     (landing / "erp" / "invoices" / "notes.txt").write_text("hello")
     report = load_erp_extracts(con, landing / "erp", "run-1")
     by_file = {f.source_file.split("/")[-1]: f for f in report.files}
@@ -101,22 +139,47 @@ def test_a_file_that_cannot_be_read_is_quarantined_whole_and_others_load(landing
 
 
 def test_a_corrected_reexport_of_a_day_replaces_that_days_rows(landing: Path, con):
-    write(landing, "invoices", "2026-11-19", [INVOICES_HEADER, "I1,K1,2026-11-19,2026-12-19,USD,100.00,NET30,0,,",
-                                              "I2,K1,2026-11-19,2026-12-19,USD,50.00,NET30,0,,"])
-    write(landing, "invoices", "2026-11-20", [INVOICES_HEADER, "I3,K1,2026-11-20,2026-12-20,USD,1.00,NET30,0,,"])
+    write(
+        landing,
+        "invoices",
+        "2026-11-19",
+        [
+            INVOICES_HEADER,
+            "I1,K1,2026-11-19,2026-12-19,USD,100.00,NET30,0,,",
+            "I2,K1,2026-11-19,2026-12-19,USD,50.00,NET30,0,,",
+        ],
+    )
+    write(
+        landing, "invoices", "2026-11-20", [INVOICES_HEADER, "I3,K1,2026-11-20,2026-12-20,USD,1.00,NET30,0,,"]
+    )
     load_erp_extracts(con, landing / "erp", "run-1")
-    write(landing, "invoices", "2026-11-19", [INVOICES_HEADER, "I1,K1,2026-11-19,2026-12-19,USD,110.00,NET30,0,,"])
+    write(
+        landing,
+        "invoices",
+        "2026-11-19",
+        [INVOICES_HEADER, "I1,K1,2026-11-19,2026-12-19,USD,110.00,NET30,0,,"],
+    )
     report = load_erp_extracts(con, landing / "erp", "run-2")
     assert [f.status for f in report.files] == ["replaced_day"]
     rows = con.execute("select invoice_id, amount from raw.erp_invoices order by 1").fetchall()
     assert rows == [("I1", Decimal("110.00")), ("I3", Decimal("1.00"))]
-    statuses = con.execute("select status from raw.load_log where extract_name='invoices' order by loaded_at, status").fetchall()
+    statuses = con.execute(
+        "select status from raw.load_log where extract_name='invoices' order by loaded_at, status"
+    ).fetchall()
     assert sorted(s for (s,) in statuses) == ["loaded", "replaced_day", "superseded"]
 
 
 def test_a_crash_during_a_batch_leaves_nothing_half_loaded(landing: Path, con, monkeypatch):
-    write(landing, "invoices", "2026-11-19", [INVOICES_HEADER, "I1,K1,2026-11-19,2026-12-19,USD,100.00,NET30,0,,",
-                                              "I2,K404,2026-11-19,2026-12-19,USD,50.00,NET30,0,,"])
+    write(
+        landing,
+        "invoices",
+        "2026-11-19",
+        [
+            INVOICES_HEADER,
+            "I1,K1,2026-11-19,2026-12-19,USD,100.00,NET30,0,,",
+            "I2,K404,2026-11-19,2026-12-19,USD,50.00,NET30,0,,",
+        ],
+    )
     import ingestion.erp_loader as loader
 
     class DiskFull(RuntimeError):
@@ -132,7 +195,9 @@ def test_a_crash_during_a_batch_leaves_nothing_half_loaded(landing: Path, con, m
             raise DiskFull("disk full")
 
     original_load_batch = loader._load_batch
-    monkeypatch.setattr(loader, "_load_batch", lambda _con, *a, **k: original_load_batch(FailingConnection(), *a, **k))
+    monkeypatch.setattr(
+        loader, "_load_batch", lambda _con, *a, **k: original_load_batch(FailingConnection(), *a, **k)
+    )
     with pytest.raises(DiskFull):
         load_erp_extracts(con, landing / "erp", "run-1")
     assert con.execute("select count(*) from raw.erp_invoices").fetchone()[0] == 0

@@ -514,3 +514,23 @@ def test_unsupported_and_oversized_files(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 10)
     with pytest.raises(ParseError, match="over the 10 byte limit"):
         parse_remittance_document(legacy)
+
+
+def test_format_flowed_body_rows_are_joined_again(tmp_path: Path) -> None:
+    # RFC 3676: the sender's client wrapped each long row after a space; the trailing space marks it.
+    body = (
+        "Invoice No.          Description                            Discount      \r\n"
+        "Amount Paid\r\n"
+        "INV-2025-000800      Consulting services February 2025         20.00      \r\n"
+        "980.00\r\n"
+    )
+    raw = (
+        "From: Payer <ap@payer.example>\r\nTo: ar@openar.example\r\nSubject: Remittance\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n" + body
+    )
+    path = tmp_path / "flowed.eml"
+    path.write_bytes(raw.encode())
+    [doc] = parse_remittance_document(path).remittances
+    assert [(ln.invoice_reference, ln.paid_amount, ln.discount_amount) for ln in doc.lines] == [
+        ("INV-2025-000800", Decimal("980.00"), Decimal("20.00"))
+    ]
