@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.views import ar_overview
+from dashboards.views import ar_overview, ingestion
 
 
 def main() -> None:
@@ -24,6 +24,7 @@ def main() -> None:
                 default=True,
             ),
         ],
+        "Data": [st.Page(ingestion.render, title=ingestion.TITLE, icon=":material/move_to_inbox:", url_path="ingestion")],
     }
     st.navigation(sections).run()
 

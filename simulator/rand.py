@@ -20,6 +20,7 @@ _BLOCK = 32
 STREAM_FAMILIES = 1
 STREAM_FX = 2
 STREAM_COLLECTORS = 3
+STREAM_SELLER = 4
 
 
 def customer_generator(seed: int, customer_index: int) -> np.random.Generator:

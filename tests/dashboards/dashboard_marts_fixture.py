@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.ddl import create_raw_tables
+from ingestion.ddl import create_bank_tables, create_raw_tables
 from orchestration.publishing import publish_marts
 
 AS_OF = dt.date(2026, 11, 20)
@@ -182,6 +182,140 @@ def build_warehouse(path: Path) -> Path:
     finally:
         con.close()
     return path
+
+
+# --- Ingestion: what the loaders logged over three UTC days (add_ingestion_rows) ---------------
+# Files per UTC load day and status:  2026-11-18 loaded 2
+#                                     2026-11-19 loaded 1, skipped 1, quarantined 1
+#                                     2026-11-20 loaded 3, quarantined 1      -> 9 files: 6 / 1 / 2
+# Bank/remittance per day and format: 11-18 camt.053 1 statement, 3 transactions (2 credits, 1 debit)
+#                                     11-19 mt940 2 statements (1 off balance), 2 transactions
+#                                     11-20 lockbox 1 statement (balances not stated), 2 transactions;
+#                                           eml 1 document, 3 remittance lines
+INGESTION_DAYS = (dt.date(2026, 11, 18), dt.date(2026, 11, 19), dt.date(2026, 11, 20))
+_D18, _D19, _D20 = INGESTION_DAYS
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC)
+
+
+CAMT_FILE = "bank/acme_bank/camt053_2026-11-18.xml"
+MT940_FILE = "bank/beta_bank/mt940_2026-11-19.sta"
+LOCKBOX_FILE = "bank/lockbox/lockbox_2026-11-20.txt"
+REMITTANCE_FILE = "remittance/advice_cobalt_2026-11-20.eml"
+BROKEN_BANK_FILE = "bank/acme_bank/camt053_laughs.xml"
+PAYMENTS_FILE = "erp/payments/payments_2026-11-18.csv"
+CUSTOMERS_FILE = "erp/customers/customers_2026-11-19.csv"
+REPLAYED_FILE = "erp/invoices/invoices_2026-11-19.csv"
+INVOICES_FILE = "erp/invoices/invoices_2026-11-20.csv"  # the one build_warehouse logs
+
+BROKEN_BANK_REASON = (
+    f"{BROKEN_BANK_FILE} line 2: entity declarations are not allowed in untrusted XML [rule: xml-no-entities]"
+)
+CUSTOMERS_REASON = f"{CUSTOMERS_FILE}: required column customer_name is missing [rule: header]"
+PAYMENT_ROW_REASONS = {
+    7: ("not_null", f"{PAYMENTS_FILE} row 7: amount is empty [rule: not_null]"),
+    12: ("currency", f"{PAYMENTS_FILE} row 12: currency 'XXX' is not an ISO 4217 code [rule: currency]"),
+}
+MT940_PROBLEM = "opening 5,000.00 + movements 250.00 = 5,250.00 but closing is 5,200.00 (off by -50.00)"
+
+# (source_file, extract_name, extract_date, hash, status, rows_loaded, rows_quarantined, message, loaded_at)
+LOAD_LOG_ROWS = [
+    (PAYMENTS_FILE, "payments", _D18, "h-pay", "loaded", 40, 2, "2 row(s) quarantined", _at(_D18, 6)),
+    (CAMT_FILE, "bank_statement", None, "h-camt", "loaded", 3, 0, None, _at(_D18, 7)),
+    (CUSTOMERS_FILE, "customers", _D19, "h-cust", "quarantined", 0, 0, CUSTOMERS_REASON, _at(_D19, 6)),
+    (REPLAYED_FILE, "invoices", _D19, "h-inv19", "skipped", 0, 0, "same bytes already loaded", _at(_D19, 6, 5)),
+    (MT940_FILE, "bank_statement", None, "h-mt940", "loaded", 2, 0, None, _at(_D19, 7)),
+    (LOCKBOX_FILE, "bank_statement", None, "h-lbx", "loaded", 2, 0, None, _at(_D20, 7)),
+    (REMITTANCE_FILE, "remittance", None, "h-eml", "loaded", 3, 0, None, _at(_D20, 7, 30)),
+    # 23:59 UTC still counts as the 20th, whatever the reader's time zone.
+    (BROKEN_BANK_FILE, "bank_or_remittance", None, "h-laughs", "quarantined", 0, 0, BROKEN_BANK_REASON,
+     _at(_D20, 23, 59)),
+]  # fmt: skip
+INVOICES_LOADED_AT = _at(_D20, 6)
+
+# (account, statement_id, currency, opening, opening_date, closing, closing_date, movements, problem, file, fmt, hash, at)
+BALANCE_ROWS = [
+    ("DE89370400440532013000", "CAMT-2026-11-18", "EUR", "10000.00", dt.date(2026, 11, 17), "12500.50", _D18,
+     "2500.50", None, CAMT_FILE, "camt.053", "h-camt", _at(_D18, 7)),
+    ("NL91ABNA0417164300", "940-0001", "USD", "5000.00", dt.date(2026, 11, 17), "5200.00", dt.date(2026, 11, 18),
+     "250.00", MT940_PROBLEM, MT940_FILE, "mt940", "h-mt940", _at(_D19, 7)),
+    ("NL91ABNA0417164300", "940-0002", "USD", "5200.00", dt.date(2026, 11, 18), "5100.00", _D19,
+     "-100.00", None, MT940_FILE, "mt940", "h-mt940", _at(_D19, 7)),
+    ("LBX-778", "LBX-20261120", "USD", None, None, None, None, "3150.00", None, LOCKBOX_FILE, "lockbox",
+     "h-lbx", _at(_D20, 7)),
+]  # fmt: skip
+
+# (file, format, hash, at, booking_date, amount, account, currency)
+TRANSACTION_ROWS = [
+    (CAMT_FILE, "camt.053", "h-camt", _at(_D18, 7), _D18, "2000.00", "DE89370400440532013000", "EUR"),
+    (CAMT_FILE, "camt.053", "h-camt", _at(_D18, 7), _D18, "750.50", "DE89370400440532013000", "EUR"),
+    (CAMT_FILE, "camt.053", "h-camt", _at(_D18, 7), _D18, "-250.00", "DE89370400440532013000", "EUR"),
+    (MT940_FILE, "mt940", "h-mt940", _at(_D19, 7), dt.date(2026, 11, 18), "250.00", "NL91ABNA0417164300", "USD"),
+    (MT940_FILE, "mt940", "h-mt940", _at(_D19, 7), _D19, "-100.00", "NL91ABNA0417164300", "USD"),
+    (LOCKBOX_FILE, "lockbox", "h-lbx", _at(_D20, 7), _D20, "1150.00", "LBX-778", "USD"),
+    (LOCKBOX_FILE, "lockbox", "h-lbx", _at(_D20, 7), _D20, "2000.00", "LBX-778", "USD"),
+]  # fmt: skip
+REMITTANCE_LINES = [("INV-4001", "750123.45"), ("INV-4002", "200000.01"), ("INV-4003", "15044.43")]
+
+
+def add_ingestion_rows(path: Path) -> Path:
+    """Add three days of load log, quarantine, balances, transactions and a remittance advice."""
+    con = duckdb.connect(str(path))
+    try:
+        create_bank_tables(con)
+        con.execute(
+            "update raw.load_log set loaded_at = ? where source_file = ?", [INVOICES_LOADED_AT, INVOICES_FILE]
+        )
+        con.executemany(
+            "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, 'fixture', ?)", LOAD_LOG_ROWS
+        )
+        quarantine = [
+            (PAYMENTS_FILE, "payments", "h-pay", row, rule, reason, f"P-{row},,USD", _at(_D18, 6))
+            for row, (rule, reason) in PAYMENT_ROW_REASONS.items()
+        ]
+        quarantine += [
+            (CUSTOMERS_FILE, "customers", "h-cust", None, "header", CUSTOMERS_REASON, None, _at(_D19, 6)),
+            (BROKEN_BANK_FILE, "bank_or_remittance", "h-laughs", None, "parse", BROKEN_BANK_REASON, None,
+             _at(_D20, 23, 59)),
+        ]  # fmt: skip
+        con.executemany("insert into raw.quarantine values (?, ?, ?, ?, ?, ?, ?, 'fixture', ?)", quarantine)
+        con.executemany(
+            "insert into raw.bank_statement_balances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (fmt, acct, stmt, cur, _dec(op), op_d, _dec(cl), cl_d, Decimal(mv), problem, f, h, at)
+                for acct, stmt, cur, op, op_d, cl, cl_d, mv, problem, f, fmt, h, at in BALANCE_ROWS
+            ],
+        )
+        con.executemany(
+            "insert into raw.bank_transactions values (?, ?, ?, 'Fixture Bank', null, ?, ?, ?, ?, ?, "
+            "'Cobalt Inc', null, null, null, null, null, [], null, false, ?, ?, ?, ?)",
+            [
+                (f"t{i}", fmt, acct, day, day, Decimal(amt), cur, "DBIT" if amt.startswith("-") else "CRDT",
+                 f, i, h, at)
+                for i, (f, fmt, h, at, day, amt, acct, cur) in enumerate(TRANSACTION_ROWS)
+            ],
+        )  # fmt: skip
+        con.execute(
+            "insert into raw.remittance_documents values ('doc-1', 'eml', 'Cobalt Inc', 0.99, 'PAY-889', ?, "
+            "965167.89, 'USD', 3, ?, 1, 'h-eml', ?)",
+            [_D20, REMITTANCE_FILE, _at(_D20, 7, 30)],
+        )
+        con.executemany(
+            "insert into raw.remittance_lines values ('doc-1', ?, ?, ?, null, null, null, null, 0.98, ?, 'h-eml', ?)",
+            [
+                (n, ref, Decimal(paid), REMITTANCE_FILE, _at(_D20, 7, 30))
+                for n, (ref, paid) in enumerate(REMITTANCE_LINES, start=1)
+            ],
+        )
+    finally:
+        con.close()
+    return path
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def set_item_amount(con: duckdb.DuckDBPyConnection, item_id: str, amount: str) -> None:

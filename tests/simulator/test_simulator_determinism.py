@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -48,12 +51,15 @@ def test_a_customers_profile_does_not_depend_on_how_many_others_exist():
         )
 
 
-def test_rerun_into_the_same_folder_replaces_the_previous_world(tmp_path):
-    simulate_world(tmp_path, customers=5, years=1, seed=1)
-    first = _digest(tmp_path)
-    simulate_world(tmp_path, customers=5, years=1, seed=2)
-    simulate_world(tmp_path, customers=5, years=1, seed=1)
-    assert _digest(tmp_path) == first
+def test_rerun_into_the_same_folder_replaces_the_previous_worlds_extract_files(tmp_path):
+    stale = tmp_path / "landing" / "erp" / "invoices" / "invoices_1999-01-01.csv"
+    foreign = tmp_path / "landing" / "erp" / "README.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("invoice_id\nINV-1\n")
+    foreign.write_text("not the simulator's")
+    simulate_world(tmp_path, customers=3, years=1, seed=1)
+    assert not stale.exists()  # a previous world's day file would otherwise load with this one
+    assert foreign.read_text() == "not the simulator's"
 
 
 @pytest.mark.parametrize(
@@ -66,3 +72,14 @@ def test_rerun_into_the_same_folder_replaces_the_previous_world(tmp_path):
 def test_bad_arguments_are_refused_with_a_clear_message(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate_world(tmp_path, **kwargs)
+
+
+def test_identical_in_another_process_with_another_hash_seed(tiny_world, tmp_path):
+    """String hashing differs between processes: nothing may depend on set or hash order."""
+    code = (
+        "import datetime as dt, sys; from pathlib import Path; from simulator.world import simulate_world; "
+        "simulate_world(Path(sys.argv[1]), customers=20, years=1, seed=7, as_of=dt.date(2026, 11, 20))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env=env, timeout=300)
+    assert _digest(tmp_path) == _digest(tiny_world.root)

@@ -1,0 +1,180 @@
+"""The open items the engine applies cash to, indexed the ways matching looks them up.
+
+One :class:`OpenItemBook` holds every invoice the engine has been told about (closed ones stay
+registered so a reference to a paid invoice still identifies its customer). Open items are indexed
+by customer and by (customer, currency, open amount), so "which open invoice of this family equals
+the payment" is a dictionary lookup, never a scan of all invoices.
+
+Within a run, applications the engine makes are *reserved* against the book so two payments of the
+same day cannot both take one invoice; :meth:`OpenItemBook.rollback` undoes a run's reservations
+(used by the backtest, where the confirmed truth replaces them at the end of each day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pandas as pd
+
+from ml.cashapp.money import to_cents
+from ml.cashapp.references import ReferenceIndex
+
+
+@dataclass(slots=True)
+class OpenItem:
+    item_id: str
+    customer_id: str
+    currency: str
+    document_date: int  # proleptic ordinal (date.toordinal())
+    due_date: int
+    original_cents: int
+    open_cents: int
+    discount_pct: Decimal | None = None
+    discount_due: int | None = None
+    po_number: str | None = None
+
+
+def _ordinal(v) -> int | None:
+    if v is None or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        return dt.date.fromisoformat(v[:10]).toordinal()
+    if isinstance(v, pd.Timestamp | dt.datetime):
+        return v.date().toordinal()
+    return v.toordinal()
+
+
+class OpenItemBook:
+    def __init__(self) -> None:
+        self.items: dict[str, OpenItem] = {}
+        self.by_customer: dict[str, dict[str, OpenItem]] = {}
+        self.by_amount: dict[tuple[str, str, int], dict[str, OpenItem]] = {}
+        self.by_amount_any: dict[tuple[str, int], dict[str, OpenItem]] = {}
+        self.refs = ReferenceIndex()
+        self._journal: list[tuple[str, int]] | None = None
+
+    # -- building ---------------------------------------------------------------------------------------
+
+    def add(self, item: OpenItem) -> None:
+        """Register an item (an invoice issued, or a row of an open-items snapshot)."""
+        old = self.items.get(item.item_id)
+        if old is not None:
+            self._unindex(old)
+        self.items[item.item_id] = item
+        self.refs.add(item.item_id, item.customer_id, item.po_number)
+        if item.open_cents > 0:
+            self._index(item)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame) -> OpenItemBook:
+        """From open items (``fct_ar_open_items`` or the like): item_id, customer_id, currency,
+        document_date, due_date, open_amount; optional original_amount, discount_pct,
+        discount_due_date, po_number, item_type (rows not of type ``invoice`` are skipped: credit
+        memos on account and unapplied cash are not what a payment pays)."""
+        book = cls()
+        need = {"item_id", "customer_id", "currency", "document_date", "due_date", "open_amount"}
+        missing = need - set(df.columns)
+        if missing:
+            raise ValueError(f"open items frame lacks columns: {', '.join(sorted(missing))}")
+        cols = list(df.columns)
+        for n, row in enumerate(df.itertuples(index=False), start=1):
+            r = dict(zip(cols, row, strict=True))
+            if r.get("item_type", "invoice") != "invoice":
+                continue
+            try:
+                open_c = to_cents(r["open_amount"])
+                orig = r.get("original_amount")
+                pct = r.get("discount_pct")
+                book.add(
+                    OpenItem(
+                        item_id=str(r["item_id"]),
+                        customer_id=str(r["customer_id"]),
+                        currency=str(r["currency"]),
+                        document_date=_ordinal(r["document_date"]),
+                        due_date=_ordinal(r["due_date"]),
+                        original_cents=to_cents(orig) if orig is not None and orig == orig else open_c,
+                        open_cents=open_c,
+                        discount_pct=Decimal(str(pct)) if pct is not None and pct == pct and pct else None,
+                        discount_due=_ordinal(r.get("discount_due_date")),
+                        po_number=r.get("po_number") if isinstance(r.get("po_number"), str) else None,
+                    )
+                )
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"open items row {n} (item {r.get('item_id')!r}): {e}") from e
+        return book
+
+    # -- indexes ----------------------------------------------------------------------------------------
+
+    def _index(self, it: OpenItem) -> None:
+        self.by_customer.setdefault(it.customer_id, {})[it.item_id] = it
+        self.by_amount.setdefault((it.customer_id, it.currency, it.open_cents), {})[it.item_id] = it
+        self.by_amount_any.setdefault((it.currency, it.open_cents), {})[it.item_id] = it
+
+    def _unindex(self, it: OpenItem) -> None:
+        c = self.by_customer.get(it.customer_id)
+        if c is not None:
+            c.pop(it.item_id, None)
+        k = (it.customer_id, it.currency, it.open_cents)
+        a = self.by_amount.get(k)
+        if a is not None:
+            a.pop(it.item_id, None)
+            if not a:
+                del self.by_amount[k]
+        g = self.by_amount_any.get((it.currency, it.open_cents))
+        if g is not None:
+            g.pop(it.item_id, None)
+            if not g:
+                del self.by_amount_any[(it.currency, it.open_cents)]
+
+    def open_items(self, customer_id: str) -> list[OpenItem]:
+        return list(self.by_customer.get(customer_id, {}).values())
+
+    def with_open_amount(self, customer_id: str, currency: str, cents: int) -> list[OpenItem]:
+        return list(self.by_amount.get((customer_id, currency, cents), {}).values())
+
+    def global_amount(self, currency: str, cents: int) -> list[OpenItem]:
+        """Open items of any customer with exactly this open amount (for payers nobody recognises)."""
+        return list(self.by_amount_any.get((currency, cents), {}).values())
+
+    # -- changes ----------------------------------------------------------------------------------------
+
+    def reduce(self, item_id: str, cents: int) -> None:
+        """Lower an item's open amount (cash, discount, deduction or credit applied); never below zero.
+
+        Clipping at zero is deliberate: the ERP may write off a residual the engine has already
+        closed (a refused discount later written off), and that must not reopen anything."""
+        it = self.items.get(item_id)
+        if it is None or cents == 0:
+            return
+        new = max(0, it.open_cents - cents)
+        if self._journal is not None:
+            self._journal.append((item_id, it.open_cents))
+        if it.open_cents > 0:
+            self._unindex(it)
+        it.open_cents = new
+        if new > 0:
+            self._index(it)
+
+    def begin(self) -> None:
+        """Start recording reductions so :meth:`rollback` can undo them."""
+        self._journal = []
+
+    def rollback(self) -> None:
+        journal, self._journal = self._journal or [], None
+        for item_id, before in reversed(journal):
+            it = self.items[item_id]
+            if it.open_cents > 0:
+                self._unindex(it)
+            it.open_cents = before
+            if before > 0:
+                self._index(it)
+
+    def commit(self) -> None:
+        self._journal = None
+
+    def open_total(self) -> int:
+        return sum(it.open_cents for c in self.by_customer.values() for it in c.values())

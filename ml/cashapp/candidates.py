@@ -1,0 +1,732 @@
+"""Who paid, and which open items a payment could be paying: the candidate allocations the scorer ranks.
+
+Identification (:func:`identify`) scores payer *families* (a top parent and its subsidiaries) from
+every clue a payment carries: its bank account (customer master, accounts seen on confirmed
+payments, rules), invoice and customer references in its free text and remittance advice, and its
+name (normalized, fuzzy). Up to three families go on to candidate generation.
+
+Candidate generation (:func:`generate`) proposes allocations against the family's open items in the
+payment currency, each with a method and the evidence a person reads:
+
+- ``remittance``: the lines of a linked remittance advice (paid, discount, deduction per invoice);
+- ``reference``: the invoices named in the free text, paid in full, net of discount, or partially;
+- ``exact_amount``: one open item equal to the amount;
+- ``discount``: one open item less its early-pay discount (earned within terms + grace, or not);
+- ``bank_fee`` / ``fx_difference`` / ``small_difference``: one open item short by a tolerated amount;
+- ``subset_sum``: several open items summing to the amount (bounded search, below);
+- ``overpayment``: items paid in full plus money left on account (a rounded-up amount, a gross
+  invoice paid ignoring its credit memo, a named invoice overpaid);
+- ``partial``: one invoice partly paid; ``oldest_first``: the amount spread over the oldest items;
+- ``on_account``: nothing applied, all of it unapplied cash on the customer's account.
+
+The bounded subset search. Only the ``max_items`` open items whose due date is nearest the date this
+customer usually pays (payment date minus its habitual days from due) are searched, items larger than
+the payment are pruned first, sets have at most ``max_set_size`` items, and a depth-first search over
+amounts sorted high to low stops after ``max_nodes`` steps or ``max_solutions`` exact sets. Pruning:
+a branch stops when even adding every remaining item cannot reach the target, or the next item
+overshoots it. The cost per payment is therefore at most ``max_nodes`` steps whatever the size of the
+account; ``bench.py`` measures the time against the number of open items.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from ingestion.normalized import RemittanceLine
+from ml.cashapp.book import OpenItem, OpenItemBook
+from ml.cashapp.intake import Payment
+from ml.cashapp.knowledge import PayerKnowledge
+from ml.cashapp.money import pct_of, to_cents
+from ml.cashapp.names import normalize_name
+from ml.cashapp.references import EXACT, PO, RefHit, ocr_digits, resolve_in_family, tokens
+from ml.cashapp.rules import Rules
+
+METHODS = (
+    "remittance",
+    "reference",
+    "exact_amount",
+    "discount",
+    "bank_fee",
+    "fx_difference",
+    "small_difference",
+    "subset_sum",
+    "overpayment",
+    "partial",
+    "oldest_first",
+    "on_account",
+)
+METHOD_CODE = {m: i for i, m in enumerate(METHODS)}
+MAX_FAMILIES = 3
+MAX_CANDIDATES = 24
+MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
+PARTIAL_ITEMS = 8  # open items proposed for an unexplained partial payment
+
+# IBAN country → the currency an account there is held in; for spotting cross-currency senders.
+_IBAN_CURRENCY = {"DE": "EUR", "FR": "EUR", "NL": "EUR", "ES": "EUR", "IT": "EUR", "IE": "EUR", "BE": "EUR",
+                  "AT": "EUR", "PT": "EUR", "FI": "EUR", "LU": "EUR", "GB": "GBP", "CH": "CHF"}
+
+
+def account_currency(account: str) -> str | None:
+    if len(account) >= 15 and account[:2].isalpha() and account[2:4].isdigit():
+        return _IBAN_CURRENCY.get(account[:2])
+    if account.isdigit():
+        return "USD"  # US/CA domestic account numbers
+    return None
+
+
+@dataclass(slots=True)
+class Alloc:
+    item: OpenItem
+    cash: int
+    discount: int = 0
+    deduction: int = 0
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Candidate:
+    method: str
+    customer_id: str
+    family: str
+    allocs: list[Alloc]
+    unapplied: int
+    evidence: list[str] = field(default_factory=list)
+    writeoff: int = 0  # a small overpayment written off to income (not unapplied cash)
+    prior: float = 0.0
+    features: list[float] | None = None
+    score: float = 0.0
+
+    @property
+    def applied(self) -> int:
+        return sum(a.cash for a in self.allocs)
+
+    def key(self) -> frozenset:
+        return frozenset((a.item.item_id, a.cash) for a in self.allocs)
+
+
+@dataclass(slots=True)
+class FamilyClue:
+    family: str
+    customer_id: str  # the family member the clues point at most
+    score: float
+    acct_master: bool = False
+    acct_seen: int = 0
+    ref_items: int = 0
+    cust_ref: bool = False
+    alias: bool = False
+    name_score: float = 0.0
+    amount_only: bool = False
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything the candidates and features of one payment are computed from."""
+
+    payment: Payment
+    families: list[FamilyClue]
+    hits: dict[str, str]  # item_id -> strongest reference kind in free text / advice
+    lines: list[tuple[RemittanceLine, OpenItem | None, str]]  # advice line, item, how resolved
+    items: dict[str, list[OpenItem]]  # family -> open items in the payment currency, by due date
+    candidates: list[Candidate] = field(default_factory=list)
+    nodes: int = 0  # subset-search steps spent
+
+
+def _better(a: str | None, b: str) -> str:
+    order = {EXACT: 0, "remittance": 0, PO: 1, "typo": 2, "amount": 3, "partial": 4}
+    return b if a is None or order.get(b, 9) < order.get(a, 9) else a
+
+
+# -- identification ------------------------------------------------------------------------------------
+
+
+def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list[FamilyClue], dict[str, str]]:
+    """Payer families with their clues, best first, and the invoices referenced exactly anywhere."""
+    clues: dict[str, dict] = {}
+
+    def clue(cid: str) -> dict:
+        return clues.setdefault(cid, {"master": False, "seen": 0, "refs": 0, "cref": False, "alias": False, "name": 0.0})
+
+    acct = p.account
+    if acct:
+        cid = know.master_account.get(acct)
+        if cid and (acct, cid) not in know.rejected:
+            clue(cid)["master"] = True
+        for cid, n in (know.seen_account.get(acct) or {}).items():
+            if (acct, cid) not in know.rejected:
+                clue(cid)["seen"] += n
+    hits: dict[str, str] = {}
+    texts = [p.text] + [ln.invoice_reference for d in p.docs for ln in d.lines]
+    refs = book.refs
+    for tok in tokens(p.text):
+        for h in refs.lookup(tok):
+            hits[h.item_id] = _better(hits.get(h.item_id), h.strength)
+    for d in p.docs:
+        for ln in d.lines:
+            for h in refs.lookup(ln.invoice_reference) or refs.lookup(ocr_digits(ln.invoice_reference) or "-"):
+                hits[h.item_id] = _better(hits.get(h.item_id), "remittance")
+    for item_id in hits:
+        owner = refs.customer_of.get(item_id)
+        if owner:
+            clue(owner)["refs"] += 1
+    for t in texts[:1]:
+        for cid in refs.customers_named(t):
+            clue(cid)["cref"] = True
+    names = [p.name_norm] + [d.payer_name for d in p.docs if d.payer_name]
+    for i, nm in enumerate(names):
+        norm = nm if i == 0 else normalize_name(nm)
+        if not norm:
+            continue
+        for cid in know.seen_name.get(norm) or ():
+            if (acct, cid) not in know.rejected:
+                clue(cid)["alias"] = True
+        # A known account makes a fuzzy name search pointless; skipping it keeps the common case fast.
+        if not any(c["master"] or c["seen"] for c in clues.values()):
+            for cid, s in know.names.search(norm, limit=4, cutoff=80):
+                c = clue(cid)
+                c["name"] = max(c["name"], s)
+    fams: dict[str, FamilyClue] = {}
+    for cid, c in clues.items():
+        s = (
+            4.0 * c["master"]
+            + min(4.0, 2.0 + c["seen"]) * (c["seen"] > 0)
+            + min(3.0, 1.5 * c["refs"])
+            + 2.5 * c["cref"]
+            + 2.0 * c["alias"]
+            + max(0.0, (c["name"] - 78) / 22 * 2.5)
+        )
+        fk = know.family_key(cid)
+        f = fams.get(fk)
+        if f is None:
+            f = fams[fk] = FamilyClue(fk, cid, 0.0)
+        f.score += s
+        f.acct_master |= c["master"]
+        f.acct_seen += c["seen"]
+        f.ref_items += c["refs"]
+        f.cust_ref = f.cust_ref or c["cref"]
+        f.alias |= c["alias"]
+        f.name_score = max(f.name_score, c["name"])
+        best = clues.get(f.customer_id)
+        if best is None or s > _clue_score(best):
+            f.customer_id = cid
+    ranked = sorted(fams.values(), key=lambda f: (-f.score, f.family))
+    return ranked[:MAX_FAMILIES], hits
+
+
+def _clue_score(c: dict) -> float:
+    return 4.0 * c["master"] + 3.0 * (c["seen"] > 0) + 1.5 * c["refs"] + 2.5 * c["cref"] + 2.0 * c["alias"] + c["name"] / 50
+
+
+# -- subset search --------------------------------------------------------------------------------------
+
+
+def subset_sum(values: list[int], lo: int, hi: int, max_size: int, max_nodes: int, max_solutions: int):
+    """Index sets (size 2..max_size) of ``values`` whose sum lies in [lo, hi]; and the steps spent.
+
+    Values are positive. Depth-first over values sorted high to low, with suffix sums for pruning.
+    """
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    vals = [values[i] for i in order]
+    n = len(vals)
+    suffix = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + vals[i]
+    out: list[tuple[int, ...]] = []
+    nodes = 0
+    stack: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())]
+    while stack:
+        start, s, chosen = stack.pop()
+        if s + suffix[start] < lo:
+            continue
+        for i in range(n - 1, start - 1, -1):  # pushed in reverse so larger values are tried first
+            nodes += 1
+            if nodes > max_nodes:
+                return out, nodes
+            v = vals[i]
+            t = s + v
+            if t > hi:
+                continue
+            c = chosen + (i,)
+            if t >= lo and len(c) >= 2:
+                out.append(tuple(sorted(order[j] for j in c)))
+                if len(out) >= max_solutions:
+                    return out, nodes
+            if len(c) < max_size and t + (suffix[i + 1] if i + 1 <= n else 0) >= lo and i + 1 < n:
+                stack.append((i + 1, t, c))
+    return out, nodes
+
+
+# -- generation -----------------------------------------------------------------------------------------
+
+
+def _discount(item: OpenItem, day: int, rules: Rules) -> tuple[int, bool] | None:
+    """(discount cents, earned?) if the item has early-pay terms."""
+    if not item.discount_pct:
+        return None
+    d = pct_of(item.open_cents, item.discount_pct)
+    if d <= 0:
+        return None
+    earned = item.discount_due is not None and day <= item.discount_due + rules.discount_grace_days
+    return d, earned
+
+
+def _tolerance(p: Payment, item_total: int, short: int, customer_id: str, rules: Rules) -> str | None:
+    """Which tolerance, if any, explains a payment ``short`` cents below ``item_total``."""
+    if short <= 0:
+        return None
+    if short <= rules.underpay_writeoff_limit(p.currency) and short <= item_total * rules.underpay_writeoff_share:
+        return "small_difference"
+    rule = rules.customer(customer_id)
+    if short <= rules.bank_fee_limit(p.currency, customer_id) and (
+        short <= item_total * rules.bank_fee_max_share or rule.net_of_bank_fees
+    ):
+        return "bank_fee"
+    acur = account_currency(p.account)
+    if acur and acur != p.currency and short <= item_total * rules.fx_tolerance_share:
+        return "fx_difference"
+    return None
+
+
+_REASON = {"small_difference": "SMALL_DIFFERENCE", "bank_fee": "BANK_FEE", "fx_difference": "FX_DIFFERENCE"}
+
+
+class Generator:
+    def __init__(self, book: OpenItemBook, know: PayerKnowledge, rules: Rules):
+        self.book, self.know, self.rules = book, know, rules
+
+    def context(self, p: Payment) -> Context:
+        fams, hits = identify(p, self.book, self.know)
+        items: dict[str, list[OpenItem]] = {}
+        for f in fams:
+            its = []
+            for cid in self.know.family_of(f.customer_id):
+                its.extend(it for it in self.book.by_customer.get(cid, {}).values() if it.currency == p.currency)
+            its.sort(key=lambda it: (it.due_date, it.document_date, it.item_id))
+            items[f.family] = its
+        if not fams:
+            # Nobody identified: an amount that equals very few open items anywhere still suggests who.
+            pool = self.book.global_amount(p.currency, p.amount)
+            if 0 < len(pool) <= 3:
+                for it in pool:
+                    fk = self.know.family_key(it.customer_id)
+                    if fk not in items:
+                        fams.append(FamilyClue(fk, it.customer_id, 0.5, amount_only=True))
+                        items[fk] = sorted(
+                            (
+                                x
+                                for cid in self.know.family_of(it.customer_id)
+                                for x in self.book.by_customer.get(cid, {}).values()
+                                if x.currency == p.currency
+                            ),
+                            key=lambda x: (x.due_date, x.document_date, x.item_id),
+                        )
+        ctx = Context(p, fams, hits, [], items)
+        self._resolve_fuzzy(ctx)
+        return ctx
+
+    def _resolve_fuzzy(self, ctx: Context) -> None:
+        """Partial/typo references in free text, and advice lines, against each family's open items.
+
+        A token that exactly names an invoice which is *not* open in the payer's family (a closed
+        one, or another customer's) is most likely a typo of one that is, so it is tried fuzzily
+        too; an open item found that way wins over the exact but closed one."""
+        p = ctx.payment
+        refs = self.book.refs
+        fam_items = [it for its in ctx.items.values() for it in its]
+        open_ids = {it.item_id for it in fam_items}
+        loose = []
+        for t in tokens(p.text):
+            if not any(h.item_id in open_ids for h in refs.lookup(t)):
+                d = "".join(ch for ch in t if ch.isdigit())
+                if d:
+                    loose.append(d)
+        if loose and fam_items:
+            named_open = {i for i in ctx.hits if i in open_ids}
+            for h in resolve_in_family(loose, fam_items, exclude=named_open):
+                ctx.hits[h.item_id] = _better(ctx.hits.get(h.item_id), h.strength)
+        if not p.docs:
+            return
+        by_amount: dict[int, list[OpenItem]] = {}
+        for it in fam_items:
+            by_amount.setdefault(it.open_cents, []).append(it)
+        for d in p.docs:
+            for ln in d.lines:
+                ref = ln.invoice_reference
+                exact = refs.lookup(ref) or refs.lookup(ocr_digits(ref) or "-")
+                item, how = None, "unresolved"
+                for h in exact:
+                    if h.item_id in open_ids:
+                        item, how = self.book.items[h.item_id], "remittance"
+                        break
+                if item is None:
+                    fz = {h.item_id: h for h in resolve_in_family([ocr_digits(ref)], fam_items, exclude=set())}
+                    if len(fz) == 1:
+                        h = next(iter(fz.values()))
+                        item, how = self.book.items[h.item_id], h.strength
+                if item is None and ln.paid_amount is not None:
+                    # An unreadable reference with an amount: the one open item of that amount, if only one.
+                    paid = to_cents(ln.paid_amount)
+                    gross = paid + to_cents(ln.discount_amount or 0) + to_cents(ln.deduction_amount or 0)
+                    same = by_amount.get(gross) or by_amount.get(paid) or []
+                    if len(same) == 1:
+                        item, how = same[0], "amount"
+                if item is None and exact:
+                    item, how = self.book.items.get(exact[0].item_id), "remittance"  # closed: evidence only
+                if item is not None:
+                    ctx.hits[item.item_id] = _better(ctx.hits.get(item.item_id), how)
+                ctx.lines.append((ln, item, how))
+
+    # -- the generators --------------------------------------------------------------------------------
+
+    def generate(self, ctx: Context) -> list[Candidate]:
+        p, rules = ctx.payment, self.rules
+        seen: dict[frozenset, Candidate] = {}
+        out: list[Candidate] = []
+
+        def add(c: Candidate) -> None:
+            if c.applied + c.unapplied + c.writeoff != p.amount or c.unapplied < 0 or c.applied < 0:
+                raise AssertionError(f"candidate {c.method} does not add up to the payment")  # pragma: no cover
+            k = c.key()
+            old = seen.get(k)
+            if old is not None:
+                old.evidence.extend(e for e in c.evidence if e not in old.evidence)
+                return
+            seen[k] = c
+            out.append(c)
+
+        for f in ctx.families:
+            items = ctx.items.get(f.family, [])
+            fam = f.family
+            cust = f.customer_id
+            strong = [it for it in items if ctx.hits.get(it.item_id) in (EXACT, PO, "remittance")]
+            named = [it for it in items if it.item_id in ctx.hits]
+            remit = [(ln, it, how) for ln, it, how in ctx.lines if it is not None and it.open_cents > 0 and it.currency == p.currency]
+            if remit:
+                self._from_remittance(ctx, f, remit, add)
+            for group, label in ((strong, "named"), (named, "named (partial/typo)")):
+                if group and (label == "named" or len(named) != len(strong)):
+                    self._from_named(ctx, f, group, label, add)
+            exact_found = any(c.unapplied == 0 and c.method in ("remittance", "reference") for c in out)
+            # one open item
+            for cid in self.know.family_of(cust):
+                for it in self.book.with_open_amount(cid, p.currency, p.amount):
+                    add(Candidate("exact_amount", it.customer_id, fam, [Alloc(it, p.amount)], 0,
+                                  [f"{it.item_id} open {_m(it.open_cents)} equals the amount"]))
+            for it in items:
+                disc = _discount(it, p.date, rules)
+                if disc and abs(it.open_cents - disc[0] - p.amount) <= 1:
+                    d = it.open_cents - p.amount
+                    ev = f"{it.item_id} {_m(it.open_cents)} less {it.discount_pct.normalize()}% discount {_m(d)}"
+                    ev += " (earned)" if disc[1] else " (taken after the discount date: unearned)"
+                    add(Candidate("discount", it.customer_id, fam, [Alloc(it, p.amount, discount=d)], 0, [ev]))
+                short = it.open_cents - p.amount
+                if 0 < short:
+                    tol = _tolerance(p, it.open_cents, short, it.customer_id, rules)
+                    if tol:
+                        add(Candidate(tol, it.customer_id, fam,
+                                      [Alloc(it, p.amount, deduction=short, reason=_REASON[tol])], 0,
+                                      [f"{it.item_id} {_m(it.open_cents)} short by {_m(short)}: {tol.replace('_', ' ')}"]))
+                if it.original_cents == p.amount and it.open_cents < p.amount:
+                    add(Candidate("overpayment", it.customer_id, fam, [Alloc(it, it.open_cents)],
+                                  p.amount - it.open_cents,
+                                  [f"{it.item_id} paid at its original {_m(it.original_cents)}; "
+                                   f"{_m(p.amount - it.open_cents)} more than open (credit not taken)"]))
+            if not exact_found:
+                self._subsets(ctx, f, items, add)
+                self._windows(ctx, f, items, add)
+            self._partials(ctx, f, items, add)
+            add(Candidate("on_account", cust, fam, [], p.amount,
+                          [f"nothing applied: {_m(p.amount)} on account of {cust}"]))
+        for c in out:
+            c.prior = _prior(c, ctx)
+        out.sort(key=lambda c: -c.prior)
+        ctx.candidates = out[:MAX_CANDIDATES]
+        return ctx.candidates
+
+    def _finish(self, p: Payment, allocs: list[Alloc], method: str, f: FamilyClue, ev: list[str], add) -> None:
+        """Close a set of allocations: tolerance, small overpayment write-off or unapplied remainder."""
+        applied = sum(a.cash for a in allocs)
+        rest = p.amount - applied
+        if rest < 0:
+            return
+        wo = 0
+        if 0 < rest <= self.rules.overpay_writeoff_limit(p.currency):
+            wo, rest = rest, 0
+            ev = ev + [f"{_m(wo)} over: written off (small difference)"]
+        elif rest > 0:
+            ev = ev + [f"{_m(rest)} left unapplied on account"]
+        owner = allocs[0].item.customer_id if allocs else f.customer_id
+        add(Candidate(method, owner, f.family, allocs, rest, ev, wo))
+
+    def _from_remittance(self, ctx: Context, f: FamilyClue, remit, add) -> None:
+        p = ctx.payment
+        allocs: dict[str, Alloc] = {}
+        ev = []
+        missing = [ln for ln, _, _ in remit if ln.paid_amount is None]
+        inferred = None
+        if len(missing) == 1:
+            # One line without a paid amount: the bank amount less the other lines says what it was.
+            inferred = p.amount - sum(to_cents(ln.paid_amount) for ln, _, _ in remit if ln.paid_amount is not None)
+        for ln, it, how in remit:
+            disc = to_cents(ln.discount_amount) if ln.discount_amount is not None else 0
+            ded = to_cents(ln.deduction_amount) if ln.deduction_amount is not None else 0
+            if ln.paid_amount is not None:
+                cash = to_cents(ln.paid_amount)
+            elif inferred is not None and 0 < inferred <= it.open_cents:
+                cash = inferred
+                rest = it.open_cents - cash - ded
+                dd = _discount(it, p.date, self.rules)
+                if not disc and dd and abs(rest - dd[0]) <= 1:
+                    disc = rest
+                ev.append(f"paid amount of {it.item_id} not on the advice: {_m(cash)} from the bank amount")
+            else:
+                cash = it.open_cents - disc - ded
+            a = allocs.get(it.item_id)
+            if a is None:
+                a = allocs[it.item_id] = Alloc(it, 0)
+            a.cash += cash
+            a.discount += disc
+            a.deduction += ded
+            if ded and ln.deduction_reason:
+                a.reason = ln.deduction_reason.upper()
+            ev.append(f"advice line {ln.invoice_reference!r} → {it.item_id} ({how})")
+        good = []
+        for a in allocs.values():
+            room = a.item.open_cents
+            if a.cash > room:
+                a.cash, a.discount, a.deduction = room, 0, 0  # advice says more than is open: open is the cap
+            a.discount = max(0, min(a.discount, room - a.cash))
+            a.deduction = max(0, min(a.deduction, room - a.cash - a.discount))
+            if a.deduction and not a.reason:
+                a.reason = "SHORT_PAY"
+            if a.cash > 0:
+                good.append(a)
+        if not good:
+            return
+        unresolved = sum(1 for _, _, how in ctx.lines if how == "unresolved")
+        if unresolved:
+            ev.append(f"{unresolved} advice line(s) not matched to an open item")
+        total = sum(a.cash for a in good)
+        if total > p.amount:
+            over = total - p.amount
+            tol = _tolerance(p, total, over, f.customer_id, self.rules)
+            if tol:
+                big = max(good, key=lambda a: a.cash)
+                big.cash -= over
+                big.deduction += over
+                big.reason = _REASON[tol]
+                ev.append(f"bank amount {_m(over)} below the advice: {tol.replace('_', ' ')}")
+            else:
+                # Less money than advised: apply in the advice's order until the money runs out.
+                left, cut = p.amount, []
+                for a in good:
+                    c = min(a.cash, left)
+                    if c <= 0:
+                        break
+                    cut.append(Alloc(a.item, c, a.discount if c == a.cash else 0, a.deduction if c == a.cash else 0, a.reason))
+                    left -= c
+                good = cut
+                ev.append(f"bank amount {_m(over)} below the advice: applied in the advice's order")
+        self._finish(p, good, "remittance", f, ev, add)
+
+    def _from_named(self, ctx: Context, f: FamilyClue, group: list[OpenItem], label: str, add) -> None:
+        p, rules = ctx.payment, self.rules
+        total = sum(it.open_cents for it in group)
+        ids = ", ".join(it.item_id for it in group[:6]) + (" …" if len(group) > 6 else "")
+        ev = [f"reference names {ids} ({label})"]
+        if total == p.amount:
+            add(Candidate("reference", group[0].customer_id, f.family, [Alloc(it, it.open_cents) for it in group], 0, ev))
+            return
+        discs = [_discount(it, p.date, rules) for it in group]
+        if any(discs):
+            allocs = [Alloc(it, it.open_cents - (d[0] if d else 0), discount=d[0] if d else 0) for it, d in zip(group, discs, strict=True)]
+            if abs(sum(a.cash for a in allocs) - p.amount) <= len(allocs):
+                allocs[-1].cash += p.amount - sum(a.cash for a in allocs)
+                allocs[-1].discount = allocs[-1].item.open_cents - allocs[-1].cash
+                earned = all(d[1] for d in discs if d)
+                add(Candidate("discount", group[0].customer_id, f.family, allocs, 0,
+                              ev + ["net of early-pay discount" + ("" if earned else " (unearned)")]))
+                return
+        if total > p.amount:
+            short = total - p.amount
+            tol = _tolerance(p, total, short, group[0].customer_id, rules)
+            if tol:
+                allocs = [Alloc(it, it.open_cents) for it in group]
+                big = max(allocs, key=lambda a: a.cash)
+                big.cash -= short
+                big.deduction = short
+                big.reason = _REASON[tol]
+                add(Candidate(tol, group[0].customer_id, f.family, allocs, 0, ev + [f"short by {_m(short)}: {tol.replace('_', ' ')}"]))
+            if len(group) > 1 and len(group) <= 16:
+                sols, n = subset_sum([it.open_cents for it in group], p.amount, p.amount, len(group), 5000, 3)
+                ctx.nodes += n
+                for s in sols:
+                    add(Candidate("reference", group[s[0]].customer_id, f.family,
+                                  [Alloc(group[i], group[i].open_cents) for i in s], 0,
+                                  ev + ["only some of the named invoices, in full"]))
+            # partial: the named invoices oldest first, the last one partly
+            left, allocs = p.amount, []
+            for it in group:
+                c = min(it.open_cents, left)
+                if c <= 0:
+                    break
+                allocs.append(Alloc(it, c))
+                left -= c
+            add(Candidate("partial", allocs[0].item.customer_id, f.family, allocs, 0,
+                          ev + [f"{_m(short)} of the named invoices stays open (partial payment)"]))
+            if 1 < len(group) <= 8:
+                # One named invoice short-paid (a deduction the payer did not explain), the others in full.
+                for k, it in enumerate(group):
+                    cash_k = it.open_cents - short
+                    if cash_k > 0:
+                        allocs = [Alloc(x, x.open_cents) for j, x in enumerate(group) if j != k] + [Alloc(it, cash_k)]
+                        add(Candidate("partial", it.customer_id, f.family, allocs, 0,
+                                      ev + [f"{it.item_id} short by {_m(short)}, the others in full"]))
+        else:
+            # More than the named invoices: maybe more invoices ("INV 1234 +2"), else overpayment.
+            rest = p.amount - total
+            pool = [it for it in ctx.items.get(f.family, []) if it.item_id not in {g.item_id for g in group} and it.open_cents <= rest]
+            if pool:
+                pool = self._nearest(pool, p, f.customer_id)
+                single = [it for it in pool if it.open_cents == rest]
+                sols = [(pool.index(it),) for it in single[:3]]
+                if len(pool) >= 2:
+                    more, n = subset_sum([it.open_cents for it in pool], rest, rest, 4, 3000, 3)
+                    ctx.nodes += n
+                    sols += more
+                for s in sols:
+                    add(Candidate("reference", group[0].customer_id, f.family,
+                                  [Alloc(it, it.open_cents) for it in group] + [Alloc(pool[i], pool[i].open_cents) for i in s],
+                                  0, ev + ["plus invoices the reference did not name, summing to the rest"]))
+                # The rest spread over the other open items, oldest first (an unnamed partial payment).
+                others = [it for it in ctx.items.get(f.family, []) if it.item_id not in {g.item_id for g in group}]
+                left, extra = rest, []
+                for it in others:
+                    c = min(it.open_cents, left)
+                    extra.append(Alloc(it, c))
+                    left -= c
+                    if left == 0:
+                        break
+                if left == 0 and extra:
+                    add(Candidate("partial", group[0].customer_id, f.family,
+                                  [Alloc(it, it.open_cents) for it in group] + extra, 0,
+                                  ev + ["the rest applied to the oldest other open items"]))
+            self._finish(p, [Alloc(it, it.open_cents) for it in group], "overpayment", f,
+                         ev + [f"paid {_m(rest)} more than the named invoices"], add)
+
+    def _nearest(self, items: list[OpenItem], p: Payment, customer_id: str, n: int | None = None) -> list[OpenItem]:
+        """The ``n`` (default ``max_items``) items whose due date is nearest when this customer usually pays."""
+        n = n or self.rules.subset_max_items
+        if len(items) <= n:
+            return items
+        mean_days = self.know.habit(customer_id).vector()[6]
+        target = p.date - mean_days
+        return sorted(items, key=lambda it: (abs(it.due_date - target), it.item_id))[:n]
+
+    def _subsets(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+        p, rules = ctx.payment, self.rules
+        pool = self._nearest([it for it in items if it.open_cents <= p.amount], p, f.customer_id)
+        if len(pool) < 2:
+            return
+        budget = rules.subset_max_nodes
+        sols, n = subset_sum([it.open_cents for it in pool], p.amount, p.amount, rules.subset_max_set_size, budget,
+                             rules.subset_max_solutions)
+        ctx.nodes += n
+        for s in sols:
+            add(Candidate("subset_sum", pool[s[0]].customer_id, f.family, [Alloc(pool[i], pool[i].open_cents) for i in s], 0,
+                          [f"{len(s)} open items sum to the amount: " + ", ".join(pool[i].item_id for i in s[:8])]))
+        discs = [_discount(it, p.date, rules) for it in pool]
+        if any(discs):
+            net = [it.open_cents - (d[0] if d else 0) for it, d in zip(pool, discs, strict=True)]
+            sols, n = subset_sum(net, p.amount, p.amount, rules.subset_max_set_size, budget // 2, rules.subset_max_solutions)
+            ctx.nodes += n
+            for s in sols:
+                allocs = [Alloc(pool[i], net[i], discount=pool[i].open_cents - net[i]) for i in s]
+                add(Candidate("discount", pool[s[0]].customer_id, f.family, allocs, 0,
+                              [f"{len(s)} open items net of early-pay discount sum to the amount"]))
+        for unit in rules.round_amount_units_cents:
+            if p.amount % unit == 0 and p.amount > unit:
+                lo, hi = p.amount - unit + 1, p.amount - 1
+                cands = [(pool.index(it),) for it in pool if lo <= it.open_cents <= hi][:3]
+                more, n = subset_sum([it.open_cents for it in pool], lo, hi, 4, budget // 4, 3)
+                ctx.nodes += n
+                for s in cands + more:
+                    self._finish(p, [Alloc(pool[i], pool[i].open_cents) for i in s], "overpayment", f,
+                                 [f"round amount: {len(s)} open item(s) plus less than {_m(unit)} extra"], add)
+                break
+
+    def _windows(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+        """Runs of consecutive open items in due-date order summing to the amount: "everything due
+        from ... to ...", the way statement payers settle. Also over items never partly paid or
+        credited ("clean"), since a disputed or short-paid older item is usually left out."""
+        p = ctx.payment
+        if len(items) < 2:
+            return
+        clean = [it for it in items if it.open_cents == it.original_cents]
+        pools = [(items, "open items")] + ([(clean, "clean open items")] if 1 < len(clean) < len(items) else [])
+        for pool, label in pools:
+            n = len(pool)
+            found = 0
+            for i in range(n):
+                s = 0
+                for j in range(i, min(n, i + MAX_WINDOW)):
+                    s += pool[j].open_cents
+                    if s >= p.amount:
+                        break
+                if s == p.amount and j > i:
+                    run = pool[i : j + 1]
+                    add(Candidate("subset_sum", run[0].customer_id, f.family, [Alloc(it, it.open_cents) for it in run], 0,
+                                  [f"all {len(run)} {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}"]))
+                    found += 1
+                    if found >= 3:
+                        break
+                ctx.nodes += j - i + 1
+
+    def _partials(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+        p = ctx.payment
+        bigger = [it for it in items if it.open_cents > p.amount]
+        if len(bigger) > PARTIAL_ITEMS:
+            # the oldest two, and those due nearest when this customer usually pays
+            near = self._nearest(bigger, p, f.customer_id, PARTIAL_ITEMS - 2)
+            bigger = list({it.item_id: it for it in bigger[:2] + near}.values())
+        for it in bigger:
+            add(Candidate("partial", it.customer_id, f.family, [Alloc(it, p.amount)], 0,
+                          [f"part of {it.item_id} (open {_m(it.open_cents)}); {_m(it.open_cents - p.amount)} stays open"]))
+        total = sum(it.open_cents for it in items)
+        if items and total > p.amount:
+            left, allocs = p.amount, []
+            for it in items:
+                c = min(it.open_cents, left)
+                allocs.append(Alloc(it, c))
+                left -= c
+                if left == 0:
+                    break
+            if len(allocs) > 1:
+                add(Candidate("oldest_first", allocs[0].item.customer_id, f.family, allocs, 0,
+                              [f"applied oldest first over {len(allocs)} open items"]))
+        elif items and 0 < total < p.amount:
+            self._finish(p, [Alloc(it, it.open_cents) for it in items], "overpayment", f,
+                         ["every open item paid; the rest is more than is owed"], add)
+
+
+def _d(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
+def _m(cents: int) -> str:
+    return f"{cents // 100:,}.{cents % 100:02d}"
+
+
+def _prior(c: Candidate, ctx: Context) -> float:
+    """A hand-set plausibility used to order and cap candidates before the model sees them."""
+    base = {
+        "remittance": 0.9, "reference": 0.85, "exact_amount": 0.7, "discount": 0.65, "bank_fee": 0.4,
+        "fx_difference": 0.35, "small_difference": 0.45, "subset_sum": 0.45, "overpayment": 0.3,
+        "partial": 0.2, "oldest_first": 0.15, "on_account": 0.05,
+    }[c.method]
+    named = sum(1 for a in c.allocs if a.item.item_id in ctx.hits)
+    if c.allocs:
+        base += 0.3 * named / len(c.allocs)
+    if c.unapplied:
+        base -= 0.1
+    return base

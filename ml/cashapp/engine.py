@@ -1,0 +1,432 @@
+"""The cash-application engine: bank movements and remittance advices in, applications and exceptions out.
+
+One run (:meth:`CashApplicationEngine.run`) takes a batch of bank transactions (credits; debits and
+reversals are set aside) and the remittance advices received with them, and:
+
+1. links advices to movements (:mod:`ml.cashapp.intake`);
+2. identifies each payer and generates candidate allocations (:mod:`ml.cashapp.candidates`) against
+   the open items as they stand at the start of the run;
+3. scores every candidate of the batch in one call (:mod:`ml.cashapp.scoring`);
+4. decides payment by payment, in booking order: **auto-applied** when the best candidate's
+   calibrated confidence reaches the threshold and no rule forbids it (its items are then reserved,
+   so a later payment of the same run cannot take them again); **suggested** (the top candidates
+   with confidence and evidence) when a customer was identified or an amount points to one;
+   **unidentified** otherwise.
+
+Every received amount is split to the cent: ``applied + suggested + unapplied = amount`` per
+transaction (``applied`` includes a small overpayment written off), checked before the result is
+returned (:func:`check_conservation`), so a run that would lose a cent fails instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from ingestion.normalized import BankTransaction, RemittanceDocument
+from ml.cashapp.book import OpenItemBook
+from ml.cashapp.candidates import Candidate, Context, FamilyClue, Generator
+from ml.cashapp.features import FEATURES, featurize
+from ml.cashapp.intake import Payment, doc_total, link_remittances, payment_of
+from ml.cashapp.knowledge import PayerKnowledge
+from ml.cashapp.money import from_cents
+from ml.cashapp.rules import Rules, load_rules
+from ml.cashapp.scoring import Scorer
+
+AUTO, SUGGESTED, UNIDENTIFIED = "auto_applied", "suggested", "unidentified"
+
+APPLICATION_COLUMNS = (
+    "transaction_id", "booking_date", "customer_id", "item_id", "item_type", "currency", "applied_amount",
+    "discount_amount", "deduction_amount", "deduction_reason", "method", "confidence", "evidence", "model_version",
+)
+SUGGESTION_COLUMNS = (
+    "transaction_id", "rank", "customer_id", "item_id", "item_type", "currency", "applied_amount", "discount_amount",
+    "deduction_amount", "deduction_reason", "unapplied_amount", "method", "confidence", "evidence", "model_version",
+)
+EXCEPTION_COLUMNS = (
+    "transaction_id", "booking_date", "currency", "amount", "counterparty_name", "counterparty_account",
+    "remittance_text", "customer_id", "reason", "detail", "best_confidence", "candidate_count", "remittance_documents",
+)
+UNAPPLIED_COLUMNS = ("transaction_id", "booking_date", "customer_id", "currency", "unapplied_amount", "reason")
+PAYMENT_COLUMNS = (
+    "transaction_id", "booking_date", "currency", "amount", "status", "customer_id", "applied_amount",
+    "suggested_amount", "unapplied_amount", "method", "confidence", "reason", "model_version", "remittance_documents",
+)
+
+
+@dataclass
+class Decision:
+    payment: Payment
+    status: str
+    reason: str | None
+    chosen: Candidate | None  # auto-applied candidate, or the first suggestion
+    ranked: list[tuple[Candidate, float]]  # valid candidates with calibrated confidence, best first
+    families: list[FamilyClue]
+
+
+@dataclass
+class CandidateBatch:
+    """Every scored candidate of a run, for training the next model (features + what they propose)."""
+
+    X: np.ndarray
+    groups: np.ndarray  # payment index per row (index into ``transaction_ids``)
+    transaction_ids: list[str]
+    days: np.ndarray  # payment date ordinal per row
+    keys: list[frozenset]  # (item_id, cash cents) pairs the candidate applies
+    methods: list[str]
+    eligible: np.ndarray  # method may be auto-applied
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per candidate: transaction_id, candidate_key ('item:cents;...'), method, features."""
+        df = pd.DataFrame(self.X, columns=list(FEATURES))
+        df.insert(0, "transaction_id", [self.transaction_ids[g] for g in self.groups])
+        df.insert(1, "candidate_key", [key_text(k) for k in self.keys])
+        df.insert(2, "candidate_method", self.methods)
+        df.insert(3, "payment_day", self.days)
+        return df
+
+
+def key_text(key: frozenset) -> str:
+    return ";".join(f"{i}:{c}" for i, c in sorted(key))
+
+
+@dataclass
+class CashAppResult:
+    payments: pd.DataFrame
+    applications: pd.DataFrame
+    suggestions: pd.DataFrame
+    exceptions: pd.DataFrame
+    unapplied: pd.DataFrame
+    unlinked_remittances: pd.DataFrame
+    skipped: pd.DataFrame  # debits, reversals: not cash to apply
+    candidates: CandidateBatch | None
+    decisions: list[Decision] = field(repr=False, default_factory=list)
+    model_version: str = "heuristic"
+
+
+class CashApplicationEngine:
+    """Holds the open items, what is known about payers, the rules and the scorer between runs."""
+
+    def __init__(self, book: OpenItemBook, knowledge: PayerKnowledge, rules: Rules | None = None,
+                 scorer: Scorer | None = None):
+        self.book = book
+        self.know = knowledge
+        self.rules = rules or knowledge.rules
+        self.scorer = scorer or Scorer(version="heuristic", threshold=float(self.rules.heuristic_auto_confidence))
+        self.gen = Generator(book, knowledge, self.rules)
+        self.timing: dict | None = None  # when a dict: transaction_id -> (open items searched, seconds)
+
+    # -- a run --------------------------------------------------------------------------------------------
+
+    def run(self, transactions: list[BankTransaction], remittances: list[RemittanceDocument] = (),
+            *, keep_candidates: bool = True) -> CashAppResult:
+        payments, skipped = [], []
+        for i, t in enumerate(transactions):
+            if t.credit_debit != "CRDT" or t.amount <= 0 or t.is_reversal:
+                skipped.append({"transaction_id": t.identity(), "booking_date": t.booking_date, "currency": t.currency,
+                                "amount": t.amount, "reason": "reversal" if t.is_reversal else "debit"})
+                continue
+            payments.append(payment_of(t, i))
+        payments.sort(key=lambda p: (p.date, p.order))
+        unlinked = link_remittances(payments, list(remittances), self.rules.remittance_link_days)
+        ctxs: list[Context] = []
+        rows, groups, keys, methods = [], [], [], []
+        timing = self.timing
+        for gi, p in enumerate(payments):
+            t0 = time.perf_counter() if timing is not None else 0.0
+            ctx = self.gen.context(p)
+            cands = self.gen.generate(ctx)
+            featurize(ctx, self.know)
+            ctxs.append(ctx)
+            if timing is not None:
+                timing[p.transaction_id] = (sum(len(v) for v in ctx.items.values()), time.perf_counter() - t0)
+            for c in cands:
+                rows.append(c.features)
+                groups.append(gi)
+                keys.append(c.key())
+                methods.append(c.method)
+        X = np.asarray(rows, dtype=np.float64) if rows else np.zeros((0, len(FEATURES)))
+        g = np.asarray(groups, dtype=np.int64)
+        conf = self.scorer.confidence(X, g) if len(X) else np.zeros(0)
+        raw_pos = 0
+        decisions = []
+        for ctx in ctxs:
+            n = len(ctx.candidates)
+            for c, s in zip(ctx.candidates, conf[raw_pos : raw_pos + n], strict=True):
+                c.score = float(s)
+            raw_pos += n
+            decisions.append(self._decide(ctx))
+        batch = None
+        if keep_candidates:
+            never = set(self.rules.never_auto_methods)
+            batch = CandidateBatch(
+                X=X, groups=g, transaction_ids=[p.transaction_id for p in payments],
+                days=np.asarray([payments[i].date for i in groups], dtype=np.int64), keys=keys, methods=methods,
+                eligible=np.asarray([m not in never for m in methods], dtype=bool),
+            )
+        result = self._frames(decisions, unlinked, skipped, batch)
+        check_conservation(result)
+        return result
+
+    def _fits(self, c: Candidate) -> bool:
+        return all(a.item.open_cents >= a.cash + a.discount + a.deduction for a in c.allocs)
+
+    def _decide(self, ctx: Context) -> Decision:
+        p = ctx.payment
+        ranked = sorted(ctx.candidates, key=lambda c: (-c.score, -c.prior))
+        valid = [c for c in ranked if self._fits(c)]
+        conflict = bool(ranked) and bool(ranked[0].allocs) and not self._fits(ranked[0])
+        pairs = [(c, c.score) for c in valid]
+        fams = ctx.families
+        identified = any(not f.amount_only for f in fams)
+        top = valid[0] if valid else None
+        if not fams:
+            return Decision(p, UNIDENTIFIED, "payer_not_identified", None, [], fams)
+        if top is None or not any(c.allocs for c in valid):
+            has_items = any(ctx.items.get(f.family) for f in fams)
+            reason = "no_matching_items" if has_items else "no_open_items"
+            if conflict:
+                reason = "items_already_applied"
+            status = SUGGESTED if identified else UNIDENTIFIED
+            return Decision(p, status, reason, top, pairs, fams)
+        rule = self.rules.customer(top.customer_id)
+        threshold = self.scorer.threshold
+        if (
+            identified
+            and not conflict
+            and top.score >= threshold
+            and top.allocs
+            and top.method not in self.rules.never_auto_methods
+            and rule.auto_apply
+        ):
+            for a in top.allocs:
+                # Small differences and bank fees are closed here; a disputed deduction stays open (see confirm).
+                closes = a.reason in ("SMALL_DIFFERENCE", "BANK_FEE", "FX_DIFFERENCE")
+                self.book.reduce(a.item.item_id, a.cash + a.discount + (a.deduction if closes else 0))
+            return Decision(p, AUTO, None, top, pairs, fams)
+        if not identified:
+            reason = "payer_not_identified"
+        elif conflict:
+            reason = "items_already_applied"
+        elif not rule.auto_apply:
+            reason = "customer_rule_review"
+        elif top.method in self.rules.never_auto_methods:
+            reason = f"review_{top.method}"
+        elif top.method in ("partial", "oldest_first"):
+            reason = "partial_payment"
+        elif any(a.deduction for a in top.allocs):
+            reason = "short_payment"
+        elif top.unapplied:
+            reason = "overpayment"
+        elif len(pairs) > 1 and pairs[1][1] >= 0.5 * top.score:
+            reason = "ambiguous"
+        else:
+            reason = "low_confidence"
+        return Decision(p, SUGGESTED, reason, top, pairs, fams)
+
+    # -- learning from confirmed applications ----------------------------------------------------------------
+
+    def confirm(self, *, account: str | None, name: str | None, day: int, amount: int,
+                allocations: list[tuple[str, int, int, int]], customer_id: str | None = None,
+                reduce_book: bool = True) -> None:
+        """A payment whose application is settled (auto-applied and kept, accepted, or corrected):
+        learn who paid and how, and take the cash and allowed discount off the book. A deduction
+        stays open on its invoice: the ERP opens a dispute for it, settled later by a credit memo or
+        by the customer paying it. ``allocations``: (item_id, cash, discount allowed, deduction) in
+        cents; ``customer_id``: the account an unallocated payment belongs to."""
+        owners, dfd, disc, partial, short = [], [], False, False, False
+        applied = 0
+        for item_id, cash, discount, deduction in allocations:
+            it = self.book.items.get(item_id)
+            if it is None:
+                continue
+            owners.append(it.customer_id)
+            dfd.append(day - it.due_date)
+            disc |= discount > 0
+            short |= deduction > 0
+            partial |= cash + discount + deduction < it.open_cents
+            applied += cash
+        if not owners and customer_id:
+            owners = [customer_id]
+        self.know.learn_payment(account=account, name=name, customer_ids=owners, n_items=len(allocations),
+                                discount=disc, partial=partial, short=short, over=amount > applied and bool(allocations),
+                                days_from_due=dfd)
+        if reduce_book:
+            for item_id, cash, discount, _deduction in allocations:
+                self.book.reduce(item_id, cash + discount)
+
+    # -- output frames -----------------------------------------------------------------------------------
+
+    def _frames(self, decisions: list[Decision], unlinked, skipped, batch) -> CashAppResult:
+        version = self.scorer.version
+        apps, sugg, exc, unap, pays = [], [], [], [], []
+        for d in decisions:
+            p = d.payment
+            day = dt.date.fromordinal(p.date)
+            applied = suggested = 0
+            who = ""
+            top = d.chosen
+            if d.status == AUTO:
+                applied = top.applied + top.writeoff
+                ev = _evidence(d, top)
+                for a in top.allocs:
+                    apps.append((p.transaction_id, day, a.item.customer_id, a.item.item_id, "invoice", p.currency,
+                                 from_cents(a.cash), from_cents(a.discount), from_cents(a.deduction), a.reason,
+                                 top.method, round(top.score, 6), ev, version))
+                if top.writeoff:
+                    apps.append((p.transaction_id, day, top.customer_id, None, "write_off", p.currency,
+                                 from_cents(top.writeoff), from_cents(0), from_cents(0), "SMALL_OVERPAYMENT",
+                                 top.method, round(top.score, 6), ev, version))
+                who = top.customer_id
+            else:
+                for rank, (c, s) in enumerate(d.ranked[: self.rules.suggestions], start=1):
+                    ev = _evidence(d, c)
+                    rows = [(a.item.customer_id, a.item.item_id, "invoice", a.cash, a.discount, a.deduction, a.reason)
+                            for a in c.allocs]
+                    if c.writeoff:
+                        rows.append((c.customer_id, None, "write_off", c.writeoff, 0, 0, "SMALL_OVERPAYMENT"))
+                    if not rows:
+                        rows.append((c.customer_id, None, "on_account", 0, 0, 0, None))
+                    for cust, item, typ, cash, disc, ded, reason in rows:
+                        sugg.append((p.transaction_id, rank, cust, item, typ, p.currency, from_cents(cash),
+                                     from_cents(disc), from_cents(ded), reason, from_cents(c.unapplied), c.method,
+                                     round(s, 6), ev, version))
+                if top is not None and d.status == SUGGESTED:
+                    suggested = top.applied + top.writeoff
+                    who = top.customer_id
+                elif d.families:
+                    who = d.families[0].customer_id if not d.families[0].amount_only else ""
+                best = d.ranked[0][1] if d.ranked else None
+                exc.append((p.transaction_id, day, p.currency, from_cents(p.amount), p.name or None,
+                            p.txn.counterparty_account, p.txn.remittance_text, who or None, d.reason,
+                            _detail(d), None if best is None else round(best, 6), len(d.ranked), len(p.docs)))
+            unapplied = p.amount - applied - suggested
+            if unapplied:
+                reason = ("overpayment" if d.status == AUTO else
+                          "pending_review" if d.status == SUGGESTED else "unidentified")
+                unap.append((p.transaction_id, day, who or None, p.currency, from_cents(unapplied), reason))
+            pays.append((p.transaction_id, day, p.currency, from_cents(p.amount), d.status, who or None,
+                         from_cents(applied), from_cents(suggested), from_cents(unapplied),
+                         top.method if top is not None else None,
+                         round(top.score, 6) if top is not None else None, d.reason, version, len(p.docs)))
+        unl = [{"payer_name": u.payer_name, "payment_reference": u.payment_reference, "payment_date": u.payment_date,
+                "currency": u.currency, "total_amount": from_cents(t) if (t := doc_total(u)) is not None else None,
+                "line_count": len(u.lines), "source_format": u.source_format} for u in unlinked]
+        return CashAppResult(
+            payments=pd.DataFrame(pays, columns=list(PAYMENT_COLUMNS)),
+            applications=pd.DataFrame(apps, columns=list(APPLICATION_COLUMNS)),
+            suggestions=pd.DataFrame(sugg, columns=list(SUGGESTION_COLUMNS)),
+            exceptions=pd.DataFrame(exc, columns=list(EXCEPTION_COLUMNS)),
+            unapplied=pd.DataFrame(unap, columns=list(UNAPPLIED_COLUMNS)),
+            unlinked_remittances=pd.DataFrame(unl, columns=["payer_name", "payment_reference", "payment_date", "currency",
+                                                            "total_amount", "line_count", "source_format"]),
+            skipped=pd.DataFrame(skipped, columns=["transaction_id", "booking_date", "currency", "amount", "reason"]),
+            candidates=batch,
+            decisions=decisions,
+            model_version=version,
+        )
+
+
+def _who(d: Decision, c: Candidate) -> str:
+    f = next((f for f in d.families if f.family == c.family), None)
+    if f is None:
+        return ""
+    bits = []
+    if f.acct_master:
+        bits.append("payer account in customer master")
+    if f.acct_seen:
+        bits.append(f"payer account on {f.acct_seen} confirmed payment(s)")
+    if f.ref_items:
+        bits.append(f"{f.ref_items} referenced invoice(s) belong to it")
+    if f.cust_ref:
+        bits.append("reference names the customer account")
+    if f.alias:
+        bits.append("payer name seen on confirmed payments")
+    if f.name_score:
+        bits.append(f"payer name similar ({f.name_score:.0f}/100)")
+    if f.amount_only:
+        bits.append("payer unknown: only the amount points here")
+    return f"{f.customer_id}: " + ", ".join(bits)
+
+
+def _evidence(d: Decision, c: Candidate) -> str:
+    return " | ".join([_who(d, c), *c.evidence])
+
+
+def _detail(d: Decision) -> str:
+    if not d.families:
+        return "no account, reference or name points to a customer"
+    if not d.ranked:
+        return "no open item of the identified customer fits"
+    c, s = d.ranked[0]
+    return f"best: {c.method} at {s:.3f}; " + "; ".join(c.evidence[:2])
+
+
+def check_conservation(result: CashAppResult) -> None:
+    """applied + suggested + unapplied = amount, per payment and in total per currency (exact Decimal)."""
+    df = result.payments
+    if df.empty:
+        return
+    for row in df.itertuples(index=False):
+        if row.applied_amount + row.suggested_amount + row.unapplied_amount != row.amount:
+            raise AssertionError(f"payment {row.transaction_id} does not add up to the cent")
+        if min(row.applied_amount, row.suggested_amount, row.unapplied_amount) < 0:
+            raise AssertionError(f"payment {row.transaction_id} has a negative part")
+    apps = result.applications
+    for tid, total in apps.groupby("transaction_id")["applied_amount"].sum().items() if not apps.empty else ():
+        rec = df.loc[df.transaction_id == tid, "applied_amount"].iloc[0]
+        if total != rec:
+            raise AssertionError(f"payment {tid}: applications sum to {total}, payment says {rec}")
+
+
+def build_engine(
+    open_items: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    history: pd.DataFrame | None = None,
+    corrections: pd.DataFrame | None = None,
+    rules: Rules | None = None,
+    scorer: Scorer | None = None,
+) -> CashApplicationEngine:
+    """An engine from warehouse-shaped frames.
+
+    ``open_items``: see :meth:`OpenItemBook.from_frame`. ``customers``: the customer master (see
+    :meth:`PayerKnowledge.from_customers`). ``history``: past confirmed applications, one row per
+    (payment, item): counterparty_account, counterparty_name, booking_date, amount, item_id,
+    customer_id, applied_amount, discount_amount, deduction_amount (see ``ml.cashapp.corrections``
+    for how corrections become confirmed applications). Open items are the state *now*: history is
+    only learned from, never taken off the book again.
+    """
+    from ml.cashapp.corrections import confirmed_from_corrections
+
+    rules = rules or load_rules()
+    book = OpenItemBook.from_frame(open_items)
+    know = PayerKnowledge.from_customers(customers, rules)
+    engine = CashApplicationEngine(book, know, rules, scorer)
+    frames = [f for f in (history, confirmed_from_corrections(corrections, know) if corrections is not None else None)
+              if f is not None and not f.empty]
+    for frame in frames:
+        learn_history(engine, frame)
+    return engine
+
+
+def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
+    """Teach the engine from confirmed applications (see :func:`build_engine`), without touching the book."""
+    if history.empty:
+        return
+    from ml.cashapp.money import to_cents
+
+    for _tid, grp in history.groupby("transaction_id", sort=False):
+        first = grp.iloc[0]
+        day = pd.Timestamp(first["booking_date"]).date().toordinal()
+        allocs = [(str(r.item_id), to_cents(r.applied_amount), to_cents(r.discount_amount or Decimal(0)),
+                   to_cents(r.deduction_amount or Decimal(0)))
+                  for r in grp.itertuples(index=False) if isinstance(r.item_id, str) and r.item_id]
+        engine.confirm(account=first.get("counterparty_account"), name=first.get("counterparty_name"), day=day,
+                       amount=to_cents(first["amount"]), allocations=allocs,
+                       customer_id=first.get("customer_id"), reduce_book=False)

@@ -1,0 +1,129 @@
+"""Bank movements made ready for matching, and remittance advices linked to the movement they describe.
+
+A remittance advice arrives apart from the money (an e-mail, an EDI 820, a lockbox coupon), so the
+link is itself a match: first by the payment reference the advice quotes (end-to-end id, check
+number, bank or customer reference), else by the same amount and currency within
+``remittance_link_days`` of the booking date, the payer's name breaking ties. An advice that matches
+no movement, or several equally well, is left unlinked and reported rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingestion.normalized import BankTransaction, RemittanceDocument
+from ml.cashapp.knowledge import normalize_account
+from ml.cashapp.money import to_cents
+from ml.cashapp.names import name_similarity, normalize_name
+from ml.cashapp.references import compact
+
+
+@dataclass(slots=True)
+class Payment:
+    transaction_id: str
+    date: int  # booking date (value date when the bank gives none), ordinal
+    amount: int  # cents, > 0
+    currency: str
+    account: str  # normalized counterparty account
+    name: str
+    name_norm: str
+    text: str  # every free-text field a payer can put references in
+    source_format: str
+    txn: BankTransaction
+    docs: list[RemittanceDocument] = field(default_factory=list)
+    order: int = 0  # position in the run, to keep outputs in input order
+
+
+def payment_of(txn: BankTransaction, order: int = 0) -> Payment:
+    """A credit movement → :class:`Payment`. Raises ``ValueError`` for what cash application cannot take."""
+    if txn.credit_debit != "CRDT" or txn.amount <= 0:
+        raise ValueError(f"transaction {txn.identity()[:12]} is not a credit; cash application takes credits only")
+    day = txn.booking_date or txn.value_date
+    if day is None:
+        raise ValueError(f"transaction {txn.identity()[:12]} has neither booking nor value date")
+    e2e = txn.end_to_end_id if (txn.end_to_end_id or "").upper() != "NOTPROVIDED" else None
+    parts = [txn.remittance_text, txn.customer_reference, e2e, *txn.structured_references]
+    return Payment(
+        transaction_id=txn.identity(),
+        date=day.toordinal(),
+        amount=to_cents(txn.amount),
+        currency=txn.currency.upper(),
+        account=normalize_account(txn.counterparty_account),
+        name=txn.counterparty_name or "",
+        name_norm=normalize_name(txn.counterparty_name),
+        text=" ".join(p for p in parts if p),
+        source_format=txn.source_format,
+        txn=txn,
+        order=order,
+    )
+
+
+def doc_total(doc: RemittanceDocument) -> int | None:
+    """The amount an advice says was paid: its total, else the sum of its lines' paid amounts."""
+    if doc.total_amount is not None:
+        return to_cents(doc.total_amount)
+    paid = [ln.paid_amount for ln in doc.lines]
+    if paid and all(p is not None for p in paid):
+        return sum(to_cents(p) for p in paid)
+    return None
+
+
+def _refs_of(p: Payment) -> set[str]:
+    t = p.txn
+    out = set()
+    for v in (t.end_to_end_id, t.customer_reference, t.bank_reference):
+        if v and v.upper() != "NOTPROVIDED":
+            c = compact(v)
+            if len(c) >= 3:
+                out.add(c)
+    return out
+
+
+def link_remittances(
+    payments: list[Payment], docs: list[RemittanceDocument], link_days: int
+) -> list[RemittanceDocument]:
+    """Attach each advice to its payment (``Payment.docs``); returns the advices left unlinked."""
+    by_ref: dict[str, list[Payment]] = {}
+    by_amount: dict[tuple[str, int], list[Payment]] = {}
+    for p in payments:
+        for r in _refs_of(p):
+            by_ref.setdefault(r, []).append(p)
+        by_amount.setdefault((p.currency, p.amount), []).append(p)
+    unlinked = []
+    for doc in docs:
+        total = doc_total(doc)
+        cur = (doc.currency or "").upper()
+        day = doc.payment_date.toordinal() if doc.payment_date else None
+        chosen = None
+        if doc.payment_reference:
+            hits = by_ref.get(compact(doc.payment_reference), [])
+            if total is not None:
+                hits = [p for p in hits if p.amount == total] or hits
+            if day is not None:
+                hits = [p for p in hits if abs(p.date - day) <= link_days]
+            if len(hits) == 1:
+                chosen = hits[0]
+        if chosen is None and total is not None:
+            pool = (
+                by_amount.get((cur, total), [])
+                if cur
+                else [p for (c, a), ps in by_amount.items() if a == total for p in ps]
+            )
+            if day is not None:
+                pool = [p for p in pool if abs(p.date - day) <= link_days]
+            if len(pool) == 1:
+                chosen = pool[0]
+            elif len(pool) > 1 and doc.payer_name:
+                who = normalize_name(doc.payer_name)
+                scored = sorted(
+                    ((name_similarity(p.name_norm, who), -abs(p.date - (day or p.date)), p.order, p) for p in pool),
+                    key=lambda x: (-x[0], -x[1], x[2]),
+                )
+                best, second = scored[0], scored[1]
+                if best[0] >= 70 and (best[0] - second[0] >= 10 or best[1] > second[1]):
+                    chosen = best[3]
+        if chosen is None:
+            unlinked.append(doc)
+        else:
+            chosen.docs.append(doc)
+    return unlinked

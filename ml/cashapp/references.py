@@ -1,0 +1,156 @@
+"""Invoice, PO and customer references in bank free text and remittance lines.
+
+Payers write references every way: ``INV-100023``, ``100023``, ``IN100023``, ``RE INV-100023``,
+``100023/100024``, the number cut short (``INV 10002``, ``00023``), two digits swapped
+(``INV-100032``), a PO number instead, or their account with us (``CUST C000200``, ``ACCT 000200``).
+OCR of scanned advices adds letter-for-digit confusions (``1OOO23``).
+
+Resolution has two steps. :meth:`ReferenceIndex.lookup` is exact and global (dictionaries over
+every invoice ever registered): it identifies the customer. :func:`resolve_in_family` then matches
+what is left against one family's open items, tolerating partial numbers (prefix or suffix of at
+least 4 digits) and one transposition or edit (optimal string alignment distance 1, rapidfuzz), which
+would be far too loose against all invoices.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+_TOKEN = re.compile(r"[A-Z0-9]+(?:[-/.][A-Z0-9]+)*")
+_CUSTOMER = re.compile(r"^C\d{6}$")
+_OCR = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "|": "1", "S": "5", "B": "8", "Z": "2"})
+_PREFIX = re.compile(r"^(?:INVOICE|INV|IN|RE|RG|RECH|FACT|FA|FAC|NR|NO|REF)[-#: ]*")
+MAX_PARTIAL_HITS = 3
+MIN_DIGITS = 4  # shorter numbers are amounts, days or noise far too often to mean an invoice
+
+EXACT, PO, PARTIAL, TYPO = "exact", "po", "partial", "typo"
+STRENGTH = {EXACT: 1.0, PO: 0.95, TYPO: 0.7, PARTIAL: 0.5}
+
+
+def digits_of(s: str) -> str:
+    return "".join(ch for ch in s if ch.isdigit())
+
+
+def compact(s: str) -> str:
+    return "".join(ch for ch in s.upper() if ch.isalnum())
+
+
+def ocr_digits(ref: str) -> str:
+    """Digits of a reference once a prefix is cut and OCR letter/digit confusions are undone."""
+    s = _PREFIX.sub("", ref.strip().upper())
+    if sum(ch.isdigit() for ch in s) >= MIN_DIGITS:
+        s = s.translate(_OCR)
+    return digits_of(s)
+
+
+@dataclass(frozen=True, slots=True)
+class RefHit:
+    item_id: str
+    strength: str  # exact | po | partial | typo
+    token: str
+
+
+def tokens(text: str | None) -> list[str]:
+    """Candidate reference tokens of a free text (upper-cased, in order, without duplicates)."""
+    if not text:
+        return []
+    out, seen = [], set()
+    for t in _TOKEN.findall(text.upper()):
+        for part in re.split(r"[/]", t) if "/" in t else (t,):
+            if part and part not in seen and any(ch.isdigit() for ch in part):
+                seen.add(part)
+                out.append(part)
+    return out
+
+
+class ReferenceIndex:
+    """Exact lookups from a reference token to invoices and customers."""
+
+    def __init__(self) -> None:
+        self.by_compact: dict[str, str] = {}  # "INV100023" -> "INV-100023"
+        self.by_digits: dict[str, list[str]] = {}  # "100023" -> ["INV-100023"]
+        self.by_po: dict[str, list[str]] = {}  # "4577859463" / "PO36408" -> items
+        self.customer_of: dict[str, str] = {}  # item -> customer
+        self.customer_ids: set[str] = set()
+
+    def add(self, item_id: str, customer_id: str, po_number: str | None) -> None:
+        if item_id in self.customer_of:
+            return
+        self.customer_of[item_id] = customer_id
+        self.customer_ids.add(customer_id)
+        self.by_compact[compact(item_id)] = item_id
+        d = digits_of(item_id)
+        if len(d) >= MIN_DIGITS:
+            self.by_digits.setdefault(d, []).append(item_id)
+        if po_number:
+            for key in {compact(po_number), digits_of(po_number)}:
+                if len(key) >= MIN_DIGITS:
+                    self.by_po.setdefault(key, []).append(item_id)
+
+    def add_customer(self, customer_id: str) -> None:
+        self.customer_ids.add(customer_id)
+
+    def lookup(self, token: str) -> list[RefHit]:
+        """Exact meaning of one token: an invoice id, its digits, or a PO number."""
+        c = compact(token)
+        hit = self.by_compact.get(c)
+        if hit is not None:
+            return [RefHit(hit, EXACT, token)]
+        d = digits_of(token)
+        if len(d) >= MIN_DIGITS:
+            items = self.by_digits.get(d)
+            if items:
+                return [RefHit(i, EXACT, token) for i in items]
+        items = self.by_po.get(c) or (self.by_po.get(d) if len(d) >= MIN_DIGITS else None)
+        if items:
+            return [RefHit(i, PO, token) for i in items]
+        return []
+
+    def customers_named(self, text: str | None) -> set[str]:
+        """Customer accounts a free text names: ``C000200``, ``CUST C000200``, ``ACCT 000200``."""
+        out = set()
+        for t in tokens(text):
+            if _CUSTOMER.match(t) and t in self.customer_ids:
+                out.add(t)
+            elif t.isdigit() and len(t) == 6 and t.startswith("0") and f"C{t}" in self.customer_ids:
+                out.add(f"C{t}")
+        return out
+
+
+def resolve_in_family(token_digits: list[str], items: list, exclude: set[str]) -> list[RefHit]:
+    """Partial and mistyped references against one family's open items (``items``: OpenItem list).
+
+    A token matches an item when its digits are a prefix or suffix of the item's digits (at least
+    ``MIN_DIGITS`` long) or are one edit/transposition away (same length give or take one). Ties are
+    all returned: the candidates and the model sort them out.
+    """
+    if not token_digits or not items:
+        return []
+    pool = [(digits_of(it.item_id), it.item_id) for it in items if it.item_id not in exclude]
+    if not pool:
+        return []
+    keys = [p[0] for p in pool]
+    hits: list[RefHit] = []
+    for d in token_digits:
+        if len(d) < MIN_DIGITS:
+            continue
+        found = False
+        for key, item_id in pool:
+            if key == d:
+                hits.append(RefHit(item_id, EXACT, d))
+                found = True
+        if found:
+            continue
+        for key, item_id in pool:
+            if len(key) > len(d) and (key.startswith(d) or key.endswith(d)):
+                hits.append(RefHit(item_id, PARTIAL, d))
+                found = True
+        if found or len(d) < 5:
+            continue
+        for _key, _dist, idx in process.extract(d, keys, scorer=OSA.distance, score_cutoff=1, limit=5):
+            hits.append(RefHit(pool[idx][1], TYPO, d))
+    return hits

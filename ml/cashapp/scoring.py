@@ -1,0 +1,287 @@
+"""Scoring candidate allocations: a LightGBM ranker with calibrated confidence and a backtested threshold.
+
+Training rows are the candidates the engine generated for past payments, labelled by what was
+confirmed (the application that was auto-applied and not reversed, accepted, or entered by a person
+in a correction). A candidate is right when it applies the same cash to the same items.
+
+Time order is kept throughout. The training payments are cut by date into ``FOLDS`` chunks; for each
+chunk after the first, a model fitted on the chunks before it scores it (an expanding-window
+backtest). Those out-of-fold scores, which no model saw in training, are what the confidence is
+calibrated on and what the auto-apply threshold is chosen on:
+
+- the raw scores of one payment's candidates are normalized to sum to at most one (candidates are
+  mutually exclusive: at most one is the truth), then mapped to a probability by isotonic
+  regression (scikit-learn) fitted on every out-of-fold candidate;
+- the threshold is the lowest calibrated confidence at which the payments whose best candidate
+  reaches it were right at least ``target_precision`` of the time in the backtest, and never below
+  ``min_auto_confidence``.
+
+The final model is refitted on all training payments; the calibration and threshold measured on the
+backtest carry over (a model fitted on more data is, if anything, better ranked).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+
+from ml.cashapp.candidates import METHOD_CODE
+from ml.cashapp.features import CATEGORICAL, FEATURES
+from ml.cashapp.rules import Rules
+
+FOLDS = 4
+MODEL_NAME = "openar-cashapp-scorer"
+EXPERIMENT = "openar-cashapp"
+PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.9,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "num_threads": 2,  # the machines are small and shared
+    "seed": 7,
+    "deterministic": True,
+    "force_col_wise": True,
+    "verbose": -1,
+}
+ROUNDS = 300
+
+
+def normalize_by_payment(raw: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Scores divided by their payment's total when that exceeds one (``groups``: payment index per row,
+    non-decreasing)."""
+    if len(raw) == 0:
+        return raw
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    sums = np.add.reduceat(raw, starts)
+    counts = np.diff(np.r_[starts, len(raw)])
+    denom = np.repeat(np.maximum(sums, 1.0), counts)
+    return raw / denom
+
+
+@dataclass
+class Scorer:
+    """Something that turns candidate features into calibrated confidences."""
+
+    version: str = "heuristic"
+    threshold: float = 0.97
+    booster: lgb.Booster | None = None
+    iso_x: list[float] = field(default_factory=list)
+    iso_y: list[float] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        if self.booster is None:
+            return _heuristic(X)
+        return self.booster.predict(X, num_threads=1)
+
+    def calibrate(self, q: np.ndarray) -> np.ndarray:
+        if not self.iso_x:
+            return q
+        return np.interp(q, self.iso_x, self.iso_y)
+
+    def confidence(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        return self.calibrate(normalize_by_payment(self.raw(X), groups))
+
+    def calibration_dict(self) -> dict:
+        return {"threshold": self.threshold, "iso_x": self.iso_x, "iso_y": self.iso_y,
+                "features": list(FEATURES), "metrics": self.metrics}
+
+
+_F = {name: i for i, name in enumerate(FEATURES)}
+
+
+def _heuristic(X: np.ndarray) -> np.ndarray:
+    """Cold-start confidence before any model is trained: exact explanations from a known payer score
+    high, anything with a residual, a weak identification or an ambiguity scores low."""
+    if len(X) == 0:
+        return np.zeros(0)
+    f = lambda n: X[:, _F[n]]  # noqa: E731
+    known = (f("acct_master") + (f("acct_seen") > 0) + (f("ref_items") > 0) + f("alias")) > 0
+    exact = (f("unapplied_share") == 0) & (f("full_share") == 1)
+    s = 0.15 + 0.35 * exact + 0.2 * known + 0.2 * f("strong_ref_share") + 0.1 * (f("remit_agree_share") == 1)
+    s -= 0.25 * (f("n_exact") > 1) + 0.2 * (f("same_amount") > 0) + 0.1 * (f("discount_earned") == 0)
+    s = np.where(f("method") == METHOD_CODE["on_account"], 0.02, s)  # on account: never the heuristic's first choice
+    return np.clip(s, 0.0, 0.99)
+
+
+def _train(X: np.ndarray, y: np.ndarray, rounds: int = ROUNDS) -> lgb.Booster:
+    cat = [FEATURES.index(c) for c in CATEGORICAL]
+    ds = lgb.Dataset(X, label=y, feature_name=list(FEATURES), categorical_feature=cat, free_raw_data=True)
+    return lgb.train(PARAMS, ds, num_boost_round=rounds)
+
+
+def choose_threshold(conf: np.ndarray, correct: np.ndarray, eligible: np.ndarray, target: float, floor: float):
+    """Lowest confidence whose payments (best candidate at or above it, eligible for auto-apply) were
+    right at least ``target`` of the time. Returns (threshold, auto rate, precision) on this backtest."""
+    n = len(conf)
+    if n == 0:
+        return 1.0, 0.0, 1.0
+    c = np.where(eligible, conf, -1.0)
+    order = np.argsort(-c, kind="stable")
+    cs, ok = c[order], correct[order].astype(float)
+    hits = np.cumsum(ok)
+    k = np.arange(1, n + 1)
+    prec = hits / k
+    best_t, best_k = 1.0, 0
+    # evaluate only at the last index of each run of equal confidence (ties go together)
+    last = np.r_[cs[1:] != cs[:-1], True]
+    for i in np.flatnonzero(last):
+        if cs[i] < 0 or cs[i] < floor:
+            break
+        if prec[i] >= target:
+            best_t, best_k = float(cs[i]), int(i + 1)
+    if best_k == 0:
+        return max(1.0, floor), 0.0, 1.0
+    return best_t, best_k / n, float(prec[best_k - 1])
+
+
+def fit_scorer(
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    days: np.ndarray,
+    eligible: np.ndarray,
+    rules: Rules,
+    *,
+    rounds: int = ROUNDS,
+) -> Scorer:
+    """Fit the scorer on candidate rows (``groups``: payment index per row, rows grouped by payment in
+    time order; ``days``: the payment's date ordinal per row; ``eligible``: the row's method may be
+    auto-applied)."""
+    started = time.perf_counter()
+    y = y.astype(np.float64)
+    pay_days = np.unique(days)
+    cuts = np.quantile(pay_days, np.linspace(0, 1, FOLDS + 1)[1:-1]) if len(pay_days) > FOLDS else []
+    fold = np.searchsorted(np.asarray(cuts), days, side="right")
+    oof = np.full(len(y), np.nan)
+    for k in range(1, FOLDS):
+        tr, te = fold < k, fold == k
+        if tr.sum() < 50 or te.sum() == 0 or y[tr].sum() < 5:
+            continue
+        b = _train(X[tr], y[tr], rounds)
+        oof[te] = b.predict(X[te], num_threads=PARAMS["num_threads"])
+    have = ~np.isnan(oof)
+    q = np.zeros(len(y))
+    if have.any():
+        q[have] = normalize_by_payment(oof[have], groups[have])
+    scorer = Scorer(version="unregistered")
+    if have.sum() >= 100:
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+        iso.fit(q[have], y[have])
+        scorer.iso_x = [float(v) for v in iso.X_thresholds_]
+        scorer.iso_y = [float(v) for v in iso.y_thresholds_]
+        conf = scorer.calibrate(q)
+        # payment-level: best candidate of each out-of-fold payment
+        idx = np.flatnonzero(have)
+        g = groups[idx]
+        order = np.lexsort((-conf[idx], g))
+        first = np.r_[True, g[order][1:] != g[order][:-1]]
+        top = idx[order[first]]
+        t, rate, prec = choose_threshold(
+            conf[top], y[top] > 0, eligible[top], float(rules.target_precision), float(rules.min_auto_confidence)
+        )
+        scorer.threshold = t
+        scorer.metrics = {
+            "backtest_payments": int(len(top)),
+            "backtest_auto_rate": rate,
+            "backtest_auto_precision": prec,
+            "backtest_top1_accuracy": float(np.mean(y[top] > 0)),
+            "threshold": t,
+        }
+        brier = float(np.mean((conf[have] - y[have]) ** 2))
+        scorer.metrics["backtest_brier"] = brier
+    else:
+        scorer.threshold = 1.0  # too little history to trust anything automatically
+        scorer.metrics = {"backtest_payments": 0, "backtest_auto_rate": 0.0, "threshold": 1.0}
+    scorer.booster = _train(X, y, rounds)
+    scorer.metrics["training_rows"] = int(len(y))
+    scorer.metrics["training_payments"] = int(len(np.unique(groups)))
+    scorer.metrics["fit_seconds"] = round(time.perf_counter() - started, 2)
+    return scorer
+
+
+# -- MLflow ---------------------------------------------------------------------------------------------
+
+
+def log_scorer(scorer: Scorer, tracking_uri: str, *, promote: bool = True, tags: dict | None = None) -> str:
+    """Log the model, its calibration and backtest to MLflow, register it as ``openar-cashapp-scorer`` and
+    move the ``champion`` alias to it when it auto-applies more than the champion at the target precision.
+    Sets and returns ``scorer.version`` (``openar-cashapp-scorer/<n>``)."""
+    import mlflow
+    import mlflow.lightgbm
+    from mlflow import MlflowClient
+
+    if scorer.booster is None:
+        raise ValueError("only a trained scorer can be logged")
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(EXPERIMENT)
+    with mlflow.start_run(run_name="cashapp-scorer") as run:
+        mlflow.log_params({**{k: v for k, v in PARAMS.items() if k != "verbose"}, "rounds": scorer.booster.num_trees(),
+                           "folds": FOLDS, "n_features": len(FEATURES)})
+        mlflow.log_metrics({k: float(v) for k, v in scorer.metrics.items() if isinstance(v, int | float) and math.isfinite(v)})
+        if tags:
+            mlflow.set_tags(tags)
+        mlflow.log_dict(scorer.calibration_dict(), "calibration.json")
+        info = mlflow.lightgbm.log_model(
+            scorer.booster,
+            name="model",
+            registered_model_name=MODEL_NAME,
+            pip_requirements=[f"lightgbm=={lgb.__version__}", f"mlflow=={mlflow.__version__}"],
+        )
+        version = str(info.registered_model_version)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    client.set_model_version_tag(MODEL_NAME, version, "run_id", run.info.run_id)
+    if promote:
+        current = None
+        try:
+            current = client.get_model_version_by_alias(MODEL_NAME, "champion")
+        except Exception:  # noqa: BLE001 - no champion yet
+            current = None
+        better = True
+        if current is not None:
+            cur_rate = client.get_run(current.run_id).data.metrics.get("backtest_auto_rate", 0.0)
+            better = scorer.metrics.get("backtest_auto_rate", 0.0) >= cur_rate
+        if better:
+            client.set_registered_model_alias(MODEL_NAME, "champion", version)
+    scorer.version = f"{MODEL_NAME}/{version}"
+    return scorer.version
+
+
+def load_scorer(tracking_uri: str, alias: str = "champion") -> Scorer | None:
+    """The scorer behind ``models:/openar-cashapp-scorer@<alias>``, or ``None`` if none is registered."""
+    import mlflow
+    import mlflow.lightgbm
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        mv = client.get_model_version_by_alias(MODEL_NAME, alias)
+    except Exception:  # noqa: BLE001 - nothing registered yet: the engine runs on its heuristic
+        return None
+    mlflow.set_tracking_uri(tracking_uri)
+    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}@{alias}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path="calibration.json", dst_path=tmp)
+        cal = json.loads(Path(path).read_text())
+    if cal.get("features") != list(FEATURES):
+        raise ValueError(f"{MODEL_NAME}/{mv.version} was trained on other features; retrain it")
+    return Scorer(
+        version=f"{MODEL_NAME}/{mv.version}",
+        threshold=float(cal["threshold"]),
+        booster=booster,
+        iso_x=cal["iso_x"],
+        iso_y=cal["iso_y"],
+        metrics=cal.get("metrics", {}),
+    )
