@@ -24,7 +24,11 @@ def main() -> None:
                 default=True,
             ),
         ],
-        "Data": [st.Page(ingestion.render, title=ingestion.TITLE, icon=":material/move_to_inbox:", url_path="ingestion")],
+        "Data": [
+            st.Page(
+                ingestion.render, title=ingestion.TITLE, icon=":material/move_to_inbox:", url_path="ingestion"
+            )
+        ],
     }
     st.navigation(sections).run()
 

@@ -339,7 +339,11 @@ _STATUS_GROUP_SQL = (
 )
 # The bank loader writes the kind of file as extract_name (bank_or_remittance when it could not tell,
 # i.e. the file was rejected); every other extract_name is an ERP extract.
-_BANK_KINDS = {"bank_statement": "bank", "remittance": "remittance", "bank_or_remittance": "bank or remittance"}
+_BANK_KINDS = {
+    "bank_statement": "Bank",
+    "remittance": "Remittance",
+    "bank_or_remittance": "Bank or remittance",
+}
 _SOURCE_SQL = (
     "case l.extract_name "
     + " ".join(f"when '{kind}' then '{label}'" for kind, label in _BANK_KINDS.items())
@@ -500,7 +504,9 @@ def files_by_format(source: MartsSource, filters: IngestionFilters) -> pd.DataFr
 
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=QUERY_CACHE_ENTRIES, show_spinner=False)
-def ingestion_files(source: MartsSource, filters: IngestionFilters, limit: int = FILE_LIST_LIMIT) -> pd.DataFrame:
+def ingestion_files(
+    source: MartsSource, filters: IngestionFilters, limit: int = FILE_LIST_LIMIT
+) -> pd.DataFrame:
     """The newest ``limit`` files of the selection; ``total`` is the selection's size."""
     return _frame(
         source,

@@ -111,12 +111,13 @@ class PaymentModel:
     # -- fitting -------------------------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, X: pd.DataFrame, y: np.ndarray, as_of: np.ndarray, config: ModelConfig | None = None,
+    def fit(cls, X: pd.DataFrame, y: np.ndarray, when: np.ndarray, config: ModelConfig | None = None,
             censored: np.ndarray | None = None) -> PaymentModel:
         """Fit on rows before the calibration period, calibrate the interval on it, then refit on all.
 
-        ``as_of`` (datetime64) orders the rows in time: the calibration period is the last
-        ``calibration_days`` of as-of dates. Refitting on all rows after calibrating keeps the most
+        ``when`` (datetime64, the invoice's due date) orders the rows in time: the calibration
+        period is the rows of the invoices due in the last ``calibration_days`` (all their rows, at
+        issue and re-scored, so both Mondrian groups are measured on the same invoices). Refitting on all rows after calibrating keeps the most
         recent behaviour in the model; the corrections measured on the held-out fit carry over (a
         model fitted on more data is, if anything, a little tighter, so coverage errs on the safe side).
         ``censored`` rows (still open: the label is a lower bound) count as certain misses of the upper
@@ -125,19 +126,21 @@ class PaymentModel:
         config = config or ModelConfig()
         started = time.perf_counter()
         features = [c for c in X.columns if c not in config.exclude_features]
+        groups = _groups(X)
         X = X[features]
         y = np.asarray(y, dtype="float64")
         censored = np.zeros(len(y), dtype=bool) if censored is None else np.asarray(censored, dtype=bool)
-        as_of = pd.to_datetime(pd.Series(as_of)).to_numpy()
-        cut = as_of.max() - np.timedelta64(config.calibration_days, "D")
-        fit_part = as_of <= cut
+        when = pd.to_datetime(pd.Series(when)).to_numpy()
+        cut = when.max() - np.timedelta64(config.calibration_days, "D")
+        fit_part = when <= cut
         cal_part = ~fit_part
         model = cls(config=config, features=features)
         model.meta["base_fallback"] = float(np.median(y)) if len(y) else 0.0
         if fit_part.sum() >= 200 and cal_part.sum() >= 50:
             held = model._fit_boosters(X[fit_part], y[fit_part])
             model.boosters = held
-            model.conformal = model._conformal_offsets(X[cal_part], y[cal_part], censored[cal_part])
+            model.conformal = model._conformal_offsets(X[cal_part], y[cal_part], censored[cal_part],
+                                                       groups[cal_part])
         else:
             model.conformal = {}
         model.boosters = model._fit_boosters(X, y)
@@ -145,7 +148,7 @@ class PaymentModel:
             "base_fallback": model.meta["base_fallback"],
             "train_rows": int(len(y)), "calibration_rows": int(cal_part.sum()),
             "censored_rows": int(censored.sum()),
-            "train_from": str(pd.Timestamp(as_of.min()).date()), "train_to": str(pd.Timestamp(as_of.max()).date()),
+            "due_from": str(pd.Timestamp(when.min()).date()), "due_to": str(pd.Timestamp(when.max()).date()),
             "fit_seconds": round(time.perf_counter() - started, 2),
         }
         return model
@@ -163,12 +166,12 @@ class PaymentModel:
                                         num_boost_round=max(50, cfg.num_boost_round // 2))
         return boosters
 
-    def _conformal_offsets(self, X: pd.DataFrame, y: np.ndarray, censored: np.ndarray) -> dict[str, tuple[float, float]]:
+    def _conformal_offsets(self, X: pd.DataFrame, y: np.ndarray, censored: np.ndarray,
+                           groups: np.ndarray) -> dict[str, tuple[float, float]]:
         raw = self._raw_quantiles(X)
         lo, hi = raw[_qname(min(self.config.quantiles))], raw[_qname(max(self.config.quantiles))]
         lower_scores = lo - y  # for a censored row y is a lower bound, so this is an upper bound: safe
         upper_scores = np.where(censored, np.inf, y - hi)
-        groups = _groups(X)
         out = {}
         for g in ("issue", "open"):
             sel = groups == g
@@ -192,11 +195,11 @@ class PaymentModel:
 
     def predict(self, X: pd.DataFrame, *, drivers: bool = True, max_explained: int | None = None) -> pd.DataFrame:
         """Per row: p10/p50/p90 days late (interval conformalized), bucket probabilities, drivers."""
+        groups = _groups(X)
         X = X[self.features]
         raw = self._raw_quantiles(X)
         q = np.sort(np.stack([raw[_qname(x)] for x in sorted(self.config.quantiles)], axis=1), axis=1)
         lo, mid, hi = q[:, 0], q[:, len(self.config.quantiles) // 2], q[:, -1]
-        groups = _groups(X)
         for g, (dlo, dhi) in self.conformal.items():
             sel = groups == g
             lo[sel] -= dlo
@@ -286,6 +289,8 @@ def _qname(q: float) -> str:
 
 def _groups(X: pd.DataFrame) -> np.ndarray:
     """Mondrian groups of the conformal step: an invoice at issue, or one already open for a while."""
+    if "age_days" not in X:
+        return np.full(len(X), "issue")
     return np.where(X["age_days"].to_numpy() <= 0, "issue", "open")
 
 
@@ -352,7 +357,7 @@ def fit_payment_model(h: InvoiceHistory, as_of: dt.date, config: ModelConfig | N
     if ok.sum() < 100:
         raise ValueError(f"only {int(ok.sum())} invoices with a known outcome by {as_of}; at least 100 are needed "
                          "to train (a longer history, or an as-of date later in it)")
-    model = PaymentModel.fit(features[ok].reset_index(drop=True), y[ok], rows.loc[ok, "as_of"].to_numpy(), config,
+    model = PaymentModel.fit(features[ok].reset_index(drop=True), y[ok], rows.loc[ok, "due_date"].to_numpy(), config,
                              censored=censored[ok])
     model.meta["as_of"] = as_of.isoformat()
     return model

@@ -34,8 +34,10 @@ from ml.payment_model import ModelConfig, PaymentModel, fit_payment_model
 MODEL_NAME = "openar_payment_days"
 EXPERIMENT = "openar-payment-prediction"
 CHAMPION, CHALLENGER = "champion", "challenger"
-# How a challenger must compare with the champion on the same backtest (issue-date rows):
-COVERAGE_TARGET, COVERAGE_TOLERANCE = 0.80, 0.05
+# How a challenger must compare with the champion on the same backtest (issue-date rows): a lower
+# MAE, an interval still roughly honest (70-90%, or no further off than the champion's), and no
+# worse ranking of the 30+ days late.
+COVERAGE_TARGET, COVERAGE_TOLERANCE = 0.80, 0.10
 AUC_TOLERANCE = 0.01
 
 

@@ -21,7 +21,10 @@ for the score, the payment model's predictions of the customer's open invoices:
    score >= 60, or an alert with something 90+ days past due; high: score >= 35 or any alert.
 3. **Credit review** — the limit a customer needs is what it carries in steady state (monthly
    billing x its days to pay / 30), scaled by tier (headroom for good payers, less for risky ones),
-   rounded up to whole thousands; the category says what to do and the priority orders the queue.
+   rounded up to whole thousands. Categories: ``hold`` (critical: no new credit), ``reduce`` (high
+   risk and a limit well above its need), ``increase`` (normal risk, using 60%+ of a limit below its
+   need), ``maintain`` (the current limit stands). The priority orders the review queue: tier,
+   then category, then the amount expected 30+ days late.
 
 Money leaves this module as integer minor units (functional currency), never float.
 """
@@ -129,7 +132,7 @@ def early_warnings(cf: pd.DataFrame, rules: WarningRules = WarningRules(),
             items.append(f"no payment received for {gap[i]:.0f} days (about {ratio[i]:.1f}x its usual gap) "
                          f"while {int(od_n[i])} invoices are overdue")
         evidence.append(json.dumps(items))
-    out["evidence"] = evidence
+    out["evidence"] = pd.Series(evidence, dtype=object, index=out.index)
     return out
 
 
@@ -259,7 +262,8 @@ def _minor(x: np.ndarray) -> np.ndarray:
 def _reasons(w: pd.DataFrame, exp_late: np.ndarray, size: np.ndarray, severity: np.ndarray) -> list[str]:
     out = []
     for i in range(len(w)):
-        items = json.loads(w["evidence"].iat[i]) if w["evidence"].iat[i] else []
+        ev = w["evidence"].iat[i]
+        items = json.loads(ev) if isinstance(ev, str) else []
         if exp_late[i] > 0 and exp_late[i] / size[i] >= 0.2:
             items.append(f"{exp_late[i] / size[i]:.0%} of its credit size is expected to be paid 30+ days late")
         if severity[i] >= 0.1:
@@ -321,7 +325,8 @@ def credit_reviews(risk: pd.DataFrame) -> pd.DataFrame:
             if cur_minor is not None:
                 rec_minor = min(rec_minor, cur_minor)
             reasons.insert(0, "critical risk: stop new credit until the overdue balance is collected")
-        elif cur_minor is not None and rec_minor < cur_minor * 0.9:
+        elif tier == "high" and cur_minor is not None and rec_minor < cur_minor * 0.9:
+            # only risky customers are cut back: an unused limit of a good payer costs nothing
             category = "reduce"
             reasons.insert(0, f"needs about {rec_minor / 100:,.0f} of credit at its billing and payment pace, "
                               f"has {cur_minor / 100:,.0f}")
@@ -332,6 +337,8 @@ def credit_reviews(risk: pd.DataFrame) -> pd.DataFrame:
                               f"needs about {rec_minor / 100:,.0f}")
         else:
             category = "maintain"
+            if cur_minor is not None:
+                rec_minor = cur_minor
         rows.append((category, rec_minor, cur_minor, json.dumps(reasons)))
     out = pd.DataFrame(rows, columns=["category", "recommended_limit_minor", "current_limit_minor", "reasons"])
     out.insert(0, "customer_id", risk["customer_id"].to_numpy())

@@ -201,6 +201,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if quarantined else 0
 
 
+# Subcommands implemented by a module's own `main(argv) -> int` (benchmarks and evaluations own their flags).
+DELEGATED = {
+    ("bench", "ingest"): "ingestion.bench",
+    ("bench", "cashapp"): "ml.cashapp.bench",
+    ("bench", "pipeline"): "orchestration.bench",
+    ("evaluate", "payments"): "ml.evaluate_payments",
+}
+
+
+def cmd_delegated(args: argparse.Namespace) -> int:
+    import importlib
+
+    module_name = DELEGATED[(args.command, args.target)]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            print(f"openar {args.command} {args.target}: not available in this version ({module_name})", file=sys.stderr)
+            return 2
+        raise
+    return module.main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="openar", description="Open-source AI for accounts receivable.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -254,6 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="load bank statements, lockbox files and remittance advices")
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(func=cmd_ingest)
+
+    for group, help_text in (("bench", "benchmarks that print their figures"),
+                             ("evaluate", "backtests and evaluations that print model vs baselines")):
+        targets = sorted(t for g, t in DELEGATED if g == group)
+        grp = sub.add_parser(group, help=help_text, add_help=False)
+        grp.add_argument("target", choices=targets)
+        grp.add_argument("rest", nargs=argparse.REMAINDER, help="options of the chosen target (see its --help)")
+        grp.set_defaults(func=cmd_delegated)
 
     summ = sub.add_parser("summary", help="print the summary of the last published run")
     summ.set_defaults(func=cmd_summary)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -174,6 +175,10 @@ class Customer:
         "mean_delay",
         "delay_sd",
         "amount_beta",
+        "approval_ratio",
+        "approval_days",
+        "year_end_days",
+        "august_days",
         "quarter_end_hold",
         "promise_keep",
         "responsiveness",
@@ -181,6 +186,7 @@ class Customer:
         "deduction_share",
         "credit_rate",
         "split_rate",
+        "split_z",
         "split_fraction",
         "split_gap",
         "discount_taker",
@@ -196,6 +202,7 @@ class Customer:
         "det_start_o",
         "det_rate",
         "default_o",
+        "stress_days",
         "rebate_pct",
         "other_msg_rate",
         "crunch_rate",
@@ -297,9 +304,19 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
         "slow_deteriorating": d.uniform(-2, 8),
         "sudden_default": d.uniform(2, 20),
     }[a]
-    c.delay_sd = d.uniform(1, 3) if a == "prompt" else d.uniform(1.5, 5)
+    # What is left of an invoice's timing once everything observable is accounted for (the AP clerk's
+    # day, a lost e-mail): small, so that most of the variation has a cause a model can see.
+    c.delay_sd = d.uniform(0.5, 1.5) if a == "prompt" else d.uniform(1.0, 3.0)
     # Days added per doubling of the amount against the usual: bigger invoices wait for more approvers.
-    c.amount_beta = d.uniform(0, 2) if a == "prompt" else d.uniform(2, 8)
+    c.amount_beta = d.uniform(0, 1.5) if a == "prompt" else d.uniform(3, 6)
+    # Above a multiple of its usual amount an invoice needs a second signature (a controller, the CFO):
+    # it waits for the next approval meeting.
+    c.approval_ratio = d.uniform(2.5, 4.0)
+    c.approval_days = d.uniform(3, 6) if a == "prompt" else d.uniform(7, 15)
+    # Closing weeks: AP slows down over the year-end close, and in Europe over August (a habit per
+    # customer, the same every year).
+    c.year_end_days = d.uniform(4, 10)
+    c.august_days = d.uniform(5, 12) if c.currency != "USD" else 0.0
     c.quarter_end_hold = d.uniform(4, 14) if c.segment == "enterprise" and d.chance(0.35) else 0.0
     c.promise_keep = min(0.98, max(0.2, _PROMISE_KEEP[a] + d.uniform(-0.1, 0.1)))
     c.responsiveness = (
@@ -313,6 +330,10 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
     c.deduction_share = d.uniform(0.55, 0.85) if a == "disputer" else 0.3
     c.credit_rate = d.uniform(0.4, 0.7)
     c.split_rate = d.uniform(0.5, 0.85) if a == "partial_payer" else 0.01
+    # Which invoices are paid in two instalments: the larger ones (the cash is not there for them in
+    # one go). An invoice splits when its amount's z-score against the customer's amounts is above
+    # this threshold, so about ``split_rate`` of them do.
+    c.split_z = statistics.NormalDist().inv_cdf(1.0 - c.split_rate)
     c.split_fraction = d.uniform(0.3, 0.7)
     c.split_gap = d.uniform(20, 50)  # days between the two instalments
     # Taking early-pay discounts is a treasury policy, so a customer mostly does it always or never.
@@ -338,9 +359,13 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
         lo, hi = start_o + int(span * 0.2), as_of_o - 120
         c.det_start_o = d.randint(lo, max(lo, hi))
         c.det_rate = d.uniform(3, 9)
+    c.stress_days = 0.0
     if a == "sudden_default":
         lo, hi = start_o + int(span * 0.15), as_of_o - 20
         c.default_o = d.randint(lo, max(lo, hi))
+        # "Sudden" to the seller, not in the books: in the months before it fails a company stretches
+        # its payables, up to this many days late on what falls due just before the end.
+        c.stress_days = d.uniform(20, 45)
         # A customer cannot default before it has been invoiced for a while.
         c.created_o = min(c.created_o, c.default_o - 150)
         c.churn_o = None

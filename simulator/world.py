@@ -675,7 +675,9 @@ class World:
             if d.chance(c.copy_rate):
                 inv.copy_o = self._seller_bd(max(o + 5, inv.due_o + d.randint(-8, 5)))
                 self.at(inv.copy_o, P_MESSAGE, c, "copy_request", inv)
-            inv.split = d.chance(c.split_rate)
+            # The larger invoices are the ones paid in two instalments (see Customer.split_z).
+            z = math.log(max(inv.amount, 100) / (c.amount_median * 100)) / c.amount_sigma
+            inv.split = z + d.normal(0, 0.3) > c.split_z
         self._plan_initial(c, inv, o)
 
     def _seller_bd(self, o: int) -> int:
@@ -684,35 +686,45 @@ class World:
     # --- payment timing ---------------------------------------------------------------------------------
 
     def _delay_days(self, c: Customer, inv: Invoice) -> float:
-        """Days after due date this customer means to pay this invoice: the learnable part plus noise.
+        """Days after the due date this customer means to pay this invoice, decided on its issue day.
 
-        Habit (archetype mean and spread), invoice size against the customer's usual (approval
-        chains), seasonal cash cycles, the deterioration trend, quarter-end holds, and a heavy tail.
+        Almost all of it has a cause that is visible on that day to someone who keeps the customer's
+        history (see simulator/README.md, "Payment timing"): the habit (archetype level), the amount
+        against the customer's usual (approval chains, a second signature above a threshold), the
+        seasonal cash cycle, the deterioration trend, stress before a default, a cash crunch under way,
+        quarter-end holds and the closing weeks of the year (and of August in Europe). What is left is
+        a small per-invoice noise and a thin heavy tail. The payment run (weekly, semi-monthly, month
+        end) is applied on top by ``_arrival``; disputes, promises and reminders move the date later,
+        while the invoice is open.
         """
         d = c.draws
         x = c.mean_delay + c.delay_sd * d.normal()
         ratio = inv.amount / (c.amount_median * 100)
         x += c.amount_beta * max(-2.0, min(4.0, math.log2(ratio)))
+        if ratio >= c.approval_ratio:
+            x += c.approval_days
         due = dt.date.fromordinal(inv.due_o)
         if c.season_amp:
             x += c.season_amp * (1 + math.cos(2 * math.pi * (due.month - c.lean_month) / 12)) / 2
         if c.det_start_o is not None and inv.due_o > c.det_start_o:
-            months = (inv.due_o - c.det_start_o) / 30.4
-            x += c.det_rate * months + d.normal(0, 1 + months)
+            # A steady slide: the same few days more every month, not a random walk.
+            x += c.det_rate * (inv.due_o - c.det_start_o) / 30.4 + d.normal(0, 1.5)
+        if c.default_o is not None and inv.due_o > c.default_o - 120:
+            x += c.stress_days * min(1.0, (inv.due_o - (c.default_o - 120)) / 120)
         if c.quarter_end_hold:
             target = dt.date.fromordinal(inv.due_o + int(x))
             if target.month in (3, 6, 9, 12) and target.day >= 19:
                 x += c.quarter_end_hold
         if c.crunch_until_o is not None and inv.inv_o <= c.crunch_until_o:
-            x += c.crunch_extra * d.uniform(0.6, 1.2)
+            x += c.crunch_extra * d.uniform(0.9, 1.1)
         # Calendar effects every AP department has: the year-end close and, in Europe, August.
         target = dt.date.fromordinal(inv.due_o + int(x))
         if (target.month == 12 and target.day >= 15) or (target.month == 1 and target.day <= 5):
-            x += d.uniform(4, 10)
-        elif target.month == 8 and c.currency != "USD":
-            x += d.uniform(5, 12)
-        if d.chance(0.04):
-            x += d.exponential(15)
+            x += c.year_end_days
+        elif target.month == 8:
+            x += c.august_days
+        if d.chance(0.02):
+            x += d.exponential(12)
         return x
 
     def _arrival(self, c: Customer, initiate: int, use_run: bool) -> int:
@@ -750,10 +762,16 @@ class World:
         if inv.is_duplicate or inv.dispute_plan is not None or c.defaulted(o):
             return
         d = c.draws
-        if c.discount_taker and inv.deduct == 0 and d.chance(c.discount_taker):
-            # Discount takers release early; some release late and deduct the discount anyway.
-            initiate = o + (d.randint(11, 24) if d.chance(c.unearned_rate) else d.randint(2, 7))
-            self._set_plan(inv, self._arrival(c, initiate, use_run=False), "discount")
+        crunch = c.crunch_until_o is not None and o <= c.crunch_until_o
+        if c.discount_taker and inv.deduct == 0 and not crunch and d.chance(c.discount_taker):
+            # Discount takers schedule the payment for the last days of the discount period (day 10 of
+            # 2/10 net 30); some release it late and deduct the discount anyway. In a cash crunch
+            # nobody pays early.
+            if d.chance(c.unearned_rate):
+                initiate = inv.disc_o + d.randint(1, 14)
+            else:
+                initiate = inv.disc_o - d.randint(0, 2)
+            self._set_plan(inv, self._arrival(c, max(initiate, o + 1), use_run=False), "discount")
             return
         initiate = inv.due_o + int(round(self._delay_days(c, inv)))
         initiate = max(initiate, o + 3)

@@ -16,22 +16,41 @@ from orchestration.settings import load_settings
 TITLE = "Ingestion"
 # The default window: long enough for a month-end cycle, short enough for a readable daily chart.
 DEFAULT_DAYS = 31
+DATES_KEY = "ingestion_dates"
+DEFAULT_DATES_KEY = "_ingestion_default_dates"
 STATUS_LABELS = {"loaded": "Loaded", "skipped": "Skipped", "quarantined": "Quarantined"}
 # Green / grey / red, in INGESTION_STATUSES order: a quarantined file must stand out.
 STATUS_COLORS = ["#2e7d32", "#9e9e9e", "#c62828"]
 _RIGHT = st.column_config.TextColumn(alignment="right")
+# Unreconciled statements named in the alert above the table; the table lists them all.
+MAX_PROBLEMS_LISTED = 5
+
+
+def _date_range_state(first: dt.date, last: dt.date) -> None:
+    """Keep the range widget following the data until the user picks a range of their own.
+
+    A keyed widget keeps its value across reruns even when its default changes, so after a publish
+    that brings a new day an untouched range would go on hiding it.
+    """
+    default = (max(first, last - dt.timedelta(days=DEFAULT_DAYS - 1)), last)
+    state = st.session_state
+    current = tuple(state.get(DATES_KEY) or ())
+    untouched = not current or current == state.get(DEFAULT_DATES_KEY)
+    out_of_bounds = any(not first <= d <= last for d in current)
+    if untouched or out_of_bounds:
+        state[DATES_KEY] = default
+    state[DEFAULT_DATES_KEY] = default
 
 
 def _sidebar(period: tuple[dt.date, dt.date]) -> data.IngestionFilters:
     first, last = period
-    default_start = max(first, last - dt.timedelta(days=DEFAULT_DAYS - 1))
+    _date_range_state(first, last)
     with st.sidebar:
         picked = st.date_input(
             "Loaded between (UTC days)",
-            value=(default_start, last),
             min_value=first,
             max_value=last,
-            key="ingestion_dates",
+            key=DATES_KEY,
         )
         statuses = st.multiselect(
             "Status",
@@ -56,7 +75,8 @@ def _empty_state() -> None:
 
 
 def _tiles(totals: data.IngestionTotals, balances: pd.DataFrame) -> None:
-    tiles = st.columns(6)
+    # The last two labels are the longest: wider tiles keep them whole beside the sidebar.
+    tiles = st.columns([1, 1, 1, 1, 1.4, 1.4])
     tiles[0].metric("Files", f"{totals.files:,}", border=True)
     for tile, status in zip(tiles[1:4], data.INGESTION_STATUSES, strict=True):
         tile.metric(STATUS_LABELS[status], f"{totals.by_status[status]:,}", border=True)
@@ -68,7 +88,7 @@ def _tiles(totals: data.IngestionTotals, balances: pd.DataFrame) -> None:
     )
     off = int(balances["off_balance"].sum()) if len(balances) else 0
     tiles[5].metric(
-        "Statements off balance",
+        "Off balance",
         f"{off:,}",
         help="Statements whose opening balance plus movements is not their closing balance.",
         border=True,
@@ -111,18 +131,23 @@ def _quarantine(entries: pd.DataFrame) -> None:
         "Files rejected whole (row –) and rows set aside from loaded files, newest first"
         + (f"; the newest {len(entries):,} of {total:,}." if total > len(entries) else ".")
     )
+    # The reason comes before the file: it is what a person reads, and it names the file anyway.
     shown = pd.DataFrame(
         {
             "Quarantined (UTC)": entries["quarantined_at"].map(_utc_minute),
-            "File": entries["source_file"],
-            "Extract": entries["extract_name"],
+            "Rule": entries["rule"],
             # Row numbers as text: a whole-file rejection has none, and a float column would show 7.0.
             "Row": entries["row_number"].map(lambda n: fmt.EMPTY if pd.isna(n) else str(int(n))),
-            "Rule": entries["rule"],
             "Reason": entries["reason"],
+            "File": entries["source_file"],
+            "Extract": entries["extract_name"],
         }
     )
-    st.dataframe(shown, hide_index=True, column_config={"Row": _RIGHT})
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={"Row": _RIGHT, "Reason": st.column_config.TextColumn(width="large")},
+    )
 
 
 def _balances(balances: pd.DataFrame) -> None:
@@ -134,7 +159,19 @@ def _balances(balances: pd.DataFrame) -> None:
     if off.empty:
         st.success(f"All {len(balances):,} statements with balances reconcile (or state none).")
     else:
-        st.error(f"{len(off):,} of {len(balances):,} statements do not reconcile: opening + movements ≠ closing.")
+        shown_problems = off.head(MAX_PROBLEMS_LISTED)
+        st.error(
+            f"{len(off):,} of {len(balances):,} statements do not reconcile: opening + movements ≠ closing.\n"
+            + "".join(
+                f"\n- {r.account} {r.statement_id} ({r.source_file}): {r.check}"
+                for r in shown_problems.itertuples()
+            )
+            + (
+                f"\n- … and {len(off) - len(shown_problems):,} more below."
+                if len(off) > len(shown_problems)
+                else ""
+            )
+        )
     money = {
         "opening_balance": "Opening",
         "movements_total": "Movements",
@@ -144,6 +181,7 @@ def _balances(balances: pd.DataFrame) -> None:
         {
             "Account": balances["account"],
             "Statement": balances["statement_id"],
+            "Check": balances["check"],
             "Format": balances["source_format"],
             "Currency": balances["currency"],
             "Opening date": balances["opening_date"],
@@ -152,11 +190,17 @@ def _balances(balances: pd.DataFrame) -> None:
                 for col, label in money.items()
             },
             "Closing date": balances["closing_date"],
-            "Check": balances["check"],
             "File": balances["source_file"],
         }
     )
-    st.dataframe(shown, hide_index=True, column_config={label: _RIGHT for label in money.values()})
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "Check": st.column_config.TextColumn(width="large"),
+            **{label: _RIGHT for label in money.values()},
+        },
+    )
 
 
 def _records(records: pd.DataFrame) -> None:
@@ -164,7 +208,9 @@ def _records(records: pd.DataFrame) -> None:
     if records.empty:
         st.info("No bank statements or remittance advices were loaded in this selection.")
         return
-    st.caption("New records per load day and format; a movement already loaded from another file is not counted again.")
+    st.caption(
+        "New records per load day and format; a movement already loaded from another file is not counted again."
+    )
     st.dataframe(
         records.rename(
             columns={
@@ -199,7 +245,7 @@ def _file_list(files: pd.DataFrame) -> None:
                 "Status": files["status"],
                 "Rows loaded": files["rows_loaded"],
                 "Rows quarantined": files["rows_quarantined"],
-                "Message": files["message"],
+                "Message": files["message"].fillna(""),
             }
         ),
         hide_index=True,

@@ -61,6 +61,7 @@ MAX_FAMILIES = 3
 MAX_CANDIDATES = 24
 MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
 PARTIAL_ITEMS = 8  # open items proposed for an unexplained partial payment
+PAIR_ITEMS = 5  # open items paired as "one in full, part of another"
 
 # IBAN country → the currency an account there is held in; for spotting cross-currency senders.
 _IBAN_CURRENCY = {"DE": "EUR", "FR": "EUR", "NL": "EUR", "ES": "EUR", "IT": "EUR", "IE": "EUR", "BE": "EUR",
@@ -104,6 +105,20 @@ class Candidate:
     def key(self) -> frozenset:
         return frozenset((a.item.item_id, a.cash) for a in self.allocs)
 
+    @property
+    def group(self) -> str:
+        """How the candidate treats the money: ``explained`` (every item closed, nothing left over),
+        ``tolerance`` (closed by writing off a tolerated difference) or ``residual`` (part of an item
+        stays open, or money is left on account). Each gets its own auto-apply threshold."""
+        if self.unapplied or not self.allocs:
+            return "residual"
+        tol = False
+        for a in self.allocs:
+            if a.cash + a.discount + a.deduction < a.item.open_cents:
+                return "residual"
+            tol |= a.reason in TOLERANCE_REASONS
+        return "tolerance" if tol or self.writeoff else "explained"
+
 
 @dataclass(slots=True)
 class FamilyClue:
@@ -133,7 +148,7 @@ class Context:
 
 
 def _better(a: str | None, b: str) -> str:
-    order = {EXACT: 0, "remittance": 0, PO: 1, "typo": 2, "amount": 3, "partial": 4}
+    order = {EXACT: 0, "remittance": 0, PO: 1, "transposed": 2, "typo": 3, "amount": 3, "partial": 4}
     return b if a is None or order.get(b, 9) < order.get(a, 9) else a
 
 
@@ -288,6 +303,7 @@ def _tolerance(p: Payment, item_total: int, short: int, customer_id: str, rules:
 
 
 _REASON = {"small_difference": "SMALL_DIFFERENCE", "bank_fee": "BANK_FEE", "fx_difference": "FX_DIFFERENCE"}
+TOLERANCE_REASONS = frozenset(_REASON.values())
 
 
 class Generator:
@@ -354,19 +370,32 @@ class Generator:
                 ref = ln.invoice_reference
                 exact = refs.lookup(ref) or refs.lookup(ocr_digits(ref) or "-")
                 item, how = None, "unresolved"
+                paid = gross = None
+                if ln.paid_amount is not None:
+                    paid = to_cents(ln.paid_amount)
+                    gross = paid + to_cents(ln.discount_amount or 0) + to_cents(ln.deduction_amount or 0)
                 for h in exact:
                     if h.item_id in open_ids:
                         item, how = self.book.items[h.item_id], "remittance"
                         break
+                if item is not None and paid is not None and item.open_cents < paid:
+                    # The named item cannot take what the line pays: a swapped digit naming another
+                    # open invoice of the family whose amount fits is the likelier reading.
+                    for h in resolve_in_family([ocr_digits(ref)], fam_items, exclude={item.item_id}):
+                        alt = self.book.items[h.item_id]
+                        if h.strength == "transposed" and alt.open_cents in (gross, paid):
+                            item, how = alt, "transposed"
+                            break
                 if item is None:
                     fz = {h.item_id: h for h in resolve_in_family([ocr_digits(ref)], fam_items, exclude=set())}
+                    if len(fz) > 1 and paid is not None:
+                        # several near misses: the one whose open amount is what the line pays
+                        fz = {i: h for i, h in fz.items() if self.book.items[i].open_cents in (gross, paid)}
                     if len(fz) == 1:
                         h = next(iter(fz.values()))
                         item, how = self.book.items[h.item_id], h.strength
-                if item is None and ln.paid_amount is not None:
+                if item is None and paid is not None:
                     # An unreadable reference with an amount: the one open item of that amount, if only one.
-                    paid = to_cents(ln.paid_amount)
-                    gross = paid + to_cents(ln.discount_amount or 0) + to_cents(ln.deduction_amount or 0)
                     same = by_amount.get(gross) or by_amount.get(paid) or []
                     if len(same) == 1:
                         item, how = same[0], "amount"
@@ -433,8 +462,12 @@ class Generator:
                                    f"{_m(p.amount - it.open_cents)} more than open (credit not taken)"]))
             if not exact_found:
                 self._subsets(ctx, f, items, add)
+            # When something already explains the amount exactly, the searches for looser
+            # explanations only add candidates the scorer will rank far below it: skip them.
+            explained = any(c.group == "explained" for c in out)
+            if not explained:
                 self._windows(ctx, f, items, add)
-            self._partials(ctx, f, items, add)
+            self._partials(ctx, f, items, add, cheap=explained)
             add(Candidate("on_account", cust, fam, [], p.amount,
                           [f"nothing applied: {_m(p.amount)} on account of {cust}"]))
         for c in out:
@@ -527,6 +560,23 @@ class Generator:
                     left -= c
                 good = cut
                 ev.append(f"bank amount {_m(over)} below the advice: applied in the advice's order")
+        elif total < p.amount:
+            # More money than the advice accounts for: a line the payer left out is often an open
+            # item worth exactly the rest.
+            rest = p.amount - total
+            used = {a.item.item_id for a in good}
+            pool = [it for it in ctx.items.get(f.family, []) if it.item_id not in used and it.open_cents <= rest]
+            sols = [(i,) for i, it in enumerate(pool) if it.open_cents == rest][:3]
+            if len(pool) >= 2:
+                more, n = subset_sum([it.open_cents for it in self._nearest(pool, p, f.customer_id)], rest, rest, 3, 2000, 3)
+                ctx.nodes += n
+                near = self._nearest(pool, p, f.customer_id)
+                sols += [tuple(pool.index(near[i]) for i in s) for s in more]
+            for s in sols:
+                extra = [Alloc(pool[i], pool[i].open_cents) for i in s]
+                add(Candidate("remittance", good[0].item.customer_id, f.family, [*good, *extra], 0,
+                              ev + ["plus open item(s) the advice left out, worth exactly the rest: "
+                                    + ", ".join(pool[i].item_id for i in s)]))
         self._finish(p, good, "remittance", f, ev, add)
 
     def _from_named(self, ctx: Context, f: FamilyClue, group: list[OpenItem], label: str, add) -> None:
@@ -644,7 +694,7 @@ class Generator:
                 allocs = [Alloc(pool[i], net[i], discount=pool[i].open_cents - net[i]) for i in s]
                 add(Candidate("discount", pool[s[0]].customer_id, f.family, allocs, 0,
                               [f"{len(s)} open items net of early-pay discount sum to the amount"]))
-        for unit in rules.round_amount_units_cents:
+        for unit in sorted(rules.round_amount_units_cents, reverse=True):
             if p.amount % unit == 0 and p.amount > unit:
                 lo, hi = p.amount - unit + 1, p.amount - 1
                 cands = [(pool.index(it),) for it in pool if lo <= it.open_cents <= hi][:3]
@@ -682,16 +732,30 @@ class Generator:
                         break
                 ctx.nodes += j - i + 1
 
-    def _partials(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+    def _partials(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add, cheap: bool = False) -> None:
         p = ctx.payment
         bigger = [it for it in items if it.open_cents > p.amount]
-        if len(bigger) > PARTIAL_ITEMS:
+        if cheap:
+            bigger = bigger[:2]
+        elif len(bigger) > PARTIAL_ITEMS:
             # the oldest two, and those due nearest when this customer usually pays
             near = self._nearest(bigger, p, f.customer_id, PARTIAL_ITEMS - 2)
             bigger = list({it.item_id: it for it in bigger[:2] + near}.values())
         for it in bigger:
             add(Candidate("partial", it.customer_id, f.family, [Alloc(it, p.amount)], 0,
                           [f"part of {it.item_id} (open {_m(it.open_cents)}); {_m(it.open_cents - p.amount)} stays open"]))
+        # One invoice in full and the rest as part of another (an instalment paid with an invoice).
+        near = [] if cheap else self._nearest(items, p, f.customer_id, PAIR_ITEMS)
+        if near:
+            near += [it for it in items if it.item_id in ctx.hits and it not in near][:3]
+        for a in near:
+            rest = p.amount - a.open_cents
+            if rest <= 0:
+                continue
+            for b in near:
+                if b is not a and b.open_cents > rest:
+                    add(Candidate("partial", a.customer_id, f.family, [Alloc(a, a.open_cents), Alloc(b, rest)], 0,
+                                  [f"{a.item_id} in full, {_m(rest)} toward {b.item_id}"]))
         total = sum(it.open_cents for it in items)
         if items and total > p.amount:
             left, allocs = p.amount, []

@@ -32,7 +32,7 @@ from ingestion.normalized import BankTransaction, RemittanceDocument
 from ml.cashapp.book import OpenItemBook
 from ml.cashapp.candidates import Candidate, Context, FamilyClue, Generator
 from ml.cashapp.features import FEATURES, featurize
-from ml.cashapp.intake import Payment, doc_total, link_remittances, payment_of
+from ml.cashapp.intake import Payment, doc_total, link_by_payer, link_remittances, payment_of
 from ml.cashapp.knowledge import PayerKnowledge
 from ml.cashapp.money import from_cents
 from ml.cashapp.rules import Rules, load_rules
@@ -80,6 +80,7 @@ class CandidateBatch:
     keys: list[frozenset]  # (item_id, cash cents) pairs the candidate applies
     methods: list[str]
     eligible: np.ndarray  # method may be auto-applied
+    kinds: np.ndarray  # Candidate.group: explained | tolerance | residual
 
     def to_frame(self) -> pd.DataFrame:
         """One row per candidate: transaction_id, candidate_key ('item:cents;...'), method, features."""
@@ -87,7 +88,8 @@ class CandidateBatch:
         df.insert(0, "transaction_id", [self.transaction_ids[g] for g in self.groups])
         df.insert(1, "candidate_key", [key_text(k) for k in self.keys])
         df.insert(2, "candidate_method", self.methods)
-        df.insert(3, "payment_day", self.days)
+        df.insert(3, "candidate_group", self.kinds)
+        df.insert(4, "payment_day", self.days)
         return df
 
 
@@ -134,8 +136,10 @@ class CashApplicationEngine:
             payments.append(payment_of(t, i))
         payments.sort(key=lambda p: (p.date, p.order))
         unlinked = link_remittances(payments, list(remittances), self.rules.remittance_link_days)
+        unlinked = link_by_payer(unlinked, payments, self._payer_families, self._doc_families,
+                                 self.rules.remittance_link_days)
         ctxs: list[Context] = []
-        rows, groups, keys, methods = [], [], [], []
+        rows, groups, keys, methods, kinds = [], [], [], [], []
         timing = self.timing
         for gi, p in enumerate(payments):
             t0 = time.perf_counter() if timing is not None else 0.0
@@ -150,6 +154,7 @@ class CashApplicationEngine:
                 groups.append(gi)
                 keys.append(c.key())
                 methods.append(c.method)
+                kinds.append(c.group)
         X = np.asarray(rows, dtype=np.float64) if rows else np.zeros((0, len(FEATURES)))
         g = np.asarray(groups, dtype=np.int64)
         conf = self.scorer.confidence(X, g) if len(X) else np.zeros(0)
@@ -168,10 +173,27 @@ class CashApplicationEngine:
                 X=X, groups=g, transaction_ids=[p.transaction_id for p in payments],
                 days=np.asarray([payments[i].date for i in groups], dtype=np.int64), keys=keys, methods=methods,
                 eligible=np.asarray([m not in never for m in methods], dtype=bool),
+                kinds=np.asarray(kinds, dtype=object),
             )
         result = self._frames(decisions, unlinked, skipped, batch)
         check_conservation(result)
         return result
+
+    def _payer_families(self, p: Payment) -> set[str]:
+        know = self.know
+        owners = set(know.seen_account.get(p.account, ()))
+        if p.account in know.master_account:
+            owners.add(know.master_account[p.account])
+        return {know.family_key(c) for c in owners}
+
+    def _doc_families(self, doc: RemittanceDocument) -> set[str]:
+        out = set()
+        for ln in doc.lines:
+            for h in self.book.refs.lookup(ln.invoice_reference):
+                owner = self.book.refs.customer_of.get(h.item_id)
+                if owner:
+                    out.add(self.know.family_key(owner))
+        return out
 
     def _fits(self, c: Candidate) -> bool:
         return all(a.item.open_cents >= a.cash + a.discount + a.deduction for a in c.allocs)
@@ -195,7 +217,7 @@ class CashApplicationEngine:
             status = SUGGESTED if identified else UNIDENTIFIED
             return Decision(p, status, reason, top, pairs, fams)
         rule = self.rules.customer(top.customer_id)
-        threshold = self.scorer.threshold
+        threshold = self.scorer.threshold_for(top.group)
         if (
             identified
             and not conflict
@@ -368,20 +390,30 @@ def _detail(d: Decision) -> str:
 
 
 def check_conservation(result: CashAppResult) -> None:
-    """applied + suggested + unapplied = amount, per payment and in total per currency (exact Decimal)."""
+    """applied + suggested + unapplied = amount, per payment and in total per currency (exact Decimal),
+    and the applications of each auto-applied payment sum to its applied amount. Raises AssertionError."""
     df = result.payments
     if df.empty:
         return
-    for row in df.itertuples(index=False):
-        if row.applied_amount + row.suggested_amount + row.unapplied_amount != row.amount:
-            raise AssertionError(f"payment {row.transaction_id} does not add up to the cent")
-        if min(row.applied_amount, row.suggested_amount, row.unapplied_amount) < 0:
-            raise AssertionError(f"payment {row.transaction_id} has a negative part")
+    parts = df.applied_amount + df.suggested_amount + df.unapplied_amount
+    bad = df.loc[parts != df.amount, "transaction_id"]
+    if len(bad):
+        raise AssertionError(f"payment {bad.iloc[0]} does not add up to the cent")
+    neg = df.loc[(df.applied_amount < 0) | (df.suggested_amount < 0) | (df.unapplied_amount < 0), "transaction_id"]
+    if len(neg):
+        raise AssertionError(f"payment {neg.iloc[0]} has a negative part")
+    for cur, grp in df.groupby("currency"):
+        if sum(grp.applied_amount) + sum(grp.suggested_amount) + sum(grp.unapplied_amount) != sum(grp.amount):
+            raise AssertionError(f"{cur} total does not add up to the cent")
     apps = result.applications
-    for tid, total in apps.groupby("transaction_id")["applied_amount"].sum().items() if not apps.empty else ():
-        rec = df.loc[df.transaction_id == tid, "applied_amount"].iloc[0]
-        if total != rec:
-            raise AssertionError(f"payment {tid}: applications sum to {total}, payment says {rec}")
+    if not apps.empty:
+        sums = {}
+        for tid, amt in zip(apps.transaction_id, apps.applied_amount, strict=True):
+            sums[tid] = sums.get(tid, 0) + amt
+        rec = dict(zip(df.transaction_id, df.applied_amount, strict=True))
+        for tid, total in sums.items():
+            if total != rec.get(tid):
+                raise AssertionError(f"payment {tid}: applications sum to {total}, payment says {rec.get(tid)}")
 
 
 def build_engine(

@@ -11,6 +11,7 @@ compared with this candidate (usual number of invoices per payment, usual days f
 from __future__ import annotations
 
 import math
+import re
 
 from ml.cashapp.candidates import METHOD_CODE, Candidate, Context
 from ml.cashapp.knowledge import PayerKnowledge
@@ -74,10 +75,13 @@ FEATURES = (
     "residual_log",
     "partial_ratio",
     "n_named_weak",
+    "text_more",
+    "remit_missing_paid",
 )
 CATEGORICAL = ("method",)
 _STRONG = (EXACT, PO, "remittance")
-_WEAK = ("typo", "partial", "amount")
+_WEAK = ("transposed", "typo", "partial", "amount")
+_MORE = re.compile(r"\bETC\b|\+\s*\d|\bAND OTHERS\b|\bET AL\b")
 
 
 def featurize(ctx: Context, know: PayerKnowledge) -> None:
@@ -108,7 +112,10 @@ def featurize(ctx: Context, know: PayerKnowledge) -> None:
     amount_log = math.log1p(p.amount / 100)
     text_refs = sum(1 for ch in p.text if ch.isdigit()) >= 4
     # Whole amounts (multiples of 100.00) are where rounding-up payers and coincidences live.
-    round_amount = 2.0 if p.amount % 100000 == 0 else 1.0 if p.amount % 10000 == 0 else 0.0
+    round_amount = 2.0 if p.amount % 10000 == 0 else 1.0 if p.amount % 1000 == 0 else 0.0
+    # "INV 1234 ETC", "INV 1234 +2": the payer says it paid more than it named.
+    text_more = 1.0 if _MORE.search(p.text.upper()) else 0.0
+    missing_paid = sum(1 for ln, it, _ in ctx.lines if it is not None and ln.paid_amount is None)
     same_amount_cache: dict[tuple[str, int], int] = {}
     for c in cands:
         f = fams[c.family]
@@ -209,4 +216,6 @@ def featurize(ctx: Context, know: PayerKnowledge) -> None:
             math.log1p((c.unapplied + c.writeoff) / 100),
             ratio,
             weak_named,
+            text_more,
+            missing_paid,
         ]

@@ -127,3 +127,29 @@ def link_remittances(
         else:
             chosen.docs.append(doc)
     return unlinked
+
+
+def link_by_payer(unlinked: list[RemittanceDocument], payments: list[Payment], payer_of, invoices_of,
+                  link_days: int) -> list[RemittanceDocument]:
+    """Second pass for advices with neither a usable reference nor a total: the payment of the same
+    payer family (``payer_of(payment)`` / ``invoices_of(doc)``: sets of family keys) within the date
+    window, if exactly one, and only if it is at least what the advice's readable lines add up to."""
+    if not unlinked:
+        return unlinked
+    by_family: dict[str, list[Payment]] = {}
+    for p in payments:
+        for fam in payer_of(p):
+            by_family.setdefault(fam, []).append(p)
+    left = []
+    for doc in unlinked:
+        day = doc.payment_date.toordinal() if doc.payment_date else None
+        known = sum(to_cents(ln.paid_amount) for ln in doc.lines if ln.paid_amount is not None)
+        pool = {id(p): p for fam in invoices_of(doc) for p in by_family.get(fam, ())}
+        hits = [p for p in pool.values()
+                if (day is None or abs(p.date - day) <= link_days) and p.amount >= known and not p.docs
+                and (not doc.currency or doc.currency.upper() == p.currency)]
+        if len(hits) == 1:
+            hits[0].docs.append(doc)
+        else:
+            left.append(doc)
+    return left

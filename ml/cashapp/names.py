@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -69,6 +70,7 @@ def _strip_accents(s: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=1 << 16)  # bank lines repeat the same few names per payer
 def normalize_name(name: str | None) -> str:
     """``'Weser Fahrzeugteile GmbH & Co. KG'`` → ``'WESER FAHRZEUGTEILE'``; ``None`` → ``''``."""
     if not name:

@@ -27,16 +27,18 @@ _PREFIX = re.compile(r"^(?:INVOICE|INV|IN|RE|RG|RECH|FACT|FA|FAC|NR|NO|REF)[-#: 
 MAX_PARTIAL_HITS = 3
 MIN_DIGITS = 4  # shorter numbers are amounts, days or noise far too often to mean an invoice
 
-EXACT, PO, PARTIAL, TYPO = "exact", "po", "partial", "typo"
-STRENGTH = {EXACT: 1.0, PO: 0.95, TYPO: 0.7, PARTIAL: 0.5}
+EXACT, PO, PARTIAL, TYPO, TRANSPOSED = "exact", "po", "partial", "typo", "transposed"
 
 
 def digits_of(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit())
 
 
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
+
+
 def compact(s: str) -> str:
-    return "".join(ch for ch in s.upper() if ch.isalnum())
+    return _NOT_ALNUM.sub("", s.upper())
 
 
 def ocr_digits(ref: str) -> str:
@@ -124,9 +126,12 @@ class ReferenceIndex:
 def resolve_in_family(token_digits: list[str], items: list, exclude: set[str]) -> list[RefHit]:
     """Partial and mistyped references against one family's open items (``items``: OpenItem list).
 
-    A token matches an item when its digits are a prefix or suffix of the item's digits (at least
-    ``MIN_DIGITS`` long) or are one edit/transposition away (same length give or take one). Ties are
-    all returned: the candidates and the model sort them out.
+    A token matches an item when its digits equal the item's, are a prefix or suffix of them (at
+    least ``MIN_DIGITS`` long, and naming at most ``MAX_PARTIAL_HITS`` items), or are one edit away
+    (optimal string alignment distance 1). Among one-edit matches a swap of two neighbouring digits
+    is what people actually type, so when one exists only swaps are returned: a one-digit
+    *substitution* also matches the neighbouring invoice numbers of a sequential series, which says
+    nothing. Ties are all returned: the candidates and the model sort them out.
     """
     if not token_digits or not items:
         return []
@@ -138,19 +143,26 @@ def resolve_in_family(token_digits: list[str], items: list, exclude: set[str]) -
     for d in token_digits:
         if len(d) < MIN_DIGITS:
             continue
-        found = False
-        for key, item_id in pool:
-            if key == d:
-                hits.append(RefHit(item_id, EXACT, d))
-                found = True
-        if found:
+        exact = [RefHit(item_id, EXACT, d) for key, item_id in pool if key == d]
+        if exact:
+            hits.extend(exact)
             continue
-        for key, item_id in pool:
-            if len(key) > len(d) and (key.startswith(d) or key.endswith(d)):
-                hits.append(RefHit(item_id, PARTIAL, d))
-                found = True
-        if found or len(d) < 5:
+        partial = [
+            RefHit(item_id, PARTIAL, d)
+            for key, item_id in pool
+            if len(key) > len(d) and (key.startswith(d) or key.endswith(d))
+        ]
+        if partial:
+            # A prefix matching many open items ("INV-1000") names none of them in particular.
+            if len(partial) <= MAX_PARTIAL_HITS:
+                hits.extend(partial)
             continue
-        for _key, _dist, idx in process.extract(d, keys, scorer=OSA.distance, score_cutoff=1, limit=5):
-            hits.append(RefHit(pool[idx][1], TYPO, d))
+        if len(d) < 5:
+            continue
+        near = process.extract(d, keys, scorer=OSA.distance, score_cutoff=1, limit=8)
+        swaps = [pool[i][1] for k, _, i in near if len(k) == len(d) and sorted(k) == sorted(d)]
+        if swaps:
+            hits.extend(RefHit(i, TRANSPOSED, d) for i in swaps)
+        else:
+            hits.extend(RefHit(pool[i][1], TYPO, d) for _, _, i in near)
     return hits

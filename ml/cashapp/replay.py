@@ -141,7 +141,7 @@ def replay(feed: SimulatedFeed, rules: Rules, *, train_share: float = 0.5, score
     engine = CashApplicationEngine(book, know, rules)
     pay_days = sorted(feed.transactions_by_day)
     cutoff = pay_days[int(len(pay_days) * train_share)] if scorer is None and pay_days else (pay_days[0] if pay_days else 0)
-    X, groups, days, y, elig = [], [], [], [], []
+    X, groups, days, y, elig, kinds = [], [], [], [], [], []
     n_groups = 0
     train_payments = 0
     train_seconds = 0.0
@@ -159,7 +159,7 @@ def replay(feed: SimulatedFeed, rules: Rules, *, train_share: float = 0.5, score
             t_fit = time.perf_counter()
             Xa = np.vstack(X) if X else np.zeros((0, 1))
             engine.scorer = fit_scorer(Xa, np.concatenate(y), np.concatenate(groups), np.concatenate(days),
-                                       np.concatenate(elig), rules)
+                                       np.concatenate(elig), np.concatenate(kinds), rules)
             fit_seconds = time.perf_counter() - t_fit
             trained = True
             if progress:
@@ -184,6 +184,7 @@ def replay(feed: SimulatedFeed, rules: Rules, *, train_share: float = 0.5, score
             days.append(b.days)
             y.append(np.asarray([k == truth[g] for k, g in zip(b.keys, b.groups, strict=True)], dtype=np.float64))
             elig.append(b.eligible)
+            kinds.append(b.kinds)
             train_payments += len(b.transaction_ids)
         _settle(engine, feed, result)
         if progress and i % 100 == 0:

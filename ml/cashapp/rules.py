@@ -44,7 +44,7 @@ class Rules:
     underpay_writeoff_cents: dict[str, int] = field(default_factory=lambda: {"default": 500})
     underpay_writeoff_share: Decimal = Decimal("0.005")
     overpay_writeoff_cents: dict[str, int] = field(default_factory=lambda: {"default": 100})
-    round_amount_units_cents: tuple[int, ...] = (100000, 1000000)
+    round_amount_units_cents: tuple[int, ...] = (1000, 10000)
     subset_max_items: int = 40
     subset_max_set_size: int = 8
     subset_max_nodes: int = 20000

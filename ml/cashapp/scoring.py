@@ -14,7 +14,8 @@ calibrated on and what the auto-apply threshold is chosen on:
   regression (scikit-learn) fitted on every out-of-fold candidate;
 - the threshold is the lowest calibrated confidence at which the payments whose best candidate
   reaches it were right at least ``target_precision`` of the time in the backtest, and never below
-  ``min_auto_confidence``.
+  ``min_auto_confidence``; chosen once over all payments and again per method group (amount
+  explained exactly / closed within a tolerance / leaving a residual), each group using the stricter.
 
 The final model is refitted on all training payments; the calibration and threshold measured on the
 backtest carry over (a model fitted on more data is, if anything, better ranked).
@@ -56,6 +57,13 @@ PARAMS = {
     "verbose": -1,
 }
 ROUNDS = 300
+# Candidates that explain the amount exactly, close it within a tolerance, or leave a residual (part
+# of an item open, money on account) fail in different ways and different numbers (Candidate.group),
+# so each group gets its own threshold from the backtest; a group too rare to measure gets the
+# global threshold but never below RARE_GROUP_FLOOR.
+GROUPS = ("explained", "tolerance", "residual")
+MIN_GROUP_PAYMENTS = 30
+RARE_GROUP_FLOOR = 0.995
 
 
 def normalize_by_payment(raw: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -76,6 +84,7 @@ class Scorer:
 
     version: str = "heuristic"
     threshold: float = 0.97
+    group_thresholds: dict[str, float] = field(default_factory=dict)  # method group -> threshold
     booster: lgb.Booster | None = None
     iso_x: list[float] = field(default_factory=list)
     iso_y: list[float] = field(default_factory=list)
@@ -94,9 +103,12 @@ class Scorer:
     def confidence(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
         return self.calibrate(normalize_by_payment(self.raw(X), groups))
 
+    def threshold_for(self, group: str) -> float:
+        return self.group_thresholds.get(group, self.threshold)
+
     def calibration_dict(self) -> dict:
-        return {"threshold": self.threshold, "iso_x": self.iso_x, "iso_y": self.iso_y,
-                "features": list(FEATURES), "metrics": self.metrics}
+        return {"threshold": self.threshold, "group_thresholds": self.group_thresholds, "iso_x": self.iso_x,
+                "iso_y": self.iso_y, "features": list(FEATURES), "metrics": self.metrics}
 
 
 _F = {name: i for i, name in enumerate(FEATURES)}
@@ -153,13 +165,14 @@ def fit_scorer(
     groups: np.ndarray,
     days: np.ndarray,
     eligible: np.ndarray,
+    kinds: np.ndarray,
     rules: Rules,
     *,
     rounds: int = ROUNDS,
 ) -> Scorer:
     """Fit the scorer on candidate rows (``groups``: payment index per row, rows grouped by payment in
     time order; ``days``: the payment's date ordinal per row; ``eligible``: the row's method may be
-    auto-applied)."""
+    auto-applied; ``kinds``: the row's ``Candidate.group``)."""
     started = time.perf_counter()
     y = y.astype(np.float64)
     pay_days = np.unique(days)
@@ -189,16 +202,28 @@ def fit_scorer(
         order = np.lexsort((-conf[idx], g))
         first = np.r_[True, g[order][1:] != g[order][:-1]]
         top = idx[order[first]]
-        t, rate, prec = choose_threshold(
-            conf[top], y[top] > 0, eligible[top], float(rules.target_precision), float(rules.min_auto_confidence)
-        )
+        target, floor = float(rules.target_precision), float(rules.min_auto_confidence)
+        ct, ok, el = conf[top], y[top] > 0, eligible[top]
+        t, _, _ = choose_threshold(ct, ok, el, target, floor)
         scorer.threshold = t
+        top_group = kinds[top]
+        auto = np.zeros(len(top), dtype=bool)
+        for grp in GROUPS:
+            sel = top_group == grp
+            if sel.sum() >= MIN_GROUP_PAYMENTS:
+                gt, _, _ = choose_threshold(ct[sel], ok[sel], el[sel], target, floor)
+                gt = max(gt, t)
+            else:
+                gt = max(t, RARE_GROUP_FLOOR)
+            scorer.group_thresholds[grp] = gt
+            auto |= sel & el & (ct >= gt)
         scorer.metrics = {
             "backtest_payments": int(len(top)),
-            "backtest_auto_rate": rate,
-            "backtest_auto_precision": prec,
-            "backtest_top1_accuracy": float(np.mean(y[top] > 0)),
+            "backtest_auto_rate": float(auto.mean()),
+            "backtest_auto_precision": float(ok[auto].mean()) if auto.any() else 1.0,
+            "backtest_top1_accuracy": float(np.mean(ok)),
             "threshold": t,
+            **{f"threshold_{g}": v for g, v in scorer.group_thresholds.items()},
         }
         brier = float(np.mean((conf[have] - y[have]) ** 2))
         scorer.metrics["backtest_brier"] = brier
@@ -280,6 +305,7 @@ def load_scorer(tracking_uri: str, alias: str = "champion") -> Scorer | None:
     return Scorer(
         version=f"{MODEL_NAME}/{mv.version}",
         threshold=float(cal["threshold"]),
+        group_thresholds={k: float(v) for k, v in cal.get("group_thresholds", {}).items()},
         booster=booster,
         iso_x=cal["iso_x"],
         iso_y=cal["iso_y"],

@@ -102,8 +102,36 @@ def test_functional_currency_var_is_the_contracts():
 def test_profiles_read_connection_settings_from_the_environment():
     profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text()
     outputs = yaml.safe_load(profiles)["openar"]["outputs"]
-    assert set(outputs) == {"duckdb", "postgres"}
+    assert set(outputs) == {"duckdb", "postgres", "spark"}
     assert outputs["duckdb"]["path"] == "{{ env_var('OPENAR_DUCKDB_PATH') }}"
     for var in ("OPENAR_PG_HOST", "OPENAR_PG_PORT", "OPENAR_PG_USER", "OPENAR_PG_DATABASE"):
         assert var in profiles
     assert "env_var('OPENAR_DBT_TARGET', 'duckdb')" in yaml.safe_load(profiles)["openar"]["target"]
+
+
+def test_spark_profile_pins_warehouse_and_metastore_under_the_data_folder():
+    """Left relative, Spark's warehouse and Derby metastore land in dbt's working directory and the
+    tables vanish when dbt runs from elsewhere (shared/STACK.md); the data folder is absolute
+    (orchestration/settings.py resolves it) and has no default here, so a missing variable fails
+    loudly instead of falling back to a relative path."""
+    spark = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["openar"]["outputs"]["spark"]
+    assert (spark["type"], spark["method"]) == ("spark", "session")
+    params = spark["server_side_parameters"]
+    data_dir = "{{ env_var('OPENAR_DATA_DIR') }}"
+    assert params["spark.sql.warehouse.dir"] == f"{data_dir}/spark/warehouse"
+    assert params["javax.jdo.option.ConnectionURL"] == (
+        f"jdbc:derby:;databaseName={data_dir}/spark/metastore_db;create=true"
+    )
+    assert params["spark.driver.extraJavaOptions"] == f"-Dderby.system.home={data_dir}/spark/derby"
+    assert 2 <= int(params["spark.sql.shuffle.partitions"]) <= 4
+    assert params["spark.sql.session.timeZone"] == "UTC"
+
+
+def test_contract_types_exist_on_every_engine():
+    """dbt checks a contract by casting null to each declared type on the target: `text` is not a
+    Spark type, `string` not a PostgreSQL one, so string columns use the per-target anchor."""
+    text = (MODELS / "marts" / "ar" / "_ar__models.yml").read_text()
+    assert not re.search(r"data_type:\s*(text|string|varchar)\b", text)
+    for name in ("fct_ar_open_items", "rpt_ar_aging"):
+        types = {c["data_type"] for c in _documented_models()[name]["columns"]}
+        assert "{{ 'string' if target.type == 'spark' else 'text' }}" in types

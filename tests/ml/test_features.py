@@ -1,0 +1,124 @@
+"""Features see only what was known at their as-of date; the event streams count what they claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.features import Stream, build_features, customer_features, issue_rows, open_rows, to_days
+from ml.history import InvoiceHistory, invoice_history_from_warehouse, normalize_history, truncate_history
+
+
+def _rows_at(full, t: dt.date) -> pd.DataFrame:
+    """Invoices open at the end of t, plus those issued the next day (their issue rows)."""
+    known = truncate_history(full, t)
+    nxt = issue_rows(full, start=t + dt.timedelta(days=1), end=t + dt.timedelta(days=1))
+    return pd.concat([open_rows(known, t), nxt], ignore_index=True)
+
+
+def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=1e-9,
+                                  atol=1e-9)
+
+
+@pytest.mark.slow  # loads a simulated world through the real loader (about a minute on a shared machine)
+@pytest.mark.parametrize("t", [dt.date(2026, 4, 15), dt.date(2026, 8, 3)])
+def test_no_leakage_on_erp_history(tiny_warehouse, t):
+    """Features of a truncated history at t equal the features at t of the full history: payments,
+    disputes, promises and reminders recorded after t change nothing."""
+    con, _ = tiny_warehouse
+    full = invoice_history_from_warehouse(con, dt.date(2026, 11, 20))
+    known = truncate_history(full, t)
+    rows = _rows_at(full, t)
+    assert len(rows) > 20
+    on_full = build_features(full, rows)
+    on_known = build_features(known, rows)
+    _assert_same(on_full, on_known)
+    # ...and the history really did change after t, so the test could have failed
+    later = full.invoices["paid_known_date"] > pd.Timestamp(t)
+    assert later.sum() > 50
+    assert (on_full["n_paid"] > 0).any()
+
+
+def test_no_leakage_customer_state(synthetic):
+    h, _, _ = synthetic
+    t = dt.date(2024, 3, 10)
+    ids = h.customers["customer_id"].to_numpy()
+    a = customer_features(h, ids, t)
+    b = customer_features(truncate_history(h, t), ids, t)
+    _assert_same(a, b)
+
+
+def test_no_leakage_changes_if_the_cut_is_wrong(synthetic):
+    """The check above is not vacuous: one day more of history changes the features."""
+    h, _, _ = synthetic
+    t = dt.date(2024, 3, 10)
+    ids = h.customers["customer_id"].to_numpy()
+    a = customer_features(h, ids, t + dt.timedelta(days=10))
+    b = customer_features(truncate_history(h, t), ids, t + dt.timedelta(days=10))
+    assert not np.allclose(a["n_paid"], b["n_paid"])
+
+
+def _tiny_history() -> InvoiceHistory:
+    d = pd.Timestamp
+    inv = pd.DataFrame({
+        "invoice_id": ["A1", "A2", "A3", "B1"],
+        "customer_id": ["007", "007", "007", "0042"],
+        "invoice_date": [d("2025-01-01"), d("2025-01-10"), d("2025-02-01"), d("2025-01-05")],
+        "due_date": [d("2025-01-31"), d("2025-02-09"), d("2025-03-03"), d("2025-02-04")],
+        "amount_minor": [10000, 20000, 30000, 5000],
+        "paid_date": [d("2025-02-05"), pd.NaT, d("2025-03-01"), d("2025-02-20")],
+    })
+    return normalize_history(InvoiceHistory(invoices=inv))
+
+
+@pytest.mark.parametrize("as_of, n_paid, dl_mean, od_count, od_dpd, open_count", [
+    ("2025-02-04", 0, np.nan, 1, 4.0, 3),  # A1 4 days past due; A2 and A3 not due yet
+    ("2025-02-05", 1, 5.0, 0, np.nan, 2),  # A1 paid 5 days late on the 5th (known that day)
+    ("2025-02-15", 1, 5.0, 1, 6.0, 2),  # A2 now 6 days past due
+    ("2025-03-02", 2, 1.5, 1, 21.0, 1),  # A3 paid 2 days early: (5 - 2) / 2; A2 21 days past due
+])
+def test_customer_state_by_hand(as_of, n_paid, dl_mean, od_count, od_dpd, open_count):
+    f = customer_features(_tiny_history(), ["007"], dt.date.fromisoformat(as_of)).iloc[0]
+    assert f["n_paid"] == n_paid
+    assert (np.isnan(dl_mean) and np.isnan(f["dl_mean"])) or f["dl_mean"] == pytest.approx(dl_mean)
+    assert f["od_count"] == od_count
+    assert (np.isnan(od_dpd) and np.isnan(f["od_mean_dpd"])) or f["od_mean_dpd"] == pytest.approx(od_dpd)
+    assert f["open_count"] == open_count
+
+
+def test_issue_row_sees_the_day_before():
+    """An invoice's issue row is as of the day before it: a payment booked on its issue day is not
+    in it (it could be its own), one booked the day before is."""
+    h = _tiny_history()
+    extra = pd.DataFrame({"invoice_id": ["A4", "A5"], "customer_id": ["007", "007"],
+                          "invoice_date": [pd.Timestamp("2025-02-05"), pd.Timestamp("2025-02-06")],
+                          "due_date": [pd.Timestamp("2025-03-07"), pd.Timestamp("2025-03-08")],
+                          "amount_minor": [1000, 1000], "paid_date": [pd.NaT, pd.NaT]})
+    h = normalize_history(InvoiceHistory(invoices=pd.concat([h.invoices[extra.columns], extra])))
+    rows = issue_rows(h)
+    X = build_features(h, rows).set_index(rows["invoice_id"])
+    assert X.loc["A4", "n_paid"] == 0  # A1 was paid on A4's issue day
+    assert X.loc["A5", "n_paid"] == 1
+    assert X.loc["A5", "age_days"] == 0 and X.loc["A5", "days_to_due"] == 31
+    assert X.loc["B1", "n_paid"] == 0  # another customer's payments are not its history
+
+
+def test_unknown_customer_matches_nothing():
+    """A customer the history has never seen gets empty history, not somebody else's."""
+    f = customer_features(_tiny_history(), ["999", "007"], dt.date(2025, 3, 2))
+    assert f.iloc[0]["n_paid"] == 0 and f.iloc[1]["n_paid"] == 2
+
+
+def test_stream_windows():
+    s = Stream(np.array([1, 1, 1, 2]), np.array([10, 20, 30, 15]), {"v": np.array([1, 2, 4, 8])})
+    keys, days = np.array([1, 1, 2, 3]), np.array([25, 30, 15, 100])
+    assert s.total("v", keys, days).tolist() == [3, 7, 8, 0]
+    assert s.window("v", keys, days, 10).tolist() == [2, 4, 8, 0]  # (t-10, t]: day 20 is not in (20, 30]
+
+
+def test_to_days_roundtrip():
+    assert to_days(pd.Series([pd.Timestamp("1970-01-02"), pd.NaT]))[0] == 1
