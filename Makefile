@@ -48,5 +48,10 @@ lint: setup  ## ruff + sqlfluff
 docs: setup  ## dbt docs (static site under dbt_project/target)
 	$(BIN)/openar dbt docs generate
 
+bench: setup  ## benchmarks that print their figures (and write JSON under data/bench)
+	$(BIN)/openar bench pipeline
+	$(BIN)/openar bench ingest
+	$(BIN)/openar bench cashapp
+
 clean:
 	rm -rf data dbt_project/target dbt_project/logs

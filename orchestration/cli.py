@@ -218,7 +218,10 @@ def cmd_delegated(args: argparse.Namespace) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         if e.name and module_name.startswith(e.name):
-            print(f"openar {args.command} {args.target}: not available in this version ({module_name})", file=sys.stderr)
+            print(
+                f"openar {args.command} {args.target}: not available in this version ({module_name})",
+                file=sys.stderr,
+            )
             return 2
         raise
     return module.main(args.rest)
@@ -278,12 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(func=cmd_ingest)
 
-    for group, help_text in (("bench", "benchmarks that print their figures"),
-                             ("evaluate", "backtests and evaluations that print model vs baselines")):
+    for group, help_text in (
+        ("bench", "benchmarks that print their figures"),
+        ("evaluate", "backtests and evaluations that print model vs baselines"),
+    ):
         targets = sorted(t for g, t in DELEGATED if g == group)
         grp = sub.add_parser(group, help=help_text, add_help=False)
         grp.add_argument("target", choices=targets)
-        grp.add_argument("rest", nargs=argparse.REMAINDER, help="options of the chosen target (see its --help)")
+        grp.add_argument(
+            "rest", nargs=argparse.REMAINDER, help="options of the chosen target (see its --help)"
+        )
         grp.set_defaults(func=cmd_delegated)
 
     summ = sub.add_parser("summary", help="print the summary of the last published run")
