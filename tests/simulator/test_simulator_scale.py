@@ -6,13 +6,15 @@ import json
 import subprocess
 import sys
 
+# Peak RSS from /proc/self/status (VmHWM): getrusage's ru_maxrss survives execve, so a probe started
+# from a big pytest process would report the parent's peak, not its own.
 _PROBE = """
-import json, resource, sys, time
+import json, re, sys, time
 from pathlib import Path
 from simulator.world import simulate_world
 t = time.perf_counter()
 s = simulate_world(Path(sys.argv[1]), customers=int(sys.argv[2]), years=1, seed=3)
-print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024,
                   "invoices": s["extracts"]["invoices"]["rows"]}))
 """
 
