@@ -203,9 +203,13 @@ def rolling_backtest(h: InvoiceHistory, config: ModelConfig | None = None, *, ou
 
 def _open_frame(model: PaymentModel, X: pd.DataFrame, rows: pd.DataFrame, y: np.ndarray, fold: int,
                 fallback: float) -> pd.DataFrame:
+    from ml.scoring import still_open
+
     p = model.predict(X, drivers=False)
-    # An invoice still open at the end of as_of is paid tomorrow at the earliest.
+    # An invoice still open at the end of as_of is paid tomorrow at the earliest: the model's
+    # quantiles get the same floor in scoring (scoring.py) as the baselines get here.
     floor = np.minimum(to_days(rows["as_of"]) + 1 - to_days(rows["due_date"]), DAYS_LATE_CAP).astype("float64")
+    p = still_open(p, floor)
     med = X["dl_median"].to_numpy()
     return pd.DataFrame({
         "fold": fold, "as_of": rows["as_of"].to_numpy(), "invoice_id": rows["invoice_id"].to_numpy(),

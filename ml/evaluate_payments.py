@@ -431,7 +431,8 @@ def run(args: argparse.Namespace) -> dict:
 
     mapping = parse_mapping(args.mapping)
     h, report = load_invoice_history(Path(args.invoices), mapping, date_format=args.date_format)
-    config = ModelConfig() if args.num_boost_round is None else ModelConfig(num_boost_round=args.num_boost_round)
+    config = ModelConfig() if args.num_boost_round is None else ModelConfig(
+        num_boost_round=args.num_boost_round, classifier_rounds=max(10, args.num_boost_round // 2))
     result = None
     for folds in range(max(1, args.folds), 0, -1):  # fewer folds on a shorter history, rather than nothing
         try:

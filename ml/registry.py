@@ -220,10 +220,9 @@ def load_model(model_name: str = MODEL_NAME, alias: str = CHAMPION, *, uri: str 
 
 
 def _pyfunc_data_dir(model_root: Path) -> Path:
-    import yaml
+    from mlflow.models import Model
 
-    spec = yaml.safe_load((model_root / "MLmodel").read_text())
-    return model_root / spec["flavors"]["python_function"]["data"]
+    return model_root / Model.load(str(model_root / "MLmodel")).flavors["python_function"]["data"]
 
 
 def _pip_requirements() -> list[str]:

@@ -72,7 +72,9 @@ def _signals(cf: pd.DataFrame, rules: WarningRules) -> dict[str, np.ndarray]:
     paying_later = (zn >= rules.min_recent) & (z >= rules.z) & (z * np.sqrt(zn) >= rules.z_stat) & ~seasonal
     od_n = cf["od_count"].to_numpy(dtype="float64")
     od_dpd = cf["od_mean_dpd"].to_numpy(dtype="float64")
-    usual = np.where(has_base, base, 0.0)
+    # days past due cannot be negative: a customer that usually pays 20 days early (a discount
+    # taker) is "usually 0 days past due", not -20, when its invoices age
+    usual = np.where(has_base, np.maximum(base, 0.0), 0.0)
     aging = (od_n >= 2) & (od_dpd > usual + np.maximum(rules.aging_margin_days, rules.aging_spreads * base_std))
     gap = cf["days_since_paid"].to_numpy(dtype="float64")
     ratio = cf["paid_gap_ratio"].to_numpy(dtype="float64")

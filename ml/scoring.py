@@ -27,6 +27,21 @@ PREDICTION_COLUMNS = (
 )
 
 
+def still_open(p: pd.DataFrame, floor: np.ndarray) -> pd.DataFrame:
+    """Predictions of invoices known to be unpaid ``floor`` days late (tomorrow at the earliest):
+    quantiles raised to the floor, the probability of being paid by a date already passed set to 0,
+    and the most likely bucket recomputed from what is left."""
+    p = p.copy()
+    for c in ("p10_days_late", "p50_days_late", "p90_days_late"):
+        p[c] = np.maximum(p[c].to_numpy(), floor)
+    for col, edge in zip(PROBABILITY_COLUMNS, BUCKET_EDGES, strict=True):
+        p[col] = np.where(floor > edge, 0.0, p[col].to_numpy())
+    p["p_late_over_30"] = 1 - p["p_paid_within_30"]
+    cum = np.column_stack([np.zeros(len(p)), p[list(PROBABILITY_COLUMNS)].to_numpy(), np.ones(len(p))])
+    p["bucket"] = np.asarray(BUCKETS)[np.diff(cum, axis=1).argmax(axis=1)]
+    return p
+
+
 def score_open_invoices(h: InvoiceHistory, as_of: dt.date, model: PaymentModel, *, model_name: str,
                         model_version: str, max_explained: int | None = None,
                         ctx: FeatureContext | None = None, timings: dict | None = None) -> pd.DataFrame:
@@ -45,15 +60,7 @@ def score_open_invoices(h: InvoiceHistory, as_of: dt.date, model: PaymentModel, 
     p = model.predict(X, drivers=False)
     timings["predict_s"] = round(time.perf_counter() - t1, 2)
 
-    # An invoice open at the end of as_of is paid tomorrow at the earliest.
-    floor = (as_day(as_of) + 1 - to_days(rows["due_date"])).astype("float64")
-    for c in ("p10_days_late", "p50_days_late", "p90_days_late"):
-        p[c] = np.maximum(p[c].to_numpy(), floor)
-    for col, edge in zip(PROBABILITY_COLUMNS, BUCKET_EDGES, strict=True):
-        p[col] = np.where(floor > edge, 0.0, p[col].to_numpy())
-    p["p_late_over_30"] = 1 - p["p_paid_within_30"]
-    cum = np.column_stack([np.zeros(len(p)), p[list(PROBABILITY_COLUMNS)].to_numpy(), np.ones(len(p))])
-    p["bucket"] = np.asarray(BUCKETS)[np.diff(cum, axis=1).argmax(axis=1)]
+    p = still_open(p, (as_day(as_of) + 1 - to_days(rows["due_date"])).astype("float64"))
 
     t2 = time.perf_counter()
     amount = rows["amount_functional_minor"].to_numpy(dtype="float64")

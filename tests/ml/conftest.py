@@ -19,7 +19,8 @@ from ml.payment_model import ModelConfig  # noqa: E402
 
 TINY_WORLD = {"customers": 14, "years": 1, "seed": 11, "as_of": dt.date(2026, 11, 20)}
 # Small trees, few rounds: the tests check behaviour and direction, not the last decimal.
-FAST = ModelConfig(num_boost_round=50, learning_rate=0.1, num_leaves=15, min_data_in_leaf=20, calibration_days=60)
+FAST = ModelConfig(num_boost_round=50, classifier_rounds=30, learning_rate=0.1, num_leaves=15, min_data_in_leaf=20,
+                   calibration_days=60)
 
 
 @pytest.fixture(scope="session")

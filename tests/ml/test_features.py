@@ -122,3 +122,55 @@ def test_stream_windows():
 
 def test_to_days_roundtrip():
     assert to_days(pd.Series([pd.Timestamp("1970-01-02"), pd.NaT]))[0] == 1
+
+
+def test_window_quantiles_match_pandas_rolling():
+    """The numpy window statistics are pandas' grouped rolling quantiles, without the per-group cost."""
+    from ml.features import window_ewm, window_quantiles
+
+    rng = np.random.default_rng(0)
+    keys = np.sort(rng.integers(0, 200, 5000))
+    vals = rng.normal(10, 8, 5000).round()
+    g = pd.Series(vals).groupby(keys, sort=False)
+    got = window_quantiles(keys, vals, 20, (0.25, 0.5, 0.75))
+    for q in (0.25, 0.5, 0.75):
+        assert np.allclose(got[q], g.rolling(20, min_periods=1).quantile(q).to_numpy())
+    assert np.allclose(window_ewm(keys, vals, 5), g.ewm(span=5).mean().to_numpy(), atol=0.01)
+
+
+def test_stable_order_is_a_stable_argsort():
+    from ml.features import stable_order
+
+    rng = np.random.default_rng(1)
+    v = rng.integers(0, 50, 10_000)  # many ties
+    assert (stable_order(v) == np.argsort(v, kind="stable")).all()
+
+
+def test_window_quantiles_at_positions():
+    from ml.features import window_quantiles
+
+    keys = np.array([1, 1, 1, 2, 2])
+    vals = np.array([5.0, 1.0, 3.0, 10.0, 20.0])
+    got = window_quantiles(keys, vals, 2, (0.5,), at=np.array([2, 4, -1, 0]))[0.5]
+    assert got[:2].tolist() == [2.0, 15.0] and np.isnan(got[2]) and got[3] == 5.0
+
+
+def test_open_state_direct_equals_streams(synthetic):
+    """Scoring counts open and overdue invoices directly for its one or two days; training uses
+    event streams for thousands of days: same numbers."""
+    from ml.features import FeatureContext
+
+    h, _, _ = synthetic
+    ctx = FeatureContext(h)
+    ids = h.customers["customer_id"].to_numpy()
+    qc = ctx.codes.cust(ids)
+    for day in ("2024-02-10", "2024-11-30"):
+        qt = to_days(pd.Series([pd.Timestamp(day)] * len(ids)))
+        direct = ctx._open_state(qc, qt)
+        ctx.DIRECT_DAYS = 0
+        streamed = ctx._open_state(qc, qt)
+        ctx.DIRECT_DAYS = FeatureContext.DIRECT_DAYS
+        assert direct.keys() == streamed.keys()
+        for k in direct:
+            assert (direct[k] == streamed[k]).all(), k
+        assert direct["od30_n"].sum() > 0

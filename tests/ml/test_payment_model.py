@@ -11,8 +11,8 @@ from conftest import FAST
 from synthetic import synthetic_history
 
 from ml.features import build_features, issue_rows
-from ml.payment_model import PROBABILITY_COLUMNS, PaymentModel, fit_payment_model, labels_known_at
 from ml.history import truncate_history
+from ml.payment_model import PROBABILITY_COLUMNS, PaymentModel, fit_payment_model, labels_known_at
 
 T = dt.date(2024, 6, 30)
 
