@@ -27,6 +27,7 @@ run: setup  ## simulate the default world, materialize every asset, print a summ
 system-test-deps:
 	@need=""; command -v chromium >/dev/null || need="$$need chromium"; \
 	test -x /usr/lib/postgresql/15/bin/initdb || need="$$need postgresql"; \
+	command -v java >/dev/null || need="$$need openjdk-17-jre-headless"; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$need"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
 	  else echo "missing system packages:$$need (browser/PostgreSQL tests will skip)"; fi; fi

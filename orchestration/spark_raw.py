@@ -81,8 +81,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m orchestration.spark_raw",
         description="Export the raw ERP tables of the DuckDB warehouse as Parquet for dbt on Spark.",
     )
-    parser.add_argument("--warehouse", type=Path, default=settings.warehouse_path)
-    parser.add_argument("--out", type=Path, default=raw_parquet_dir(settings.data_dir))
+    parser.add_argument(
+        "--warehouse", type=Path, default=settings.warehouse_path, help="DuckDB file (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=raw_parquet_dir(settings.data_dir),
+        help="export folder, one subfolder per table (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     counts = export_raw_parquet(args.warehouse, args.out)
     for table, rows in counts.items():

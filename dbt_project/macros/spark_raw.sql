@@ -40,8 +40,7 @@
         {%- do run_query(
             'create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ') using parquet'
             ~ " location '" ~ location.rstrip('/') ~ '/' ~ source.identifier ~ "'") -%}
-        {%- set row_count = run_query('select count(*) from ' ~ relation).columns[0].values()[0] -%}
-        {{ log('registered ' ~ relation ~ ': ' ~ row_count ~ ' rows', info=true) }}
+        {{ log('registered ' ~ relation ~ ' on ' ~ location.rstrip('/') ~ '/' ~ source.identifier, info=true) }}
     {%- endfor -%}
 {% endmacro %}
 

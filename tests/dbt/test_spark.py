@@ -21,6 +21,7 @@ from tests.spark_session import (
     java_missing_reason,
     run_dbt_in_process,
     spark_column_types,
+    spark_env,
     spark_table,
     stop_spark,
 )
@@ -42,13 +43,14 @@ SPARK_TYPE_OF_DUCKDB_TYPE = {
 
 @pytest.fixture(scope="module")
 def spark_build(simulated_warehouse, tmp_path_factory):
-    """The session's simulated world built on Spark; yields (spark session, run results, timings)."""
+    """The session's simulated world built on Spark. Yields the Spark session, the rows exported per
+    raw table, dbt's run results and the data folder; prints the timings (seen with ``-s``)."""
     reason = java_missing_reason()
     if reason:
         pytest.skip(f"Spark build skipped: {reason}")
     work_dir = tmp_path_factory.mktemp("dbt_spark")
     data_dir = work_dir / "data"
-    env = {"OPENAR_DATA_DIR": str(data_dir), "OPENAR_DBT_TARGET": "spark"}
+    env = spark_env(data_dir)
     parquet_dir = data_dir / "spark" / "raw_parquet"
     timings = {}
 
@@ -102,9 +104,9 @@ def test_every_model_data_test_and_unit_test_passes_on_spark(spark_build):
     for node_result in results.results:
         by_type.setdefault(node_result.node.resource_type, []).append(str(node_result.status))
     assert set(by_type) == {"model", "test", "unit_test"}
-    assert len(by_type["model"]) == 25 and set(by_type["model"]) == {"success"}
-    assert len(by_type["unit_test"]) == 5 and set(by_type["unit_test"]) == {"pass"}
-    # warn is allowed where the project says so (an as-of date after the last extract); none here
+    # none skipped, errored or merely warned (a warn would be an as-of date after the last extract)
+    assert len(by_type["model"]) >= 25 and set(by_type["model"]) == {"success"}
+    assert len(by_type["unit_test"]) >= 5 and set(by_type["unit_test"]) == {"pass"}
     assert len(by_type["test"]) >= 100 and set(by_type["test"]) == {"pass"}
 
 
@@ -140,5 +142,7 @@ def test_spark_keeps_its_warehouse_and_metastore_in_the_data_folder(spark_build)
     assert (spark_dir / "derby" / "derby.log").exists()
     location = spark.sql("describe table extended marts.fct_ar_open_items").collect()
     details = {row[0]: row[1] for row in location}
-    assert details["Location"].removeprefix("file:") == str(spark_dir / "warehouse" / "marts.db" / "fct_ar_open_items")
+    assert details["Location"].removeprefix("file:") == str(
+        spark_dir / "warehouse" / "marts.db" / "fct_ar_open_items"
+    )
     assert details["Provider"] == "parquet"
