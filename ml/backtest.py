@@ -43,8 +43,17 @@ from ml.history import InvoiceHistory
 from ml.payment_model import BUCKETS, ModelConfig, PaymentModel, bucket_of, fit_payment_model, training_rows
 
 METHODS = ("model", "baseline_due_date", "baseline_customer_median")
-METRIC_COLUMNS = ("n", "mae", "rmse", "within_3d", "within_7d", "p10_p90_coverage", "auc_30_late", "pr_auc_30_late",
-                  "bucket_accuracy")
+METRIC_COLUMNS = (
+    "n",
+    "mae",
+    "rmse",
+    "within_3d",
+    "within_7d",
+    "p10_p90_coverage",
+    "auc_30_late",
+    "pr_auc_30_late",
+    "bucket_accuracy",
+)
 LATE_THRESHOLD = 30  # "paying 30+ days late": the event collectors act on
 
 
@@ -63,8 +72,10 @@ class BacktestResult:
     def table(self) -> str:
         out = "At issue (each invoice predicted the day it is issued):\n" + format_metrics(self.metrics)
         if self.open_metrics is not None:
-            out += ("\n\nRe-scoring open invoices (every 14 days; baselines told the invoice is still open):\n"
-                    + format_metrics(self.open_metrics))
+            out += (
+                "\n\nRe-scoring open invoices (every 14 days; baselines told the invoice is still open):\n"
+                + format_metrics(self.open_metrics)
+            )
         return out
 
     def primary(self) -> dict:
@@ -82,27 +93,36 @@ def outcomes_from_history(h: InvoiceHistory) -> pd.DataFrame:
     y[ok] = paid[ok] - due[ok]
     lost = (res == "written_off") | ((res == "open") & (end - due >= DAYS_LATE_CAP))
     y[lost] = DAYS_LATE_CAP
-    out = pd.DataFrame({"invoice_id": inv["invoice_id"], "days_late": np.clip(y, DAYS_LATE_MIN, DAYS_LATE_CAP)})
+    out = pd.DataFrame(
+        {"invoice_id": inv["invoice_id"], "days_late": np.clip(y, DAYS_LATE_MIN, DAYS_LATE_CAP)}
+    )
     return out.dropna().reset_index(drop=True)
 
 
 def outcomes_from_ground_truth(path: Path) -> pd.DataFrame:
     """The simulator's ``invoice_outcomes.csv``: paid (with the future date for invoices open at
     as-of), never paid (the cap) or credited away (no payment to predict: left out)."""
-    gt = pd.read_csv(path, dtype={"invoice_id": str, "resolution": str},
-                     usecols=["invoice_id", "due_date", "paid_date", "resolution"])
+    gt = pd.read_csv(
+        path,
+        dtype={"invoice_id": str, "resolution": str},
+        usecols=["invoice_id", "due_date", "paid_date", "resolution"],
+    )
     due = pd.to_datetime(gt["due_date"])
     paid = pd.to_datetime(gt["paid_date"])
     y = (paid - due).dt.days.astype("float64")
-    y[gt["resolution"].isin(["never", "open_at_horizon"]) | (gt["resolution"].eq("paid") & paid.isna())] = \
+    y[gt["resolution"].isin(["never", "open_at_horizon"]) | (gt["resolution"].eq("paid") & paid.isna())] = (
         DAYS_LATE_CAP
+    )
     y[gt["resolution"].eq("credited")] = np.nan
-    out = pd.DataFrame({"invoice_id": gt["invoice_id"], "days_late": np.clip(y, DAYS_LATE_MIN, DAYS_LATE_CAP)})
+    out = pd.DataFrame(
+        {"invoice_id": gt["invoice_id"], "days_late": np.clip(y, DAYS_LATE_MIN, DAYS_LATE_CAP)}
+    )
     return out.dropna().reset_index(drop=True)
 
 
-def default_origins(h: InvoiceHistory, *, n_folds: int, step_days: int, min_train_days: int,
-                    truth_known_to_end: bool) -> list[dt.date]:
+def default_origins(
+    h: InvoiceHistory, *, n_folds: int, step_days: int, min_train_days: int, truth_known_to_end: bool
+) -> list[dt.date]:
     """The last ``n_folds`` origins, ``step_days`` apart, ending where outcomes are still known."""
     last = h.last_date
     # Without outside truth, invoices issued in the last ~6 months have no settled outcome yet.
@@ -115,13 +135,27 @@ def default_origins(h: InvoiceHistory, *, n_folds: int, step_days: int, min_trai
         raise ValueError(
             f"the history spans {span} days ({h.first_date} to {last}); a backtest needs at least "
             f"{min_train_days} days of training history plus {step_days} days of test invoices"
-            + ("" if truth_known_to_end else f" plus {DAYS_LATE_CAP + 60} days for their outcomes to be known"))
+            + (
+                ""
+                if truth_known_to_end
+                else f" plus {DAYS_LATE_CAP + 60} days for their outcomes to be known"
+            )
+        )
     return origins
 
 
-def rolling_backtest(h: InvoiceHistory, config: ModelConfig | None = None, *, outcomes: pd.DataFrame | None = None,
-                     origins: list[dt.date] | None = None, n_folds: int = 4, step_days: int = 61,
-                     min_train_days: int = 240, rescoring: bool = True, progress=None) -> BacktestResult:
+def rolling_backtest(
+    h: InvoiceHistory,
+    config: ModelConfig | None = None,
+    *,
+    outcomes: pd.DataFrame | None = None,
+    origins: list[dt.date] | None = None,
+    n_folds: int = 4,
+    step_days: int = 61,
+    min_train_days: int = 240,
+    rescoring: bool = True,
+    progress=None,
+) -> BacktestResult:
     """Rolling-origin backtest. With ``rescoring``, the invoices open every 14 days inside each test
     window are also predicted (the daily use of the model), against baselines that know the invoice
     is still unpaid (a prediction earlier than tomorrow is moved to tomorrow)."""
@@ -132,13 +166,20 @@ def rolling_backtest(h: InvoiceHistory, config: ModelConfig | None = None, *, ou
     if outcomes is None:
         outcomes = outcomes_from_history(h)
     if origins is None:
-        origins = default_origins(h, n_folds=n_folds, step_days=step_days, min_train_days=min_train_days,
-                                  truth_known_to_end=truth_to_end)
+        origins = default_origins(
+            h,
+            n_folds=n_folds,
+            step_days=step_days,
+            min_train_days=min_train_days,
+            truth_known_to_end=truth_to_end,
+        )
     test_end = origins[-1] + dt.timedelta(days=step_days - 1)
 
     cand = training_rows(h, origins[-1] - dt.timedelta(days=1), config)
     test = issue_rows(h, start=origins[0], end=test_end)
-    snap_dates = [d.date() for d in pd.date_range(pd.Timestamp(origins[0]), pd.Timestamp(test_end), freq="14D")]
+    snap_dates = [
+        d.date() for d in pd.date_range(pd.Timestamp(origins[0]), pd.Timestamp(test_end), freq="14D")
+    ]
     snaps = snapshot_rows(h, snap_dates) if rescoring else test.iloc[:0]
     say(f"features for {len(cand):,} training, {len(test):,} test and {len(snaps):,} re-scoring rows")
     ctx = FeatureContext(h)
@@ -153,73 +194,110 @@ def rolling_backtest(h: InvoiceHistory, config: ModelConfig | None = None, *, ou
     for k, origin in enumerate(origins):
         cut = origin - dt.timedelta(days=1)
         sel = (cand["as_of"] <= pd.Timestamp(cut)).to_numpy()
-        model = fit_payment_model(h, cut, config, features=X_cand[sel].reset_index(drop=True),
-                                  rows=cand[sel].reset_index(drop=True))
+        model = fit_payment_model(
+            h, cut, config, features=X_cand[sel].reset_index(drop=True), rows=cand[sel].reset_index(drop=True)
+        )
         last_model = model
         nxt = origins[k + 1] if k + 1 < len(origins) else test_end + dt.timedelta(days=1)
-        in_fold = ((test["invoice_date"] >= pd.Timestamp(origin)) & (test["invoice_date"] < pd.Timestamp(nxt))).to_numpy().copy()
+        in_fold = (
+            ((test["invoice_date"] >= pd.Timestamp(origin)) & (test["invoice_date"] < pd.Timestamp(nxt)))
+            .to_numpy()
+            .copy()
+        )
         in_fold &= ~np.isnan(y_test)
         Xf = X_test[in_fold]
         p = model.predict(Xf, drivers=False)
         fallback = float(np.median(_train_labels(h, cand[sel], cut, config)))
         med = Xf["dl_median"].to_numpy()
-        frame = pd.DataFrame({
-            "fold": k, "origin": origin, "invoice_id": test.loc[in_fold, "invoice_id"].to_numpy(),
-            "customer_id": test.loc[in_fold, "customer_id"].to_numpy(),
-            "invoice_date": test.loc[in_fold, "invoice_date"].to_numpy(), "days_late": y_test[in_fold],
-            "p10": p["p10_days_late"].to_numpy(), "p50": p["p50_days_late"].to_numpy(),
-            "p90": p["p90_days_late"].to_numpy(), "p_late_over_30": p["p_late_over_30"].to_numpy(),
-            "bucket_pred": p["bucket"].to_numpy(),
-            "baseline_due_date": np.zeros(in_fold.sum()),
-            "baseline_customer_median": np.where(np.isnan(med), fallback, med),
-        })
+        frame = pd.DataFrame(
+            {
+                "fold": k,
+                "origin": origin,
+                "invoice_id": test.loc[in_fold, "invoice_id"].to_numpy(),
+                "customer_id": test.loc[in_fold, "customer_id"].to_numpy(),
+                "invoice_date": test.loc[in_fold, "invoice_date"].to_numpy(),
+                "days_late": y_test[in_fold],
+                "p10": p["p10_days_late"].to_numpy(),
+                "p50": p["p50_days_late"].to_numpy(),
+                "p90": p["p90_days_late"].to_numpy(),
+                "p_late_over_30": p["p_late_over_30"].to_numpy(),
+                "bucket_pred": p["bucket"].to_numpy(),
+                "baseline_due_date": np.zeros(in_fold.sum()),
+                "baseline_customer_median": np.where(np.isnan(med), fallback, med),
+            }
+        )
         preds.append(frame)
         if rescoring:
-            in_snap = ((snaps["as_of"] >= pd.Timestamp(origin)) & (snaps["as_of"] < pd.Timestamp(nxt))).to_numpy().copy()
+            in_snap = (
+                ((snaps["as_of"] >= pd.Timestamp(origin)) & (snaps["as_of"] < pd.Timestamp(nxt)))
+                .to_numpy()
+                .copy()
+            )
             in_snap &= ~np.isnan(y_snap)
             # past the cap an invoice is lost whatever happens: nothing left to predict
-            in_snap &= (to_days(snaps["as_of"]) - to_days(snaps["due_date"]) < DAYS_LATE_CAP)
+            in_snap &= to_days(snaps["as_of"]) - to_days(snaps["due_date"]) < DAYS_LATE_CAP
             if in_snap.any():
-                open_preds.append(_open_frame(model, X_snap[in_snap], snaps[in_snap], y_snap[in_snap], k, fallback))
+                open_preds.append(
+                    _open_frame(model, X_snap[in_snap], snaps[in_snap], y_snap[in_snap], k, fallback)
+                )
         fm = _metrics_table(frame)
         fm.insert(0, "fold", k)
         fm.insert(1, "origin", origin)
         fold_rows.append(fm.reset_index(names="method"))
-        say(f"fold {k + 1}/{len(origins)} origin {origin}: trained on {model.meta['train_rows']:,} rows in "
+        say(
+            f"fold {k + 1}/{len(origins)} origin {origin}: trained on {model.meta['train_rows']:,} rows in "
             f"{model.meta['fit_seconds']}s, MAE {fm.loc['model', 'mae']:.2f} vs median baseline "
-            f"{fm.loc['baseline_customer_median', 'mae']:.2f}")
+            f"{fm.loc['baseline_customer_median', 'mae']:.2f}"
+        )
     predictions = pd.concat(preds, ignore_index=True)
     open_predictions = pd.concat(open_preds, ignore_index=True) if open_preds else None
     return BacktestResult(
         open_predictions=open_predictions,
         open_metrics=_metrics_table(open_predictions) if open_predictions is not None else None,
-        predictions=predictions, metrics=_metrics_table(predictions), folds=pd.concat(fold_rows, ignore_index=True),
-        importance=last_model.feature_importance(), config=config, origins=list(origins),
-        info={"seconds": round(time.perf_counter() - started, 1), "test_rows": int(len(predictions)),
-              "test_rows_without_outcome": int(np.isnan(y_test).sum()),
-              "outcomes": "ground truth" if truth_to_end else "history"},
+        predictions=predictions,
+        metrics=_metrics_table(predictions),
+        folds=pd.concat(fold_rows, ignore_index=True),
+        importance=last_model.feature_importance(),
+        config=config,
+        origins=list(origins),
+        info={
+            "seconds": round(time.perf_counter() - started, 1),
+            "test_rows": int(len(predictions)),
+            "test_rows_without_outcome": int(np.isnan(y_test).sum()),
+            "outcomes": "ground truth" if truth_to_end else "history",
+        },
     )
 
 
-def _open_frame(model: PaymentModel, X: pd.DataFrame, rows: pd.DataFrame, y: np.ndarray, fold: int,
-                fallback: float) -> pd.DataFrame:
+def _open_frame(
+    model: PaymentModel, X: pd.DataFrame, rows: pd.DataFrame, y: np.ndarray, fold: int, fallback: float
+) -> pd.DataFrame:
     from ml.scoring import still_open
 
     p = model.predict(X, drivers=False)
     # An invoice still open at the end of as_of is paid tomorrow at the earliest: the model's
     # quantiles get the same floor in scoring (scoring.py) as the baselines get here.
-    floor = np.minimum(to_days(rows["as_of"]) + 1 - to_days(rows["due_date"]), DAYS_LATE_CAP).astype("float64")
+    floor = np.minimum(to_days(rows["as_of"]) + 1 - to_days(rows["due_date"]), DAYS_LATE_CAP).astype(
+        "float64"
+    )
     p = still_open(p, floor)
     med = X["dl_median"].to_numpy()
-    return pd.DataFrame({
-        "fold": fold, "as_of": rows["as_of"].to_numpy(), "invoice_id": rows["invoice_id"].to_numpy(),
-        "customer_id": rows["customer_id"].to_numpy(), "days_late": y,
-        "p10": p["p10_days_late"].to_numpy(), "p50": p["p50_days_late"].to_numpy(),
-        "p90": p["p90_days_late"].to_numpy(), "p_late_over_30": p["p_late_over_30"].to_numpy(),
-        "bucket_pred": p["bucket"].to_numpy(),
-        "baseline_due_date": np.maximum(0.0, floor),
-        "baseline_customer_median": np.maximum(np.where(np.isnan(med), fallback, med), floor),
-    })
+    return pd.DataFrame(
+        {
+            "fold": fold,
+            "as_of": rows["as_of"].to_numpy(),
+            "invoice_id": rows["invoice_id"].to_numpy(),
+            "customer_id": rows["customer_id"].to_numpy(),
+            "days_late": y,
+            "p10": p["p10_days_late"].to_numpy(),
+            "p50": p["p50_days_late"].to_numpy(),
+            "p90": p["p90_days_late"].to_numpy(),
+            "p_late_over_30": p["p_late_over_30"].to_numpy(),
+            "bucket_pred": p["bucket"].to_numpy(),
+            "baseline_due_date": np.maximum(0.0, floor),
+            "baseline_customer_median": np.maximum(np.where(np.isnan(med), fallback, med), floor),
+        }
+    )
 
 
 def _train_labels(h, rows, cut, config) -> np.ndarray:
@@ -255,8 +333,14 @@ def _metrics_table(p: pd.DataFrame) -> pd.DataFrame:
     y = p["days_late"].to_numpy()
     bucket_index = {b: i for i, b in enumerate(BUCKETS)}
     rows = {
-        "model": payment_metrics(y, p["p50"], lo=p["p10"], hi=p["p90"], score_30=p["p_late_over_30"],
-                                 bucket=p["bucket_pred"].map(bucket_index).to_numpy()),
+        "model": payment_metrics(
+            y,
+            p["p50"],
+            lo=p["p10"],
+            hi=p["p90"],
+            score_30=p["p_late_over_30"],
+            bucket=p["bucket_pred"].map(bucket_index).to_numpy(),
+        ),
         "baseline_due_date": payment_metrics(y, p["baseline_due_date"]),
         "baseline_customer_median": payment_metrics(y, p["baseline_customer_median"]),
     }
@@ -265,8 +349,10 @@ def _metrics_table(p: pd.DataFrame) -> pd.DataFrame:
 
 def format_metrics(m: pd.DataFrame) -> str:
     """The model-vs-baselines table as people read it (days, shares as %)."""
-    lines = [f"{'method':<26}{'n':>7}{'MAE':>7}{'RMSE':>7}{'±3d':>7}{'±7d':>7}{'P10-P90':>9}{'AUC30':>7}"
-             f"{'PR-AUC30':>9}{'bucket':>8}"]
+    lines = [
+        f"{'method':<26}{'n':>7}{'MAE':>7}{'RMSE':>7}{'±3d':>7}{'±7d':>7}{'P10-P90':>9}{'AUC30':>7}"
+        f"{'PR-AUC30':>9}{'bucket':>8}"
+    ]
 
     def pct(x):
         return "    -" if pd.isna(x) else f"{100 * x:5.1f}%"
@@ -275,12 +361,16 @@ def format_metrics(m: pd.DataFrame) -> str:
         return f"{'-':>{w}}" if pd.isna(x) else f"{x:{w}.{nd}f}"
 
     for method, r in m.iterrows():
-        lines.append(f"{method:<26}{int(r['n']):>7}{num(r['mae'])}{num(r['rmse'])}{pct(r['within_3d']):>7}"
-                     f"{pct(r['within_7d']):>7}{pct(r['p10_p90_coverage']):>9}{num(r['auc_30_late'], 7, 3)}"
-                     f"{num(r['pr_auc_30_late'], 9, 3)}{pct(r['bucket_accuracy']):>8}")
+        lines.append(
+            f"{method:<26}{int(r['n']):>7}{num(r['mae'])}{num(r['rmse'])}{pct(r['within_3d']):>7}"
+            f"{pct(r['within_7d']):>7}{pct(r['p10_p90_coverage']):>9}{num(r['auc_30_late'], 7, 3)}"
+            f"{num(r['pr_auc_30_late'], 9, 3)}{pct(r['bucket_accuracy']):>8}"
+        )
     base = m.loc["baseline_customer_median", "mae"]
     if base and not pd.isna(base):
-        lines.append(f"MAE vs customer-median baseline: {100 * (1 - m.loc['model', 'mae'] / base):+.1f}% better")
+        lines.append(
+            f"MAE vs customer-median baseline: {100 * (1 - m.loc['model', 'mae'] / base):+.1f}% better"
+        )
     return "\n".join(lines)
 
 
@@ -342,5 +432,13 @@ def backtest_plots(result: BacktestResult, out_dir: Path) -> list[Path]:
     return paths
 
 
-__all__ = ["BacktestResult", "rolling_backtest", "payment_metrics", "format_metrics", "backtest_plots",
-           "outcomes_from_history", "outcomes_from_ground_truth", "PaymentModel"]
+__all__ = [
+    "BacktestResult",
+    "rolling_backtest",
+    "payment_metrics",
+    "format_metrics",
+    "backtest_plots",
+    "outcomes_from_history",
+    "outcomes_from_ground_truth",
+    "PaymentModel",
+]

@@ -19,8 +19,14 @@ import pandas as pd
 from ml.history import InvoiceHistory, normalize_history
 
 
-def scale_history(n_open: int, *, paid_per_open: int = 3, invoices_per_customer: int = 80, seed: int = 1,
-                  as_of: dt.date = dt.date(2026, 11, 20)) -> InvoiceHistory:
+def scale_history(
+    n_open: int,
+    *,
+    paid_per_open: int = 3,
+    invoices_per_customer: int = 80,
+    seed: int = 1,
+    as_of: dt.date = dt.date(2026, 11, 20),
+) -> InvoiceHistory:
     rng = np.random.default_rng(seed)
     n = n_open * (1 + paid_per_open)
     n_customers = max(1, n // invoices_per_customer)
@@ -39,12 +45,16 @@ def scale_history(n_open: int, *, paid_per_open: int = 3, invoices_per_customer:
         candidates = np.flatnonzero(~open_)
         open_[rng.choice(candidates, extra, replace=False)] = True
     paid = np.where(open_, np.datetime64("NaT"), paid)
-    invoices = pd.DataFrame({
-        "invoice_id": np.char.add("I", np.arange(n).astype(str)), "customer_id": np.char.add("C", cust.astype(str)),
-        "invoice_date": inv_date.astype("datetime64[s]"), "due_date": due.astype("datetime64[s]"),
-        "amount_minor": np.round(rng.lognormal(11, 1, n)).astype("int64"),
-        "paid_date": paid.astype("datetime64[s]"),
-    })
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": np.char.add("I", np.arange(n).astype(str)),
+            "customer_id": np.char.add("C", cust.astype(str)),
+            "invoice_date": inv_date.astype("datetime64[s]"),
+            "due_date": due.astype("datetime64[s]"),
+            "amount_minor": np.round(rng.lognormal(11, 1, n)).astype("int64"),
+            "paid_date": paid.astype("datetime64[s]"),
+        }
+    )
     return normalize_history(InvoiceHistory(invoices=invoices, source="bench"))
 
 
@@ -61,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     as_of = dt.date(2026, 11, 20)
     t = time.perf_counter()
     h = scale_history(args.open, as_of=as_of)
-    print(f"history: {len(h.invoices):,} invoices, {h.invoices['customer_id'].nunique():,} customers, "
-          f"{int(h.invoices['paid_date'].isna().sum()):,} open ({time.perf_counter() - t:.1f}s to build)")
+    print(
+        f"history: {len(h.invoices):,} invoices, {h.invoices['customer_id'].nunique():,} customers, "
+        f"{int(h.invoices['paid_date'].isna().sum()):,} open ({time.perf_counter() - t:.1f}s to build)"
+    )
     model = PaymentModel.load(Path(args.model))
     # CPU seconds besides wall seconds: the machines are shared, and wall time then says more about
     # the neighbours than about this code.
@@ -71,20 +83,25 @@ def main(argv: list[str] | None = None) -> int:
     context_s, context_cpu = time.perf_counter() - t, time.process_time() - c
     timings: dict = {}
     c = time.process_time()
-    out = score_open_invoices(h, as_of, model, model_name="bench", model_version="0", max_explained=0,
-                              ctx=ctx, timings=timings)
+    out = score_open_invoices(
+        h, as_of, model, model_name="bench", model_version="0", max_explained=0, ctx=ctx, timings=timings
+    )
     score_cpu = time.process_time() - c
-    print(f"scored {len(out):,} open invoices without drivers: event streams {context_s:.1f}s "
-          f"(cpu {context_cpu:.1f}s), features {timings['features_s']}s, predictions {timings['predict_s']}s; "
-          f"total {context_s + timings['total_s']:.1f}s wall, {context_cpu + score_cpu:.1f}s cpu")
+    print(
+        f"scored {len(out):,} open invoices without drivers: event streams {context_s:.1f}s "
+        f"(cpu {context_cpu:.1f}s), features {timings['features_s']}s, predictions {timings['predict_s']}s; "
+        f"total {context_s + timings['total_s']:.1f}s wall, {context_cpu + score_cpu:.1f}s cpu"
+    )
     if args.explain:
         from ml.features import build_features, open_rows
 
         X = build_features(h, open_rows(h, as_of), ctx).iloc[: args.explain]
         t, c = time.perf_counter(), time.process_time()
         model.drivers(X)
-        print(f"SHAP drivers for {len(X):,} rows: {time.perf_counter() - t:.1f}s wall, "
-              f"{time.process_time() - c:.1f}s cpu")
+        print(
+            f"SHAP drivers for {len(X):,} rows: {time.perf_counter() - t:.1f}s wall, "
+            f"{time.process_time() - c:.1f}s cpu"
+        )
     return 0
 
 

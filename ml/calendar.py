@@ -52,7 +52,9 @@ def calendar_features(invoice_day: np.ndarray, due_day: np.ndarray, country: np.
         d, v = due[sel], inv[sel]
         out["bdays_to_due"][sel] = np.busday_count(v, d, busdaycal=cal)
         out["due_is_business_day"][sel] = np.is_busday(d, busdaycal=cal)
-        out["due_next_bday_offset"][sel] = (np.busday_offset(d, 0, roll="forward", busdaycal=cal) - d).astype(int)
+        out["due_next_bday_offset"][sel] = (np.busday_offset(d, 0, roll="forward", busdaycal=cal) - d).astype(
+            int
+        )
         end = d + np.timedelta64(HOLIDAY_WINDOW_DAYS, "D")
         out["holidays_after_due"][sel] = np.busday_count(d, end) - np.busday_count(d, end, busdaycal=cal)
     return pd.DataFrame(out)

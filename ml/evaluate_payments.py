@@ -38,16 +38,40 @@ import pandas as pd
 from ml.history import InvoiceHistory, normalize_history
 
 REQUIRED = ("customer", "invoice", "invoice_date", "due_date", "amount", "paid_date")
-KNOWN_OPTIONAL = ("dispute_date", "disputed", "currency", "terms", "discount", "country", "parent", "segment",
-                  "credit_limit")
+KNOWN_OPTIONAL = (
+    "dispute_date",
+    "disputed",
+    "currency",
+    "terms",
+    "discount",
+    "country",
+    "parent",
+    "segment",
+    "credit_limit",
+)
 MAX_BAD_SHARE = 0.01  # bad rows tolerated (and left out) before the file is refused
 MAX_BYTES = 2 * 1024**3
 
 # Tried in this order; when two read every value (03/04/2025), the other date columns, then the
 # invoice-before-due rule, then this order (US month/day first for slashes) decide.
 DATE_FORMATS = (
-    "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d", "%Y.%m.%d",
-    "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%d %B %Y", "%B %d, %Y", "%d.%m.%y", "%m/%d/%y", "%d/%m/%y",
+    "%Y-%m-%d",
+    "%d.%m.%Y",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y%m%d",
+    "%Y.%m.%d",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%B %d, %Y",
+    "%d.%m.%y",
+    "%m/%d/%y",
+    "%d/%m/%y",
 )
 _TIME_SUFFIX = re.compile(r"[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2}|[AaPp][Mm])?$")
 _TRUE = {"true", "yes", "y", "1", "x", "t", "ja", "j", "oui", "si", "sí", "disputed"}
@@ -120,8 +144,14 @@ def _read_table(path: Path, report: ParseReport) -> pd.DataFrame:
         delim = ","
     report.delimiter = delim
     try:
-        df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_filter=False,
-                         skipinitialspace=True)
+        df = pd.read_csv(
+            io.StringIO(text),
+            sep=delim,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skipinitialspace=True,
+        )
     except pd.errors.ParserError as e:
         raise InvoiceFileError(f"{path}: not a well-formed CSV ({str(e).strip()})") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -137,8 +167,10 @@ def _resolve_columns(df: pd.DataFrame, mapping: dict[str, str], path: Path) -> d
         elif col.lower() in by_lower:
             resolved[name] = by_lower[col.lower()]
         else:
-            raise InvoiceFileError(f"{path.name}: column '{col}' (mapped as {name}) is not in the header; "
-                                   f"the columns are: {', '.join(df.columns)}")
+            raise InvoiceFileError(
+                f"{path.name}: column '{col}' (mapped as {name}) is not in the header; "
+                f"the columns are: {', '.join(df.columns)}"
+            )
     return resolved
 
 
@@ -148,8 +180,9 @@ def _examples(values: pd.Series, bad: np.ndarray, k: int = 5) -> str:
     return ", ".join(f"'{values.iat[i]}' (line {i + 2})" for i in idx)
 
 
-def _bad_rows(name: str, col: str, values: pd.Series, bad: np.ndarray, rule: str, report: ParseReport,
-              drop: np.ndarray) -> None:
+def _bad_rows(
+    name: str, col: str, values: pd.Series, bad: np.ndarray, rule: str, report: ParseReport, drop: np.ndarray
+) -> None:
     n_bad = int(bad.sum())
     if not n_bad:
         return
@@ -175,8 +208,13 @@ def _date_candidates(values: pd.Series) -> dict[str, pd.Series]:
     return out
 
 
-def parse_dates(frame: pd.DataFrame, columns: dict[str, str], report: ParseReport, drop: np.ndarray,
-                date_format: str | None = None) -> dict[str, pd.Series]:
+def parse_dates(
+    frame: pd.DataFrame,
+    columns: dict[str, str],
+    report: ParseReport,
+    drop: np.ndarray,
+    date_format: str | None = None,
+) -> dict[str, pd.Series]:
     """Parse every mapped date column, choosing one format per column (see ``DATE_FORMATS``)."""
     results: dict[str, pd.Series] = {}
     cands: dict[str, dict[str, pd.Series]] = {}
@@ -191,7 +229,8 @@ def parse_dates(frame: pd.DataFrame, columns: dict[str, str], report: ParseRepor
         if not cands[name] and present.any():
             raise InvoiceFileError(
                 f"column '{col}' ({name}): no value is a date in a format I know, e.g. "
-                f"{_examples(values, present.to_numpy())}; pass --date-format (e.g. --date-format %d/%m/%Y)")
+                f"{_examples(values, present.to_numpy())}; pass --date-format (e.g. --date-format %d/%m/%Y)"
+            )
     # Formats that read the most values; ties are resolved across columns.
     best: dict[str, list[str]] = {}
     for name, col in columns.items():
@@ -222,9 +261,11 @@ def parse_dates(frame: pd.DataFrame, columns: dict[str, str], report: ParseRepor
             if scores:
                 choice = max(options, key=lambda f: scores.get(f, -1))
         decided[name] = choice
-        report.warnings.append(f"column '{columns[name]}' ({name}): dates such as "
-                               f"'{frame[columns[name]].iat[0]}' fit both {' and '.join(options)}; read as {choice} "
-                               "(pass --date-format if that is wrong)")
+        report.warnings.append(
+            f"column '{columns[name]}' ({name}): dates such as "
+            f"'{frame[columns[name]].iat[0]}' fit both {' and '.join(options)}; read as {choice} "
+            "(pass --date-format if that is wrong)"
+        )
     for name, col in columns.items():
         values = frame[col].astype(str)
         present = (values.str.strip() != "").to_numpy()
@@ -268,14 +309,17 @@ def _amount_style(cleaned: pd.Series) -> tuple[str, str]:
     return ".", ""
 
 
-def parse_amounts(values: pd.Series, name: str, col: str, report: ParseReport, drop: np.ndarray,
-                  *, allow_zero: bool = False) -> np.ndarray:
+def parse_amounts(
+    values: pd.Series, name: str, col: str, report: ParseReport, drop: np.ndarray, *, allow_zero: bool = False
+) -> np.ndarray:
     """Amount texts → integer minor units (two decimals). Raises/warns on what is not an amount."""
     raw = values.astype(str).str.strip()
     present = (raw != "").to_numpy()
     cleaned = raw.str.replace("\u2212", "-", regex=False).str.replace(_NON_NUMERIC, "", regex=True)
     dec, thou = _amount_style(cleaned[present])
-    report.amount_style = report.amount_style or f"decimal '{dec}'" + (f", thousands '{thou}'" if thou else "")
+    report.amount_style = report.amount_style or f"decimal '{dec}'" + (
+        f", thousands '{thou}'" if thou else ""
+    )
     out = np.zeros(len(raw), dtype="int64")
     bad = np.zeros(len(raw), dtype=bool)
     cents = Decimal("0.01")
@@ -302,8 +346,10 @@ def parse_amounts(values: pd.Series, name: str, col: str, report: ParseReport, d
     nonpos = (out < 0) if allow_zero else (out <= 0)
     nonpos &= ~bad & ~drop
     if nonpos.any():
-        report.warnings.append(f"column '{col}' ({name}): {int(nonpos.sum()):,} rows are zero or negative (credit "
-                               f"notes?), e.g. {_examples(raw, nonpos)} — left out")
+        report.warnings.append(
+            f"column '{col}' ({name}): {int(nonpos.sum()):,} rows are zero or negative (credit "
+            f"notes?), e.g. {_examples(raw, nonpos)} — left out"
+        )
         drop |= nonpos
     return out
 
@@ -318,8 +364,9 @@ def _flags(values: pd.Series, name: str, col: str, report: ParseReport, drop: np
 # --- the history ----------------------------------------------------------------------------------------------
 
 
-def load_invoice_history(path: Path, mapping: dict[str, str], *, date_format: str | None = None
-                         ) -> tuple[InvoiceHistory, ParseReport]:
+def load_invoice_history(
+    path: Path, mapping: dict[str, str], *, date_format: str | None = None
+) -> tuple[InvoiceHistory, ParseReport]:
     """Read a user's invoice CSV into the canonical history (see ``ml.history``)."""
     path = Path(path)
     report = ParseReport()
@@ -338,21 +385,48 @@ def load_invoice_history(path: Path, mapping: dict[str, str], *, date_format: st
     date_cols = {n: cols[n] for n in ("invoice_date", "due_date", "paid_date", "dispute_date") if n in cols}
     dates = parse_dates(df, date_cols, report, drop, date_format)
     for n in ("invoice_date", "due_date"):
-        _bad_rows(n, cols[n], df[cols[n]].astype(str), (dates[n].isna().to_numpy() & ~drop), "are empty", report,
-                  drop)
+        _bad_rows(
+            n,
+            cols[n],
+            df[cols[n]].astype(str),
+            (dates[n].isna().to_numpy() & ~drop),
+            "are empty",
+            report,
+            drop,
+        )
     amount = parse_amounts(df[cols["amount"]], "amount", cols["amount"], report, drop)
 
     due_before = (dates["due_date"] < dates["invoice_date"]).to_numpy() & ~drop
-    _bad_rows("due_date", cols["due_date"], df[cols["due_date"]].astype(str), due_before,
-              "are before the invoice date", report, drop)
+    _bad_rows(
+        "due_date",
+        cols["due_date"],
+        df[cols["due_date"]].astype(str),
+        due_before,
+        "are before the invoice date",
+        report,
+        drop,
+    )
     paid_before = (dates["paid_date"] < dates["invoice_date"]).to_numpy() & ~drop
-    _bad_rows("paid_date", cols["paid_date"], df[cols["paid_date"]].astype(str), paid_before,
-              "are before the invoice date", report, drop)
+    _bad_rows(
+        "paid_date",
+        cols["paid_date"],
+        df[cols["paid_date"]].astype(str),
+        paid_before,
+        "are before the invoice date",
+        report,
+        drop,
+    )
 
-    inv = pd.DataFrame({
-        "invoice_id": ids["invoice"], "customer_id": ids["customer"], "invoice_date": dates["invoice_date"],
-        "due_date": dates["due_date"], "amount_minor": amount, "paid_date": dates["paid_date"],
-    })
+    inv = pd.DataFrame(
+        {
+            "invoice_id": ids["invoice"],
+            "customer_id": ids["customer"],
+            "invoice_date": dates["invoice_date"],
+            "due_date": dates["due_date"],
+            "amount_minor": amount,
+            "paid_date": dates["paid_date"],
+        }
+    )
     if "dispute_date" in dates:
         inv["dispute_date"] = dates["dispute_date"]
     if "currency" in cols:
@@ -360,14 +434,27 @@ def load_invoice_history(path: Path, mapping: dict[str, str], *, date_format: st
     if "terms" in cols:
         inv["terms"] = df[cols["terms"]].astype(str).str.strip().str.upper()
     if "discount" in cols:
-        inv["discount_pct"] = parse_amounts(df[cols["discount"]].where(df[cols["discount"]].str.strip() != "", "0"),
-                                            "discount", cols["discount"], report, drop, allow_zero=True) / 100.0
+        inv["discount_pct"] = (
+            parse_amounts(
+                df[cols["discount"]].where(df[cols["discount"]].str.strip() != "", "0"),
+                "discount",
+                cols["discount"],
+                report,
+                drop,
+                allow_zero=True,
+            )
+            / 100.0
+        )
     extra: list[str] = []
     if "disputed" in cols:
-        inv["disputed_flag"] = _flags(df[cols["disputed"]], "disputed", cols["disputed"], report, drop).astype(float)
+        inv["disputed_flag"] = _flags(
+            df[cols["disputed"]], "disputed", cols["disputed"], report, drop
+        ).astype(float)
         extra.append("disputed_flag")
-        report.warnings.append(f"column '{cols['disputed']}' (disputed) has no date: it is treated as known the day "
-                               "the invoice was issued; map dispute_date instead if the file has one")
+        report.warnings.append(
+            f"column '{cols['disputed']}' (disputed) has no date: it is treated as known the day "
+            "the invoice was issued; map dispute_date instead if the file has one"
+        )
     for name, col in cols.items():
         if name in REQUIRED or name in KNOWN_OPTIONAL:
             continue
@@ -381,15 +468,19 @@ def load_invoice_history(path: Path, mapping: dict[str, str], *, date_format: st
         if same["invoice_id"].duplicated().any():
             first = same.loc[same["invoice_id"].duplicated(), "invoice_id"].iloc[0]
             lines = (np.flatnonzero((ids["invoice"] == first).to_numpy()) + 2).tolist()[:5]
-            raise InvoiceFileError(f"column '{cols['invoice']}' (invoice): invoice '{first}' appears on lines "
-                                   f"{', '.join(map(str, lines))} with different values; invoice ids must be unique")
+            raise InvoiceFileError(
+                f"column '{cols['invoice']}' (invoice): invoice '{first}' appears on lines "
+                f"{', '.join(map(str, lines))} with different values; invoice ids must be unique"
+            )
         report.warnings.append(f"{int(dup.sum() - len(same)):,} exact duplicate rows left out")
         inv = inv.drop_duplicates("invoice_id")
     report.rows_used = len(inv)
     if report.rows_used < 100 or inv["paid_date"].notna().sum() < 50:
-        raise InvoiceFileError(f"{path.name}: {report.rows_used:,} usable invoices, "
-                               f"{int(inv['paid_date'].notna().sum()):,} of them paid; the evaluation needs at least "
-                               "100 invoices and 50 paid ones")
+        raise InvoiceFileError(
+            f"{path.name}: {report.rows_used:,} usable invoices, "
+            f"{int(inv['paid_date'].notna().sum()):,} of them paid; the evaluation needs at least "
+            "100 invoices and 50 paid ones"
+        )
 
     customers = pd.DataFrame({"customer_id": ids["customer"]})
     for name, target in (("country", "country"), ("parent", "parent_id"), ("segment", "segment")):
@@ -397,13 +488,24 @@ def load_invoice_history(path: Path, mapping: dict[str, str], *, date_format: st
             customers[target] = df[cols[name]].astype(str).str.strip().replace("", None)
     if "credit_limit" in cols:
         customers["credit_limit_functional_minor"] = parse_amounts(
-            df[cols["credit_limit"]].where(df[cols["credit_limit"]].str.strip() != "", "0"), "credit_limit",
-            cols["credit_limit"], report, np.zeros(len(df), dtype=bool), allow_zero=True)
+            df[cols["credit_limit"]].where(df[cols["credit_limit"]].str.strip() != "", "0"),
+            "credit_limit",
+            cols["credit_limit"],
+            report,
+            np.zeros(len(df), dtype=bool),
+            allow_zero=True,
+        )
     if "country" in customers:
         customers["country"] = customers["country"].fillna("").str.upper()
     customers = customers[~drop].drop_duplicates("customer_id", keep="last")
-    h = normalize_history(InvoiceHistory(invoices=inv.reset_index(drop=True), customers=customers,
-                                         extra_features=tuple(extra), source=path.name))
+    h = normalize_history(
+        InvoiceHistory(
+            invoices=inv.reset_index(drop=True),
+            customers=customers,
+            extra_features=tuple(extra),
+            source=path.name,
+        )
+    )
     return h, report
 
 
@@ -411,16 +513,24 @@ def load_invoice_history(path: Path, mapping: dict[str, str], *, date_format: st
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="openar evaluate payments",
-                                description="Backtest openar's payment-date model on your own invoice history.")
+    p = argparse.ArgumentParser(
+        prog="openar evaluate payments",
+        description="Backtest openar's payment-date model on your own invoice history.",
+    )
     p.add_argument("--invoices", required=True, help="CSV of invoices (one row per invoice)")
-    p.add_argument("--map", required=True, dest="mapping",
-                   help="customer=COL,invoice=COL,invoice_date=COL,due_date=COL,amount=COL,paid_date=COL[,...]")
+    p.add_argument(
+        "--map",
+        required=True,
+        dest="mapping",
+        help="customer=COL,invoice=COL,invoice_date=COL,due_date=COL,amount=COL,paid_date=COL[,...]",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--date-format", help="strptime format of every date column, when detection is not enough")
     p.add_argument("--folds", type=int, default=4, help="rolling-origin folds (default 4)")
     p.add_argument("--step-days", type=int, default=61, help="days between origins (default 61)")
-    p.add_argument("--min-train-days", type=int, default=240, help="history before the first origin (default 240)")
+    p.add_argument(
+        "--min-train-days", type=int, default=240, help="history before the first origin (default 240)"
+    )
     p.add_argument("--num-boost-round", type=int, default=None, help="boosting rounds (default: the model's)")
     return p
 
@@ -431,29 +541,49 @@ def run(args: argparse.Namespace) -> dict:
 
     mapping = parse_mapping(args.mapping)
     h, report = load_invoice_history(Path(args.invoices), mapping, date_format=args.date_format)
-    config = ModelConfig() if args.num_boost_round is None else ModelConfig(
-        num_boost_round=args.num_boost_round, classifier_rounds=max(10, args.num_boost_round // 2))
+    config = (
+        ModelConfig()
+        if args.num_boost_round is None
+        else ModelConfig(
+            num_boost_round=args.num_boost_round, classifier_rounds=max(10, args.num_boost_round // 2)
+        )
+    )
     result = None
     for folds in range(max(1, args.folds), 0, -1):  # fewer folds on a shorter history, rather than nothing
         try:
-            result = rolling_backtest(h, config, n_folds=folds, step_days=args.step_days,
-                                      min_train_days=args.min_train_days)
+            result = rolling_backtest(
+                h, config, n_folds=folds, step_days=args.step_days, min_train_days=args.min_train_days
+            )
             break
         except ValueError as e:
             if folds == 1:
                 raise InvoiceFileError(f"{Path(args.invoices).name}: {e}") from None
     return {
-        "file": str(args.invoices), "rows_read": report.rows_read, "rows_used": report.rows_used,
-        "customers": int(h.invoices["customer_id"].nunique()), "history": [str(h.first_date), str(h.last_date)],
-        "parsing": {"delimiter": report.delimiter, "encoding": report.encoding, "date_formats": report.date_formats,
-                    "amounts": report.amount_style},
-        "extra_features": [f"x_{c}" for c in h.extra_features], "warnings": report.warnings,
-        "origins": [o.isoformat() for o in result.origins], "info": result.info,
-        "metrics": {m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-                    for m, row in result.metrics.iterrows()},
-        "rescoring_metrics": None if result.open_metrics is None else {
+        "file": str(args.invoices),
+        "rows_read": report.rows_read,
+        "rows_used": report.rows_used,
+        "customers": int(h.invoices["customer_id"].nunique()),
+        "history": [str(h.first_date), str(h.last_date)],
+        "parsing": {
+            "delimiter": report.delimiter,
+            "encoding": report.encoding,
+            "date_formats": report.date_formats,
+            "amounts": report.amount_style,
+        },
+        "extra_features": [f"x_{c}" for c in h.extra_features],
+        "warnings": report.warnings,
+        "origins": [o.isoformat() for o in result.origins],
+        "info": result.info,
+        "metrics": {
             m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-            for m, row in result.open_metrics.iterrows()},
+            for m, row in result.metrics.iterrows()
+        },
+        "rescoring_metrics": None
+        if result.open_metrics is None
+        else {
+            m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+            for m, row in result.open_metrics.iterrows()
+        },
         "_table": result.table(),
     }
 
@@ -470,11 +600,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
-    print(f"{out['file']}: {out['rows_used']:,} of {out['rows_read']:,} rows used, {out['customers']:,} customers, "
-          f"{out['history'][0]} to {out['history'][1]}")
+    print(
+        f"{out['file']}: {out['rows_used']:,} of {out['rows_read']:,} rows used, {out['customers']:,} customers, "
+        f"{out['history'][0]} to {out['history'][1]}"
+    )
     fmts = ", ".join(f"{k} {v}" for k, v in out["parsing"]["date_formats"].items())
-    print(f"read as: delimiter {out['parsing']['delimiter']!r}, {out['parsing']['encoding']}, dates {fmts}, "
-          f"amounts {out['parsing']['amounts']}")
+    print(
+        f"read as: delimiter {out['parsing']['delimiter']!r}, {out['parsing']['encoding']}, dates {fmts}, "
+        f"amounts {out['parsing']['amounts']}"
+    )
     if out["extra_features"]:
         print(f"extra features: {', '.join(out['extra_features'])}")
     for w in out["warnings"]:

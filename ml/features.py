@@ -178,8 +178,14 @@ def _positions(keys: np.ndarray) -> np.ndarray:
     return np.arange(n, dtype="int64") - run_start
 
 
-def window_quantiles(keys: np.ndarray, values: np.ndarray, k: int, qs: tuple[float, ...],
-                     at: np.ndarray | None = None, chunk: int = 200_000) -> dict[float, np.ndarray]:
+def window_quantiles(
+    keys: np.ndarray,
+    values: np.ndarray,
+    k: int,
+    qs: tuple[float, ...],
+    at: np.ndarray | None = None,
+    chunk: int = 200_000,
+) -> dict[float, np.ndarray]:
     """Quantiles (linear, as pandas) of the values of the last ``k`` events of a key, up to and
     including event ``at`` (indexes into the events sorted by key then day; -1: none, NaN out).
     Without ``at``: at every event."""
@@ -215,8 +221,9 @@ def window_quantiles(keys: np.ndarray, values: np.ndarray, k: int, qs: tuple[flo
     return out
 
 
-def window_ewm(keys: np.ndarray, values: np.ndarray, span: float, at: np.ndarray | None = None,
-               k: int = 20) -> np.ndarray:
+def window_ewm(
+    keys: np.ndarray, values: np.ndarray, span: float, at: np.ndarray | None = None, k: int = 20
+) -> np.ndarray:
     """Exponentially weighted mean over the last ``k`` events of a key up to event ``at`` (pandas'
     ``adjust=True`` weights; beyond 20 events a span-5 weight is below 0.03%: the truncation changes
     nothing that matters). Without ``at``: at every event."""
@@ -282,8 +289,16 @@ class _Codes:
     codes (past the known ones), so they match no event rather than each other."""
 
     def __init__(self, h: InvoiceHistory):
-        self.customer = pd.Index(pd.unique(np.concatenate([
-            h.invoices["customer_id"].to_numpy(dtype=object), h.customers["customer_id"].to_numpy(dtype=object)])))
+        self.customer = pd.Index(
+            pd.unique(
+                np.concatenate(
+                    [
+                        h.invoices["customer_id"].to_numpy(dtype=object),
+                        h.customers["customer_id"].to_numpy(dtype=object),
+                    ]
+                )
+            )
+        )
         self.invoice = pd.Index(h.invoices["invoice_id"].to_numpy(dtype=object))
         parent = h.customers.set_index("customer_id")["parent_id"].dropna()
         self.family = None  # family code of each customer code; None when no parents are known
@@ -311,8 +326,9 @@ class _Codes:
             return cust_codes
         known = cust_codes < len(self.family)
         # unknown customers are their own family, coded past every family code
-        return np.where(known, self.family[np.minimum(cust_codes, len(self.family) - 1)],
-                        len(self.customer) + cust_codes)
+        return np.where(
+            known, self.family[np.minimum(cust_codes, len(self.family) - 1)], len(self.customer) + cust_codes
+        )
 
 
 CATEGORICAL_FEATURES = ("segment", "terms_code")
@@ -324,35 +340,112 @@ def feature_names(extra: tuple[str, ...] = ()) -> list[str]:
 
 _CUSTOMER_FEATURES = (
     # payment history
-    "n_paid", "dl_mean", "dl_std", "dl_median", "dl_median_last10", "dl_ewm", "dl_last", "share_late",
-    "share_late30", "share_partial", "dtp_mean", "n_paid_90", "dl_mean_90", "dl_mean_180", "dl_mean_365",
-    "share_late30_180", "dl_trend", "dl_slope_180", "amount_slope", "days_since_paid", "paid_gap_ratio",
-    "pay_wd_mode", "pay_wd_share", "month_end_pay_share", "mid_month_pay_share",
+    "n_paid",
+    "dl_mean",
+    "dl_std",
+    "dl_median",
+    "dl_median_last10",
+    "dl_ewm",
+    "dl_last",
+    "share_late",
+    "share_late30",
+    "share_partial",
+    "dtp_mean",
+    "n_paid_90",
+    "dl_mean_90",
+    "dl_mean_180",
+    "dl_mean_365",
+    "share_late30_180",
+    "dl_trend",
+    "dl_slope_180",
+    "amount_slope",
+    "days_since_paid",
+    "paid_gap_ratio",
+    "pay_wd_mode",
+    "pay_wd_share",
+    "month_end_pay_share",
+    "mid_month_pay_share",
     # current exposure
-    "open_count", "open_amount_log", "od_count", "od_amount_share", "od_mean_dpd", "od30_count", "od60_count",
-    "od90_count", "od30_amount_share", "credit_use", "open_months_billing",
+    "open_count",
+    "open_amount_log",
+    "od_count",
+    "od_amount_share",
+    "od_mean_dpd",
+    "od30_count",
+    "od60_count",
+    "od90_count",
+    "od30_amount_share",
+    "credit_use",
+    "open_months_billing",
     # billing, disputes, promises, reminders
-    "issued_90", "dispute_share_365", "n_deductions", "promises_kept", "promises_broken", "promise_keep_rate",
-    "contacts_90", "response_rate",
+    "issued_90",
+    "dispute_share_365",
+    "n_deductions",
+    "promises_kept",
+    "promises_broken",
+    "promise_keep_rate",
+    "contacts_90",
+    "response_rate",
     # parent (family) level
-    "family_dl_mean_180", "family_od30_count",
+    "family_dl_mean_180",
+    "family_od30_count",
     "segment",
 )
 _BASE_FEATURES = _CUSTOMER_FEATURES + (
     # invoice
-    "trend_extrapolated", "amount_effect", "season_excess", "due_to_run_days",
-    "amount_log", "amount_ratio_log2", "terms_days", "discount_pct", "inv_weekday", "inv_month_end", "due_weekday",
-    "due_day", "due_month", "due_days_to_month_end", "due_quarter_end", "age_days", "days_to_due",
-    "disputed", "days_since_dispute", "deduction", "partially_paid", "promise_days", "promises_on_invoice",
-    "broken_on_invoice", "contacts_on_invoice",
+    "trend_extrapolated",
+    "amount_effect",
+    "season_excess",
+    "due_to_run_days",
+    "amount_log",
+    "amount_ratio_log2",
+    "terms_days",
+    "discount_pct",
+    "inv_weekday",
+    "inv_month_end",
+    "due_weekday",
+    "due_day",
+    "due_month",
+    "due_days_to_month_end",
+    "due_quarter_end",
+    "age_days",
+    "days_to_due",
+    "disputed",
+    "days_since_dispute",
+    "deduction",
+    "partially_paid",
+    "promise_days",
+    "promises_on_invoice",
+    "broken_on_invoice",
+    "contacts_on_invoice",
     # calendar
-    "bdays_to_due", "due_is_business_day", "due_next_bday_offset", "holidays_after_due",
+    "bdays_to_due",
+    "due_is_business_day",
+    "due_next_bday_offset",
+    "holidays_after_due",
     "terms_code",
 )
 # Customer-level values the risk module reads besides the model's features.
-RISK_COLUMNS = ("baseline_median", "baseline_std", "baseline_n", "recent_mean", "recent_n", "last_year_mean",
-                "last_year_n", "recent_z", "recent_z_n", "last_year_z", "last_year_z_n", "open_amount", "od_amount", "od60_amount", "od90_amount", "billed_365",
-                "credit_limit", "last_paid_day")
+RISK_COLUMNS = (
+    "baseline_median",
+    "baseline_std",
+    "baseline_n",
+    "recent_mean",
+    "recent_n",
+    "last_year_mean",
+    "last_year_n",
+    "recent_z",
+    "recent_z_n",
+    "last_year_z",
+    "last_year_z_n",
+    "open_amount",
+    "od_amount",
+    "od60_amount",
+    "od90_amount",
+    "billed_365",
+    "credit_limit",
+    "last_paid_day",
+)
 
 TERMS_CODES = {"NET30": 1, "NET45": 2, "NET60": 3, "2/10NET30": 4}
 SEGMENT_CODES = {"enterprise": 1, "mid_market": 2, "small_business": 3}
@@ -396,10 +489,20 @@ class FeatureContext:
         dim = np.asarray(paid_dates.days_in_month)
         u = (h_due_day - 20000) / 30.4  # months, near zero for recent dates: keeps the sums well conditioned
         pv = {
-            "dl": dl, "dl2": dl * dl, "late": (dl > 0).astype("int64"), "late30": (dl > 30).astype("int64"),
-            "partial": (inv["n_payments"].to_numpy() > 1).astype("int64"), "dtp": dtp,
-            "x": h_ratio, "xx": h_ratio * h_ratio, "xy": h_ratio * dl, "u": u, "uu": u * u, "uy": u * dl,
-            "month_end": (dim - dom <= 2).astype("int64"), "mid_month": ((dom >= 13) & (dom <= 17)).astype("int64"),
+            "dl": dl,
+            "dl2": dl * dl,
+            "late": (dl > 0).astype("int64"),
+            "late30": (dl > 30).astype("int64"),
+            "partial": (inv["n_payments"].to_numpy() > 1).astype("int64"),
+            "dtp": dtp,
+            "x": h_ratio,
+            "xx": h_ratio * h_ratio,
+            "xy": h_ratio * dl,
+            "u": u,
+            "uu": u * u,
+            "uy": u * dl,
+            "month_end": (dim - dom <= 2).astype("int64"),
+            "mid_month": ((dom >= 13) & (dom <= 17)).astype("int64"),
         }
         for k in range(7):
             pv[f"wd{k}"] = (wd == k).astype("int64")
@@ -412,8 +515,12 @@ class FeatureContext:
         # others have their own explanation (a dispute, instalments, a discount taken or skipped:
         # a prompt payer that skips its 2% discount pays 20 days "later" without anything changing).
         # (a dispute counts if it was raised by the settlement: a later one was not known then)
-        plain = (inv["n_payments"].to_numpy() <= 1) & ~(to_days(inv["dispute_date"]) <= h_paid_known) & \
-            ~inv["discount_taken"].to_numpy() & is_paid
+        plain = (
+            (inv["n_payments"].to_numpy() <= 1)
+            & ~(to_days(inv["dispute_date"]) <= h_paid_known)
+            & ~inv["discount_taken"].to_numpy()
+            & is_paid
+        )
         pl = Stream(h_cust[plain], h_paid_known[plain], {"dl": dl[plain]})
         wq = window_quantiles(pl.keys, pl.values["dl"], 30, (0.25, 0.5, 0.75))
         med, q25, q75 = wq[0.5], wq[0.25], wq[0.75]
@@ -432,7 +539,9 @@ class FeatureContext:
         self._open_streams: dict | None = None
 
         self.h_dispute_day = to_days(inv["dispute_date"])
-        self.disputes = Stream(h_cust, self.h_dispute_day, {"ded": inv["is_deduction"].to_numpy().astype("int64")})
+        self.disputes = Stream(
+            h_cust, self.h_dispute_day, {"ded": inv["is_deduction"].to_numpy().astype("int64")}
+        )
         self.ded_day = np.where(inv["is_deduction"].to_numpy(), self.h_dispute_day, NEVER)
         self.first_paid_day = to_days(inv["first_paid_known_date"])
 
@@ -442,20 +551,29 @@ class FeatureContext:
             p_cust = codes.cust(prom["customer_id"].to_numpy(dtype=object))
             res_day = to_days(prom["resolved_known_date"])
             status = prom["status"].to_numpy()
-            self.promises = Stream(p_cust, res_day, {"kept": (status == "kept").astype("int64"),
-                                                    "broken": (status == "broken").astype("int64")})
+            self.promises = Stream(
+                p_cust,
+                res_day,
+                {"kept": (status == "kept").astype("int64"), "broken": (status == "broken").astype("int64")},
+            )
             p_inv = codes.inv(prom["invoice_id"].fillna("").to_numpy(dtype=object))
             ok = prom["invoice_id"].notna().to_numpy() & (p_inv < len(codes.invoice))
             if ok.any():
                 self.promise_made = Stream(p_inv[ok], to_days(prom["promise_date"])[ok])
-                self.promised_day = to_days(prom["promised_date"])[ok][self.promise_made.take].astype("float64")
-                self.promise_res = Stream(p_inv[ok], res_day[ok], {"broken": (status[ok] == "broken").astype("int64")})
+                self.promised_day = to_days(prom["promised_date"])[ok][self.promise_made.take].astype(
+                    "float64"
+                )
+                self.promise_res = Stream(
+                    p_inv[ok], res_day[ok], {"broken": (status[ok] == "broken").astype("int64")}
+                )
         act = h.activities
         self.activities = self.invoice_activities = None
         if act is not None and len(act):
             a_day = to_days(act["activity_date"])
             responded = act["outcome"].isin(RESPONSE_OUTCOMES).to_numpy().astype("int64")
-            self.activities = Stream(codes.cust(act["customer_id"].to_numpy(dtype=object)), a_day, {"resp": responded})
+            self.activities = Stream(
+                codes.cust(act["customer_id"].to_numpy(dtype=object)), a_day, {"resp": responded}
+            )
             a_inv = codes.inv(act["invoice_id"].fillna("").to_numpy(dtype=object))
             ok = act["invoice_id"].notna().to_numpy() & (a_inv < len(codes.invoice))
             if ok.any():
@@ -471,8 +589,9 @@ class FeatureContext:
         self.segment = cust_static["segment"].map(SEGMENT_CODES).to_numpy(dtype="float64", na_value=np.nan)
         self.terms = cust_static["terms"].map(TERMS_CODES).to_numpy(dtype="float64", na_value=np.nan)
         self.country = cust_static["country"].fillna("").astype(str).to_numpy(dtype=object)
-        self.credit_limit = cust_static["credit_limit_functional_minor"].to_numpy(
-            dtype="float64", na_value=np.nan) / 100.0
+        self.credit_limit = (
+            cust_static["credit_limit_functional_minor"].to_numpy(dtype="float64", na_value=np.nan) / 100.0
+        )
 
     def _static(self, arr: np.ndarray, qc: np.ndarray, fill=np.nan) -> np.ndarray:
         known = qc < len(arr)
@@ -491,8 +610,10 @@ class FeatureContext:
         if len(days) <= self.DIRECT_DAYS:
             return self._open_state_direct(keys, qkeys, qt, days)
         streams = self._streams(family)
-        out = {"open_n": streams["open"].total("n", qkeys, qt),
-               "open_amount": streams["open"].total("amount", qkeys, qt)}
+        out = {
+            "open_n": streams["open"].total("n", qkeys, qt),
+            "open_amount": streams["open"].total("amount", qkeys, qt),
+        }
         for k in OVERDUE_THRESHOLDS:
             s = streams[k]
             out[f"od{k}_n"] = s.total("n", qkeys, qt)
@@ -506,9 +627,14 @@ class FeatureContext:
         if family not in self._open_streams:
             keys = self.h_fam if family else self.h_cust
             amount, closed = self.h_amount, self.h_closed_known
-            streams: dict = {k: _overdue_stream(keys, self.h_due_day, closed, amount, k) for k in OVERDUE_THRESHOLDS}
-            op = Stream(np.concatenate([keys, keys]), np.concatenate([self.h_inv_day, closed]),
-                        {"amount": np.concatenate([amount, -amount])})
+            streams: dict = {
+                k: _overdue_stream(keys, self.h_due_day, closed, amount, k) for k in OVERDUE_THRESHOLDS
+            }
+            op = Stream(
+                np.concatenate([keys, keys]),
+                np.concatenate([self.h_inv_day, closed]),
+                {"amount": np.concatenate([amount, -amount])},
+            )
             op.add("n", np.concatenate([np.ones(len(keys), "int64"), -np.ones(len(keys), "int64")]))
             streams["open"] = op
             self._open_streams[family] = streams
@@ -516,7 +642,9 @@ class FeatureContext:
 
     def _open_state_direct(self, keys, qkeys, qt, days) -> dict[str, np.ndarray]:
         size = int(max(keys.max(initial=-1), qkeys.max(initial=-1))) + 1
-        names = ["open_n", "open_amount"] + [f"od{k}_{v}" for k in OVERDUE_THRESHOLDS for v in ("n", "amount", "due")]
+        names = ["open_n", "open_amount"] + [
+            f"od{k}_{v}" for k in OVERDUE_THRESHOLDS for v in ("n", "amount", "due")
+        ]
         out = {n: np.zeros(len(qkeys), dtype="int64") for n in names}
         for t in days:
             sel = qt == t
@@ -566,10 +694,16 @@ class FeatureContext:
                 n180 = nw
         n_prior = paid.window("n", qc, qt - 90, 275)
         f["dl_trend"] = f["dl_mean_90"] - _div(paid.window("dl", qc, qt - 90, 275), n_prior)
-        f["dl_slope_180"] = _slope(n180, paid.window("u", qc, qt, 180), paid.window("dl", qc, qt, 180),
-                                   paid.window("uy", qc, qt, 180), paid.window("uu", qc, qt, 180))
-        f["amount_slope"] = _slope(n_paid, paid.total("x", qc, qt), s_dl, paid.total("xy", qc, qt),
-                                   paid.total("xx", qc, qt), min_n=8)
+        f["dl_slope_180"] = _slope(
+            n180,
+            paid.window("u", qc, qt, 180),
+            paid.window("dl", qc, qt, 180),
+            paid.window("uy", qc, qt, 180),
+            paid.window("uu", qc, qt, 180),
+        )
+        f["amount_slope"] = _slope(
+            n_paid, paid.total("x", qc, qt), s_dl, paid.total("xy", qc, qt), paid.total("xx", qc, qt), min_n=8
+        )
         f["last_paid_day"] = paid.last(paid.days.astype("float64"), qc, qt)
         f["days_since_paid"] = qt - f["last_paid_day"]
         paid_365 = paid.window("n", qc, qt, 365)
@@ -581,12 +715,16 @@ class FeatureContext:
         f["mid_month_pay_share"] = _div(paid.total("mid_month", qc, qt), n_paid)
 
         # the customer's own past against its recent behaviour (risk module)
-        f["baseline_median"] = window_quantiles(paid.keys, dl_sorted, BASELINE_WINDOW, (0.5,),
-                                                at=paid.last_index(qc, qt - RECENT_DAYS))[0.5]
+        f["baseline_median"] = window_quantiles(
+            paid.keys, dl_sorted, BASELINE_WINDOW, (0.5,), at=paid.last_index(qc, qt - RECENT_DAYS)
+        )[0.5]
         nb = paid.window("n", qc, qt - RECENT_DAYS, BASELINE_DAYS)
         f["baseline_n"] = nb.astype("float64")
-        f["baseline_std"] = _std(nb, paid.window("dl", qc, qt - RECENT_DAYS, BASELINE_DAYS),
-                                 paid.window("dl2", qc, qt - RECENT_DAYS, BASELINE_DAYS))
+        f["baseline_std"] = _std(
+            nb,
+            paid.window("dl", qc, qt - RECENT_DAYS, BASELINE_DAYS),
+            paid.window("dl2", qc, qt - RECENT_DAYS, BASELINE_DAYS),
+        )
         f["recent_n"] = f["n_paid_90"]
         f["recent_mean"] = f["dl_mean_90"]
         ny = paid.window("n", qc, qt - 365, RECENT_DAYS)
@@ -629,15 +767,18 @@ class FeatureContext:
                 f[k] = np.full(len(qc), np.nan)
         if self.activities is not None:
             f["contacts_90"] = self.activities.window("n", qc, qt, 90).astype("float64")
-            f["response_rate"] = _div(self.activities.total("resp", qc, qt), self.activities.total("n", qc, qt))
+            f["response_rate"] = _div(
+                self.activities.total("resp", qc, qt), self.activities.total("n", qc, qt)
+            )
         else:
             f["contacts_90"] = np.full(len(qc), np.nan)
             f["response_rate"] = np.full(len(qc), np.nan)
         # parent level: subsidiaries of one group tend to pay through one treasury
         if self.family is not None:
             q_fam = self.codes.fam(qc)
-            f["family_dl_mean_180"] = _div(self.family.window("dl", q_fam, qt, 180),
-                                           self.family.window("n", q_fam, qt, 180))
+            f["family_dl_mean_180"] = _div(
+                self.family.window("dl", q_fam, qt, 180), self.family.window("n", q_fam, qt, 180)
+            )
             f["family_od30_count"] = self._open_state(q_fam, qt, family=True)["od30_n"].astype("float64")
         else:
             f["family_dl_mean_180"] = f["dl_mean_180"]
@@ -646,12 +787,17 @@ class FeatureContext:
         return f
 
 
-def customer_features(h: InvoiceHistory, customer_ids, as_of, ctx: FeatureContext | None = None) -> pd.DataFrame:
+def customer_features(
+    h: InvoiceHistory, customer_ids, as_of, ctx: FeatureContext | None = None
+) -> pd.DataFrame:
     """Customer-level state (model features plus ``RISK_COLUMNS``) at the end of each ``as_of``."""
     ctx = ctx or FeatureContext(h)
     ids = np.asarray(customer_ids, dtype=object)
-    qt = to_days(pd.Series(as_of) if not np.isscalar(as_of) and not isinstance(as_of, dt.date)
-                 else pd.Series([as_of] * len(ids)))
+    qt = to_days(
+        pd.Series(as_of)
+        if not np.isscalar(as_of) and not isinstance(as_of, dt.date)
+        else pd.Series([as_of] * len(ids))
+    )
     f = ctx.customer(ctx.codes.cust(ids), qt)
     out = pd.DataFrame({k: f[k] for k in list(_CUSTOMER_FEATURES) + list(RISK_COLUMNS)})
     out.insert(0, "customer_id", ids)
@@ -688,16 +834,23 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     inv_dates = pd.DatetimeIndex(r_inv_day.astype("datetime64[D]"))
     due_dates = pd.DatetimeIndex(r_due_day.astype("datetime64[D]"))
     out["inv_weekday"] = np.asarray(inv_dates.weekday, dtype="float64")
-    out["inv_month_end"] = (np.asarray(inv_dates.days_in_month) - np.asarray(inv_dates.day) <= 2).astype("float64")
+    out["inv_month_end"] = (np.asarray(inv_dates.days_in_month) - np.asarray(inv_dates.day) <= 2).astype(
+        "float64"
+    )
     out["due_weekday"] = np.asarray(due_dates.weekday, dtype="float64")
     out["due_day"] = np.asarray(due_dates.day, dtype="float64")
     out["due_month"] = np.asarray(due_dates.month, dtype="float64")
-    out["due_days_to_month_end"] = (np.asarray(due_dates.days_in_month) - np.asarray(due_dates.day)).astype("float64")
+    out["due_days_to_month_end"] = (np.asarray(due_dates.days_in_month) - np.asarray(due_dates.day)).astype(
+        "float64"
+    )
     out["due_quarter_end"] = np.isin(np.asarray(due_dates.month), (3, 6, 9, 12)).astype("float64")
     out["age_days"] = (t - r_inv_day + 1).astype("float64")
     out["days_to_due"] = (r_due_day - t).astype("float64")
-    out["due_to_run_days"] = np.where(out["pay_wd_share"].to_numpy() >= 0.4,
-                                      (out["pay_wd_mode"].to_numpy() - out["due_weekday"].to_numpy()) % 7, np.nan)
+    out["due_to_run_days"] = np.where(
+        out["pay_wd_share"].to_numpy() >= 0.4,
+        (out["pay_wd_mode"].to_numpy() - out["due_weekday"].to_numpy()) % 7,
+        np.nan,
+    )
     out["trend_extrapolated"] = out["dl_slope_180"].to_numpy() / 30.4 * np.clip(r_due_day - t, 0, None)
 
     # Same season last year: mean days late of invoices due within a month of this due month. Only
@@ -753,8 +906,11 @@ def _overdue_stream(keys, due_day, closed_known, amount, k: int) -> Stream:
     """Invoices open and more than ``k`` days past due: +1 when due + k passes, -1 when closed after that."""
     start = due_day + k + 1
     stop = np.maximum(start, closed_known)
-    s = Stream(np.concatenate([keys, keys]), np.concatenate([start, stop]),
-               {"amount": np.concatenate([amount, -amount]), "due": np.concatenate([due_day, -due_day])})
+    s = Stream(
+        np.concatenate([keys, keys]),
+        np.concatenate([start, stop]),
+        {"amount": np.concatenate([amount, -amount]), "due": np.concatenate([due_day, -due_day])},
+    )
     s.add("n", np.concatenate([np.ones(len(keys), "int64"), -np.ones(len(keys), "int64")]))
     return s
 
@@ -777,4 +933,9 @@ def _extra_feature(s: pd.Series) -> np.ndarray:
         return num.to_numpy(dtype="float64")
     # A CRC of the text, not its rank among the distinct values: ranks change with the data, so the
     # same category would get another code in another fold or at scoring time.
-    return s.fillna("").astype(str).map(lambda v: float(zlib.crc32(v.encode()) % 100003) if v else np.nan).to_numpy()
+    return (
+        s.fillna("")
+        .astype(str)
+        .map(lambda v: float(zlib.crc32(v.encode()) % 100003) if v else np.nan)
+        .to_numpy()
+    )

@@ -32,12 +32,35 @@ import pandas as pd
 from ingestion.ddl import RAW_SCHEMA
 from ingestion.erp_contracts import EXTRACTS
 
-REQUIRED_INVOICE_COLUMNS = ("invoice_id", "customer_id", "invoice_date", "due_date", "amount_minor", "paid_date")
-DATE_COLUMNS = ("invoice_date", "due_date", "paid_date", "paid_known_date", "closed_known_date",
-                "first_paid_known_date", "dispute_date")
+REQUIRED_INVOICE_COLUMNS = (
+    "invoice_id",
+    "customer_id",
+    "invoice_date",
+    "due_date",
+    "amount_minor",
+    "paid_date",
+)
+DATE_COLUMNS = (
+    "invoice_date",
+    "due_date",
+    "paid_date",
+    "paid_known_date",
+    "closed_known_date",
+    "first_paid_known_date",
+    "dispute_date",
+)
 # What is known about an invoice the day it is issued: safe to give the model for any as-of date.
-STATIC_INVOICE_COLUMNS = ("invoice_id", "customer_id", "invoice_date", "due_date", "amount_minor",
-                          "amount_functional_minor", "currency", "terms", "discount_pct")
+STATIC_INVOICE_COLUMNS = (
+    "invoice_id",
+    "customer_id",
+    "invoice_date",
+    "due_date",
+    "amount_minor",
+    "amount_functional_minor",
+    "currency",
+    "terms",
+    "discount_pct",
+)
 RESOLUTIONS = ("paid", "credited", "written_off", "open")
 
 
@@ -115,11 +138,18 @@ def normalize_history(h: InvoiceHistory) -> InvoiceHistory:
         customers = pd.DataFrame({"customer_id": inv["customer_id"].unique()})
     customers = customers.copy()
     customers["customer_id"] = customers["customer_id"].astype(str)
-    for c, default in (("parent_id", None), ("country", ""), ("currency", ""), ("segment", ""), ("terms", "")):
+    for c, default in (
+        ("parent_id", None),
+        ("country", ""),
+        ("currency", ""),
+        ("segment", ""),
+        ("terms", ""),
+    ):
         if c not in customers:
             customers[c] = default
-    customers["parent_id"] = customers["parent_id"].where(customers["parent_id"].notna() &
-                                                          (customers["parent_id"].astype(str) != ""), None)
+    customers["parent_id"] = customers["parent_id"].where(
+        customers["parent_id"].notna() & (customers["parent_id"].astype(str) != ""), None
+    )
     if "credit_limit_functional_minor" not in customers:
         customers["credit_limit_functional_minor"] = pd.array([pd.NA] * len(customers), dtype="Int64")
     known = set(customers["customer_id"])
@@ -176,9 +206,11 @@ def _latest(extract: str, as_of_sql: str, where: str = "") -> str:
     e = EXTRACTS[extract]
     key = ", ".join(e.key)
     cond = f"_extract_date <= {as_of_sql}" + (f" and ({where})" if where else "")
-    return (f"(select * from {RAW_SCHEMA}.{e.table} where {cond} "
-            f"qualify row_number() over (partition by {key} order by _extract_date desc, _loaded_at desc, "
-            f"_row_number desc) = 1)")
+    return (
+        f"(select * from {RAW_SCHEMA}.{e.table} where {cond} "
+        f"qualify row_number() over (partition by {key} order by _extract_date desc, _loaded_at desc, "
+        f"_row_number desc) = 1)"
+    )
 
 
 def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
@@ -194,12 +226,12 @@ def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
     """
     a = f"date '{as_of.isoformat()}'"
     sql = f"""
-    with inv as {_latest('invoices', a, f'invoice_date <= {a}')},
-    pay as {_latest('payments', a)},
-    app as {_latest('payment_applications', a, f'applied_date <= {a}')},
-    cm as {_latest('credit_memos', a, f'credit_date <= {a} and applied_invoice_id is not null')},
-    dsp as {_latest('disputes', a, f'opened_date <= {a}')},
-    fx as (select rate_date, currency, rate_to_functional from {_latest('fx_rates', a)}),
+    with inv as {_latest("invoices", a, f"invoice_date <= {a}")},
+    pay as {_latest("payments", a)},
+    app as {_latest("payment_applications", a, f"applied_date <= {a}")},
+    cm as {_latest("credit_memos", a, f"credit_date <= {a} and applied_invoice_id is not null")},
+    dsp as {_latest("disputes", a, f"opened_date <= {a}")},
+    fx as (select rate_date, currency, rate_to_functional from {_latest("fx_rates", a)}),
     ev as (
         select app.invoice_id, app.applied_date as known_date, pay.payment_date as pay_date,
                app.applied_amount + app.discount_amount as amt, app.applied_amount as cash, 0 as wo
@@ -269,10 +301,17 @@ def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
     """).df()
     activities = con.execute(f"""
         select customer_id, invoice_id, _extract_date as activity_date, activity_type, outcome
-        from {_latest('collection_activities', a)} order by activity_date, activity_id
+        from {_latest("collection_activities", a)} order by activity_date, activity_id
     """).df()
-    return normalize_history(InvoiceHistory(invoices=invoices, customers=customers, promises=promises,
-                                            activities=activities, source="warehouse"))
+    return normalize_history(
+        InvoiceHistory(
+            invoices=invoices,
+            customers=customers,
+            promises=promises,
+            activities=activities,
+            source="warehouse",
+        )
+    )
 
 
 def _customers_from_warehouse(con, as_of: dt.date) -> pd.DataFrame:
@@ -284,10 +323,19 @@ def _customers_from_warehouse(con, as_of: dt.date) -> pd.DataFrame:
         from {RAW_SCHEMA}.erp_customers
     """).fetchone()[0]
     if snap is None:
-        return pd.DataFrame(columns=["customer_id", "parent_id", "country", "currency", "segment", "terms",
-                                     "credit_limit_functional_minor"])
+        return pd.DataFrame(
+            columns=[
+                "customer_id",
+                "parent_id",
+                "country",
+                "currency",
+                "segment",
+                "terms",
+                "credit_limit_functional_minor",
+            ]
+        )
     return con.execute(f"""
-        with c as {_latest('customers', f"date '{snap.isoformat()}'")},
+        with c as {_latest("customers", f"date '{snap.isoformat()}'")},
         fx as (select currency, arg_max(rate_to_functional, rate_date) as rate
                from {RAW_SCHEMA}.erp_fx_rates where rate_date <= {a} group by currency)
         select customer_id, parent_customer_id as parent_id, country, c.currency, segment,

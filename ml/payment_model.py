@@ -68,7 +68,9 @@ class ModelConfig:
     num_boost_round: int = 150
     learning_rate: float = 0.1
     num_leaves: int = 15
-    classifier_rounds: int = 75  # the bucket classifier grows 5 trees a round: its share of scoring time
+    # The bucket classifier grows 5 trees a round; 40 rounds rank as well as 75 on the default world
+    # (AUC 0.775 vs 0.772 at issue) at half its share of scoring time.
+    classifier_rounds: int = 40
     min_data_in_leaf: int = 40
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
@@ -85,10 +87,17 @@ class ModelConfig:
 
     def lgb_params(self) -> dict:
         return {
-            "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction, "bagging_freq": 1, "lambda_l2": self.lambda_l2,
-            "num_threads": self.num_threads, "seed": self.seed, "deterministic": True, "verbose": -1,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": self.lambda_l2,
+            "num_threads": self.num_threads,
+            "seed": self.seed,
+            "deterministic": True,
+            "verbose": -1,
             "force_col_wise": True,
         }
 
@@ -109,14 +118,22 @@ class PaymentModel:
     config: ModelConfig
     features: list[str]
     boosters: dict[str, lgb.Booster] = field(default_factory=dict)
-    conformal: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (lower, upper) widening
+    conformal: dict[str, tuple[float, float]] = field(
+        default_factory=dict
+    )  # group -> (lower, upper) widening
     meta: dict = field(default_factory=dict)
 
     # -- fitting -------------------------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, X: pd.DataFrame, y: np.ndarray, when: np.ndarray, config: ModelConfig | None = None,
-            censored: np.ndarray | None = None) -> PaymentModel:
+    def fit(
+        cls,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        when: np.ndarray,
+        config: ModelConfig | None = None,
+        censored: np.ndarray | None = None,
+    ) -> PaymentModel:
         """Fit on rows before the calibration period, calibrate the interval on it, then refit on all.
 
         ``when`` (datetime64, the invoice's due date) orders the rows in time: the calibration
@@ -143,16 +160,19 @@ class PaymentModel:
         if fit_part.sum() >= 200 and cal_part.sum() >= 50:
             held = model._fit_boosters(X[fit_part], y[fit_part])
             model.boosters = held
-            model.conformal = model._conformal_offsets(X[cal_part], y[cal_part], censored[cal_part],
-                                                       groups[cal_part])
+            model.conformal = model._conformal_offsets(
+                X[cal_part], y[cal_part], censored[cal_part], groups[cal_part]
+            )
         else:
             model.conformal = {}
         model.boosters = model._fit_boosters(X, y)
         model.meta = {
             "base_fallback": model.meta["base_fallback"],
-            "train_rows": int(len(y)), "calibration_rows": int(cal_part.sum()),
+            "train_rows": int(len(y)),
+            "calibration_rows": int(cal_part.sum()),
             "censored_rows": int(censored.sum()),
-            "due_from": str(pd.Timestamp(when.min()).date()), "due_to": str(pd.Timestamp(when.max()).date()),
+            "due_from": str(pd.Timestamp(when.min()).date()),
+            "due_to": str(pd.Timestamp(when.max()).date()),
             "fit_seconds": round(time.perf_counter() - started, 2),
         }
         return model
@@ -163,15 +183,20 @@ class PaymentModel:
         data = lgb.Dataset(X, label=y, init_score=self._base(X), free_raw_data=False, params={"verbose": -1})
         boosters = {}
         for q in cfg.quantiles:
-            boosters[_qname(q)] = lgb.train({**params, "objective": "quantile", "alpha": q}, data,
-                                            num_boost_round=cfg.num_boost_round)
+            boosters[_qname(q)] = lgb.train(
+                {**params, "objective": "quantile", "alpha": q}, data, num_boost_round=cfg.num_boost_round
+            )
         cls_data = lgb.Dataset(X, label=bucket_of(y), params={"verbose": -1})
-        boosters["buckets"] = lgb.train({**params, "objective": "multiclass", "num_class": len(BUCKETS)}, cls_data,
-                                        num_boost_round=cfg.classifier_rounds)
+        boosters["buckets"] = lgb.train(
+            {**params, "objective": "multiclass", "num_class": len(BUCKETS)},
+            cls_data,
+            num_boost_round=cfg.classifier_rounds,
+        )
         return boosters
 
-    def _conformal_offsets(self, X: pd.DataFrame, y: np.ndarray, censored: np.ndarray,
-                           groups: np.ndarray) -> dict[str, tuple[float, float]]:
+    def _conformal_offsets(
+        self, X: pd.DataFrame, y: np.ndarray, censored: np.ndarray, groups: np.ndarray
+    ) -> dict[str, tuple[float, float]]:
         raw = self._raw_quantiles(X)
         lo, hi = raw[_qname(min(self.config.quantiles))], raw[_qname(max(self.config.quantiles))]
         lower_scores = lo - y  # for a censored row y is a lower bound, so this is an upper bound: safe
@@ -194,10 +219,14 @@ class PaymentModel:
     def _raw_quantiles(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         X = X[self.features]
         base = self._base(X)
-        return {_qname(q): base + self.boosters[_qname(q)].predict(X, num_threads=self.config.num_threads)
-                for q in self.config.quantiles}
+        return {
+            _qname(q): base + self.boosters[_qname(q)].predict(X, num_threads=self.config.num_threads)
+            for q in self.config.quantiles
+        }
 
-    def predict(self, X: pd.DataFrame, *, drivers: bool = True, max_explained: int | None = None) -> pd.DataFrame:
+    def predict(
+        self, X: pd.DataFrame, *, drivers: bool = True, max_explained: int | None = None
+    ) -> pd.DataFrame:
         """Per row: p10/p50/p90 days late (interval conformalized), bucket probabilities, drivers."""
         groups = _groups(X)
         X = X[self.features]
@@ -255,15 +284,21 @@ class PaymentModel:
             items = []
             for j in idx[i]:
                 v = values[i, j]
-                items.append({"feature": names[j], "value": None if np.isnan(v) else round(float(v), 3),
-                              "effect_days": round(float(contrib[i, j]), 2)})
+                items.append(
+                    {
+                        "feature": names[j],
+                        "value": None if np.isnan(v) else round(float(v), 3),
+                        "effect_days": round(float(contrib[i, j]), 2),
+                    }
+                )
             out[i] = json.dumps(items)
         return out
 
     def feature_importance(self) -> pd.DataFrame:
         b = self.boosters[_qname(0.5)]
         return pd.DataFrame({"feature": b.feature_name(), "gain": b.feature_importance("gain")}).sort_values(
-            "gain", ascending=False, ignore_index=True)
+            "gain", ascending=False, ignore_index=True
+        )
 
     # -- persistence ---------------------------------------------------------------------------------------
 
@@ -272,10 +307,18 @@ class PaymentModel:
         path.mkdir(parents=True, exist_ok=True)
         for name, b in self.boosters.items():
             b.save_model(str(path / f"{name}.txt"))
-        (path / "model.json").write_text(json.dumps({
-            "config": self.config.to_dict(), "features": self.features, "boosters": sorted(self.boosters),
-            "conformal": {k: list(v) for k, v in self.conformal.items()}, "meta": self.meta,
-        }, indent=2))
+        (path / "model.json").write_text(
+            json.dumps(
+                {
+                    "config": self.config.to_dict(),
+                    "features": self.features,
+                    "boosters": sorted(self.boosters),
+                    "conformal": {k: list(v) for k, v in self.conformal.items()},
+                    "meta": self.meta,
+                },
+                indent=2,
+            )
+        )
         return path
 
     @classmethod
@@ -283,8 +326,13 @@ class PaymentModel:
         path = Path(path)
         spec = json.loads((path / "model.json").read_text())
         boosters = {name: lgb.Booster(model_file=str(path / f"{name}.txt")) for name in spec["boosters"]}
-        return cls(config=ModelConfig.from_dict(spec["config"]), features=spec["features"], boosters=boosters,
-                   conformal={k: tuple(v) for k, v in spec["conformal"].items()}, meta=spec["meta"])
+        return cls(
+            config=ModelConfig.from_dict(spec["config"]),
+            features=spec["features"],
+            boosters=boosters,
+            conformal={k: tuple(v) for k, v in spec["conformal"].items()},
+            meta=spec["meta"],
+        )
 
 
 def _qname(q: float) -> str:
@@ -308,8 +356,9 @@ def _conformal_quantile(scores: np.ndarray) -> float:
 # --- training data ------------------------------------------------------------------------------------------
 
 
-def labels_known_at(h: InvoiceHistory, rows: pd.DataFrame, as_of: dt.date,
-                    maturity_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def labels_known_at(
+    h: InvoiceHistory, rows: pd.DataFrame, as_of: dt.date, maturity_days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Days-late labels as they were known at the end of ``as_of`` (``h`` already truncated there).
 
     Returns (label, usable, censored). Only rows of invoices due at least ``maturity_days`` before
@@ -347,8 +396,13 @@ def training_rows(h: InvoiceHistory, as_of: dt.date, config: ModelConfig) -> pd.
     return rows[rows["as_of"] <= pd.Timestamp(as_of)].reset_index(drop=True)
 
 
-def fit_payment_model(h: InvoiceHistory, as_of: dt.date, config: ModelConfig | None = None,
-                      features: pd.DataFrame | None = None, rows: pd.DataFrame | None = None) -> PaymentModel:
+def fit_payment_model(
+    h: InvoiceHistory,
+    as_of: dt.date,
+    config: ModelConfig | None = None,
+    features: pd.DataFrame | None = None,
+    rows: pd.DataFrame | None = None,
+) -> PaymentModel:
     """Train on everything known at the end of ``as_of``. ``rows``/``features`` may be passed in when
     the caller already built them on a history that extends further (the backtest does): features
     of a row only ever read facts up to the row's own as-of."""
@@ -359,9 +413,16 @@ def fit_payment_model(h: InvoiceHistory, as_of: dt.date, config: ModelConfig | N
         features = build_features(known, rows, FeatureContext(known))
     y, ok, censored = labels_known_at(known, rows, as_of, config.maturity_days)
     if ok.sum() < 100:
-        raise ValueError(f"only {int(ok.sum())} invoices with a known outcome by {as_of}; at least 100 are needed "
-                         "to train (a longer history, or an as-of date later in it)")
-    model = PaymentModel.fit(features[ok].reset_index(drop=True), y[ok], rows.loc[ok, "due_date"].to_numpy(), config,
-                             censored=censored[ok])
+        raise ValueError(
+            f"only {int(ok.sum())} invoices with a known outcome by {as_of}; at least 100 are needed "
+            "to train (a longer history, or an as-of date later in it)"
+        )
+    model = PaymentModel.fit(
+        features[ok].reset_index(drop=True),
+        y[ok],
+        rows.loc[ok, "due_date"].to_numpy(),
+        config,
+        censored=censored[ok],
+    )
     model.meta["as_of"] = as_of.isoformat()
     return model

@@ -37,15 +37,30 @@ class Predictions:
     timings: dict = field(default_factory=dict)
 
 
-def train_payment_model(con, as_of: dt.date, *, uri: str | None = None, config: ModelConfig | None = None,
-                        backtest_kwargs: dict | None = None, progress=None) -> TrainingOutcome:
+def train_payment_model(
+    con,
+    as_of: dt.date,
+    *,
+    uri: str | None = None,
+    config: ModelConfig | None = None,
+    backtest_kwargs: dict | None = None,
+    progress=None,
+) -> TrainingOutcome:
     """Backtest, fit, log and register a model on the warehouse's history; promote it if it wins."""
     h = invoice_history_from_warehouse(con, as_of)
-    return train_and_register(h, as_of, config=config, uri=uri, backtest_kwargs=backtest_kwargs, progress=progress)
+    return train_and_register(
+        h, as_of, config=config, uri=uri, backtest_kwargs=backtest_kwargs, progress=progress
+    )
 
 
-def predict_payments(con, as_of: dt.date, *, uri: str | None = None, model_name: str = MODEL_NAME,
-                     max_explained: int | None = DEFAULT_MAX_EXPLAINED) -> Predictions:
+def predict_payments(
+    con,
+    as_of: dt.date,
+    *,
+    uri: str | None = None,
+    model_name: str = MODEL_NAME,
+    max_explained: int | None = DEFAULT_MAX_EXPLAINED,
+) -> Predictions:
     """Score every open invoice with ``@champion``, then tier the customers and queue credit reviews."""
     from mlflow.exceptions import MlflowException
 
@@ -53,15 +68,25 @@ def predict_payments(con, as_of: dt.date, *, uri: str | None = None, model_name:
     try:
         model, name, version = load_model(model_name, CHAMPION, uri=uri)
     except MlflowException as e:
-        raise NoChampionError(f"no '{model_name}@{CHAMPION}' in the model registry ({e.message.strip()}); "
-                              "train a payment model first") from None
+        raise NoChampionError(
+            f"no '{model_name}@{CHAMPION}' in the model registry ({e.message.strip()}); "
+            "train a payment model first"
+        ) from None
     timings = {"load_model_s": round(time.perf_counter() - t0, 2)}
     t = time.perf_counter()
     h = invoice_history_from_warehouse(con, as_of)
     ctx = FeatureContext(h)
     timings["history_s"] = round(time.perf_counter() - t, 2)
-    invoices = score_open_invoices(h, as_of, model, model_name=name, model_version=version,
-                                   max_explained=max_explained, ctx=ctx, timings=timings)
+    invoices = score_open_invoices(
+        h,
+        as_of,
+        model,
+        model_name=name,
+        model_version=version,
+        max_explained=max_explained,
+        ctx=ctx,
+        timings=timings,
+    )
     t = time.perf_counter()
     risk = customer_risk(h, as_of, invoices, ctx=ctx)
     reviews = credit_reviews(risk)

@@ -74,9 +74,25 @@ def history_fingerprint(h: InvoiceHistory, origins: list[dt.date]) -> str:
     """Identity of a backtest's inputs: the history's facts and the origins."""
     inv = h.invoices
     digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(
-        inv[["invoice_id", "customer_id", "invoice_date", "due_date", "amount_minor", "paid_date",
-             "paid_known_date", "closed_known_date"]], index=False).to_numpy().tobytes())
+    digest.update(
+        pd.util.hash_pandas_object(
+            inv[
+                [
+                    "invoice_id",
+                    "customer_id",
+                    "invoice_date",
+                    "due_date",
+                    "amount_minor",
+                    "paid_date",
+                    "paid_known_date",
+                    "closed_known_date",
+                ]
+            ],
+            index=False,
+        )
+        .to_numpy()
+        .tobytes()
+    )
     digest.update(",".join(o.isoformat() for o in origins).encode())
     return digest.hexdigest()[:16]
 
@@ -89,10 +105,15 @@ def challenger_wins(challenger: dict, champion: dict) -> tuple[bool, str]:
     c_cov_err = abs(challenger["p10_p90_coverage"] - COVERAGE_TARGET)
     k_cov_err = abs(champion["p10_p90_coverage"] - COVERAGE_TARGET)
     if c_cov_err > max(COVERAGE_TOLERANCE, k_cov_err):
-        return False, (f"P10-P90 coverage {challenger['p10_p90_coverage']:.3f} is off the 0.80 target by more "
-                       f"than {max(COVERAGE_TOLERANCE, k_cov_err):.3f}")
+        return False, (
+            f"P10-P90 coverage {challenger['p10_p90_coverage']:.3f} is off the 0.80 target by more "
+            f"than {max(COVERAGE_TOLERANCE, k_cov_err):.3f}"
+        )
     if challenger["auc_30_late"] < champion["auc_30_late"] - AUC_TOLERANCE:
-        return False, f"AUC {challenger['auc_30_late']:.3f} is below the champion's {champion['auc_30_late']:.3f}"
+        return (
+            False,
+            f"AUC {challenger['auc_30_late']:.3f} is below the champion's {champion['auc_30_late']:.3f}",
+        )
     return True, f"MAE {c_mae:.3f} beats the champion's {k_mae:.3f} on the same backtest"
 
 
@@ -109,9 +130,17 @@ class TrainingOutcome:
     timings: dict = field(default_factory=dict)
 
 
-def train_and_register(h: InvoiceHistory, as_of: dt.date, *, config: ModelConfig | None = None,
-                       uri: str | None = None, model_name: str = MODEL_NAME, outcomes: pd.DataFrame | None = None,
-                       backtest_kwargs: dict | None = None, progress=None) -> TrainingOutcome:
+def train_and_register(
+    h: InvoiceHistory,
+    as_of: dt.date,
+    *,
+    config: ModelConfig | None = None,
+    uri: str | None = None,
+    model_name: str = MODEL_NAME,
+    outcomes: pd.DataFrame | None = None,
+    backtest_kwargs: dict | None = None,
+    progress=None,
+) -> TrainingOutcome:
     """Backtest the recipe, fit it on everything known at ``as_of``, log and register it, and
     promote it to ``@champion`` if it beats the current champion on the same backtest."""
     mlflow, uri = _mlflow(uri)
@@ -141,7 +170,9 @@ def train_and_register(h: InvoiceHistory, as_of: dt.date, *, config: ModelConfig
             champ_model = load_model(model_name, CHAMPION, uri=uri)[0]
             kwargs_same = {**kwargs, "origins": result.origins}
             t = time.perf_counter()
-            champ_result = rolling_backtest(h, champ_model.config, outcomes=outcomes, progress=say, **kwargs_same)
+            champ_result = rolling_backtest(
+                h, champ_model.config, outcomes=outcomes, progress=say, **kwargs_same
+            )
             timings["champion_backtest_s"] = round(time.perf_counter() - t, 1)
             champion_metrics = champ_result.metrics.loc["model"].to_dict()
 
@@ -149,27 +180,50 @@ def train_and_register(h: InvoiceHistory, as_of: dt.date, *, config: ModelConfig
     model = fit_payment_model(h, as_of, config)
     timings["fit_s"] = round(time.perf_counter() - t, 1)
 
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"payment-model-{as_of.isoformat()}") as run, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        mlflow.start_run(experiment_id=exp_id, run_name=f"payment-model-{as_of.isoformat()}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         tmp = Path(tmp)
-        mlflow.log_params({f"config.{k}": (json.dumps(v) if isinstance(v, (list, tuple)) else v)
-                           for k, v in config.to_dict().items()})
-        mlflow.log_params({"as_of": as_of.isoformat(), "history_source": h.source or "frame",
-                           "invoices": len(h.invoices), "backtest_origins": ",".join(o.isoformat() for o in result.origins),
-                           "backtest_fingerprint": fingerprint, "outcomes": result.info.get("outcomes")})
+        mlflow.log_params(
+            {
+                f"config.{k}": (json.dumps(v) if isinstance(v, (list, tuple)) else v)
+                for k, v in config.to_dict().items()
+            }
+        )
+        mlflow.log_params(
+            {
+                "as_of": as_of.isoformat(),
+                "history_source": h.source or "frame",
+                "invoices": len(h.invoices),
+                "backtest_origins": ",".join(o.isoformat() for o in result.origins),
+                "backtest_fingerprint": fingerprint,
+                "outcomes": result.info.get("outcomes"),
+            }
+        )
         for method, row in result.metrics.iterrows():
             prefix = "" if method == "model" else f"{method}."
             mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in row.items() if pd.notna(v)})
         if result.open_metrics is not None:
-            mlflow.log_metrics({f"rescoring.{k}": float(v) for k, v in result.open_metrics.loc["model"].items()
-                                if pd.notna(v)})
+            mlflow.log_metrics(
+                {
+                    f"rescoring.{k}": float(v)
+                    for k, v in result.open_metrics.loc["model"].items()
+                    if pd.notna(v)
+                }
+            )
         result.metrics.to_csv(tmp / "backtest_metrics.csv", index_label="method")
         result.folds.to_csv(tmp / "backtest_folds.csv", index=False)
         if result.open_metrics is not None:
             result.open_metrics.to_csv(tmp / "backtest_rescoring_metrics.csv", index_label="method")
         (tmp / "backtest_table.txt").write_text(result.table() + "\n")
         result.importance.to_csv(tmp / "feature_importance.csv", index=False)
-        for name in ("backtest_metrics.csv", "backtest_folds.csv", "backtest_table.txt", "feature_importance.csv"):
+        for name in (
+            "backtest_metrics.csv",
+            "backtest_folds.csv",
+            "backtest_table.txt",
+            "feature_importance.csv",
+        ):
             mlflow.log_artifact(str(tmp / name), artifact_path="backtest")
         if result.open_metrics is not None:
             mlflow.log_artifact(str(tmp / "backtest_rescoring_metrics.csv"), artifact_path="backtest")
@@ -179,8 +233,11 @@ def train_and_register(h: InvoiceHistory, as_of: dt.date, *, config: ModelConfig
         model_dir = model.save(tmp / "payment_model")
         t = time.perf_counter()
         info = mlflow.pyfunc.log_model(
-            name="payment_model", loader_module="ml.registry", data_path=str(model_dir),
-            pip_requirements=_pip_requirements(), registered_model_name=model_name,
+            name="payment_model",
+            loader_module="ml.registry",
+            data_path=str(model_dir),
+            pip_requirements=_pip_requirements(),
+            registered_model_name=model_name,
         )
         timings["log_model_s"] = round(time.perf_counter() - t, 1)
         version = str(info.registered_model_version)
@@ -192,10 +249,16 @@ def train_and_register(h: InvoiceHistory, as_of: dt.date, *, config: ModelConfig
         promoted, reason = True, "no champion yet"
     else:
         promoted, reason = challenger_wins(metrics, champion_metrics)
-    client.set_model_version_tag(model_name, version, "promotion", ("promoted: " if promoted else "kept out: ") + reason)
+    client.set_model_version_tag(
+        model_name, version, "promotion", ("promoted: " if promoted else "kept out: ") + reason
+    )
     client.set_registered_model_alias(model_name, CHAMPION if promoted else CHALLENGER, version)
-    say(f"{model_name} version {version}: {'promoted to @champion' if promoted else 'not promoted'} ({reason})")
-    return TrainingOutcome(model_name, version, run_id, promoted, reason, metrics, champion_metrics, result, timings)
+    say(
+        f"{model_name} version {version}: {'promoted to @champion' if promoted else 'not promoted'} ({reason})"
+    )
+    return TrainingOutcome(
+        model_name, version, run_id, promoted, reason, metrics, champion_metrics, result, timings
+    )
 
 
 def _champion_version(client, model_name: str):
@@ -207,8 +270,9 @@ def _champion_version(client, model_name: str):
         return None
 
 
-def load_model(model_name: str = MODEL_NAME, alias: str = CHAMPION, *, uri: str | None = None
-               ) -> tuple[PaymentModel, str, str]:
+def load_model(
+    model_name: str = MODEL_NAME, alias: str = CHAMPION, *, uri: str | None = None
+) -> tuple[PaymentModel, str, str]:
     """The model behind ``models:/<name>@<alias>``, with its name and version."""
     mlflow, uri = _mlflow(uri)
     from mlflow import MlflowClient
@@ -228,7 +292,9 @@ def _pyfunc_data_dir(model_root: Path) -> Path:
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
-    return [f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn", "holidays", "mlflow")]
+    return [
+        f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn", "holidays", "mlflow")
+    ]
 
 
 class _PyfuncModel:

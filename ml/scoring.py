@@ -20,9 +20,26 @@ from ml.history import InvoiceHistory
 from ml.payment_model import BUCKET_EDGES, BUCKETS, PROBABILITY_COLUMNS, PaymentModel
 
 PREDICTION_COLUMNS = (
-    "invoice_id", "customer_id", "as_of_date", "invoice_date", "due_date", "currency", "amount_minor",
-    "amount_functional_minor", "days_past_due", "p10_days_late", "p50_days_late", "p90_days_late", "p10_pay_date",
-    "p50_pay_date", "p90_pay_date", *PROBABILITY_COLUMNS, "p_late_over_30", "bucket", "drivers", "model_name",
+    "invoice_id",
+    "customer_id",
+    "as_of_date",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "amount_minor",
+    "amount_functional_minor",
+    "days_past_due",
+    "p10_days_late",
+    "p50_days_late",
+    "p90_days_late",
+    "p10_pay_date",
+    "p50_pay_date",
+    "p90_pay_date",
+    *PROBABILITY_COLUMNS,
+    "p_late_over_30",
+    "bucket",
+    "drivers",
+    "model_name",
     "model_version",
 )
 
@@ -42,9 +59,17 @@ def still_open(p: pd.DataFrame, floor: np.ndarray) -> pd.DataFrame:
     return p
 
 
-def score_open_invoices(h: InvoiceHistory, as_of: dt.date, model: PaymentModel, *, model_name: str,
-                        model_version: str, max_explained: int | None = None,
-                        ctx: FeatureContext | None = None, timings: dict | None = None) -> pd.DataFrame:
+def score_open_invoices(
+    h: InvoiceHistory,
+    as_of: dt.date,
+    model: PaymentModel,
+    *,
+    model_name: str,
+    model_version: str,
+    max_explained: int | None = None,
+    ctx: FeatureContext | None = None,
+    timings: dict | None = None,
+) -> pd.DataFrame:
     """One row per invoice open at the end of ``as_of`` (see ``PREDICTION_COLUMNS``).
 
     ``max_explained`` bounds the SHAP work: the rows with the most money expected 30+ days late are
@@ -71,14 +96,19 @@ def score_open_invoices(h: InvoiceHistory, as_of: dt.date, model: PaymentModel, 
     timings["drivers_s"] = round(time.perf_counter() - t2, 2)
 
     due = rows["due_date"].to_numpy(dtype="datetime64[D]")
-    out = pd.DataFrame({
-        "invoice_id": rows["invoice_id"].to_numpy(), "customer_id": rows["customer_id"].to_numpy(),
-        "as_of_date": pd.Timestamp(as_of), "invoice_date": rows["invoice_date"].to_numpy(),
-        "due_date": rows["due_date"].to_numpy(), "currency": rows["currency"].to_numpy(),
-        "amount_minor": rows["amount_minor"].to_numpy(dtype="int64"),
-        "amount_functional_minor": rows["amount_functional_minor"].to_numpy(dtype="int64"),
-        "days_past_due": np.maximum(0, as_day(as_of) - to_days(rows["due_date"])).astype("int64"),
-    })
+    out = pd.DataFrame(
+        {
+            "invoice_id": rows["invoice_id"].to_numpy(),
+            "customer_id": rows["customer_id"].to_numpy(),
+            "as_of_date": pd.Timestamp(as_of),
+            "invoice_date": rows["invoice_date"].to_numpy(),
+            "due_date": rows["due_date"].to_numpy(),
+            "currency": rows["currency"].to_numpy(),
+            "amount_minor": rows["amount_minor"].to_numpy(dtype="int64"),
+            "amount_functional_minor": rows["amount_functional_minor"].to_numpy(dtype="int64"),
+            "days_past_due": np.maximum(0, as_day(as_of) - to_days(rows["due_date"])).astype("int64"),
+        }
+    )
     for q in ("p10", "p50", "p90"):
         days = np.round(p[f"{q}_days_late"].to_numpy(), 1)
         out[f"{q}_days_late"] = days

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     world = Path(args.world)
     as_of = args.as_of or dt.date.fromisoformat(
-        json.loads((world / "ground_truth" / "summary.json").read_text())["parameters"]["as_of"])
+        json.loads((world / "ground_truth" / "summary.json").read_text())["parameters"]["as_of"]
+    )
     wh = Path(args.warehouse) if args.warehouse else world / "warehouse.duckdb"
     timings = {}
     if not wh.exists():
@@ -54,11 +55,19 @@ def main(argv: list[str] | None = None) -> int:
 
     outcomes = outcomes_from_ground_truth(world / "ground_truth" / "invoice_outcomes.csv")
     t = time.perf_counter()
-    result = rolling_backtest(h, ModelConfig(), outcomes=outcomes, n_folds=args.folds, step_days=args.step_days,
-                              progress=lambda m: print(f"  {m}", flush=True))
+    result = rolling_backtest(
+        h,
+        ModelConfig(),
+        outcomes=outcomes,
+        n_folds=args.folds,
+        step_days=args.step_days,
+        progress=lambda m: print(f"  {m}", flush=True),
+    )
     timings["backtest_s"] = round(time.perf_counter() - t, 1)
-    print(f"\nRolling-origin backtest, origins {', '.join(o.isoformat() for o in result.origins)}, "
-          f"{args.step_days}-day test windows, outcomes from the ground truth:\n")
+    print(
+        f"\nRolling-origin backtest, origins {', '.join(o.isoformat() for o in result.origins)}, "
+        f"{args.step_days}-day test windows, outcomes from the ground truth:\n"
+    )
     print(result.table())
 
     truth = pd.read_csv(world / "ground_truth" / "customers.csv", dtype=str)
@@ -73,21 +82,33 @@ def main(argv: list[str] | None = None) -> int:
     print("\nEarly warnings (weekly, point in time) against the simulator's troubled customers:")
     for arch, g in lead.groupby("archetype"):
         det = g["first_alert_after_start"].notna()
-        print(f"  {arch}: {int(det.sum())}/{len(g)} alerted after the trouble started; lead before the event "
-              f"{g['lead_days'].mean():+.0f} days on average (median {g['lead_days'].median():+.0f}), "
-              f"{(g['lead_days'] > 0).sum()} of them before it; detection {g['detection_days'].median():.0f} days "
-              "after the start (median)")
-    print(f"  other customers: {others.groupby('customer_id')['alert'].any().mean():.0%} ever alerted, "
-          f"{others['alert'].mean():.1%} of customer-weeks alerted")
+        print(
+            f"  {arch}: {int(det.sum())}/{len(g)} alerted after the trouble started; lead before the event "
+            f"{g['lead_days'].mean():+.0f} days on average (median {g['lead_days'].median():+.0f}), "
+            f"{(g['lead_days'] > 0).sum()} of them before it; detection {g['detection_days'].median():.0f} days "
+            "after the start (median)"
+        )
+    print(
+        f"  other customers: {others.groupby('customer_id')['alert'].any().mean():.0%} ever alerted, "
+        f"{others['alert'].mean():.1%} of customer-weeks alerted"
+    )
     print(f"\ntimings: {timings}")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "origins": [o.isoformat() for o in result.origins],
-            "metrics": result.metrics.to_dict(orient="index"),
-            "rescoring_metrics": None if result.open_metrics is None else result.open_metrics.to_dict(orient="index"),
-            "lead_times": json.loads(lead.to_json(orient="records", date_format="iso")),
-            "timings": timings,
-        }, indent=2, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "origins": [o.isoformat() for o in result.origins],
+                    "metrics": result.metrics.to_dict(orient="index"),
+                    "rescoring_metrics": None
+                    if result.open_metrics is None
+                    else result.open_metrics.to_dict(orient="index"),
+                    "lead_times": json.loads(lead.to_json(orient="records", date_format="iso")),
+                    "timings": timings,
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return 0
 
 

@@ -3,24 +3,13 @@ loaded through the real loader into a real DuckDB file."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from tests.ml.helpers import TINY_WORLD, synthetic_history
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
-from synthetic import synthetic_history  # noqa: E402
-
-from ml.payment_model import ModelConfig  # noqa: E402
-
-TINY_WORLD = {"customers": 14, "years": 1, "seed": 11, "as_of": dt.date(2026, 11, 20)}
-# Small trees, few rounds: the tests check behaviour and direction, not the last decimal.
-FAST = ModelConfig(num_boost_round=50, classifier_rounds=30, learning_rate=0.1, num_leaves=15, min_data_in_leaf=20,
-                   calibration_days=60)
 
 
 @pytest.fixture(scope="session")

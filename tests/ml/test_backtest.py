@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FAST
 
 from ml.backtest import METHODS, backtest_plots, format_metrics, payment_metrics, rolling_backtest
+from tests.ml.helpers import FAST
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,9 @@ def test_model_beats_the_baselines(result):
     assert m.loc["model", "auc_30_late"] > m.loc["baseline_customer_median", "auc_30_late"] + 0.05
     assert 0.65 <= m.loc["model", "p10_p90_coverage"] <= 0.95
     # re-scoring open invoices: the model knows how overdue they are already
-    assert result.open_metrics.loc["model", "mae"] < result.open_metrics.loc["baseline_customer_median", "mae"]
+    assert (
+        result.open_metrics.loc["model", "mae"] < result.open_metrics.loc["baseline_customer_median", "mae"]
+    )
 
 
 def test_folds_are_in_time_order_and_never_train_on_their_test(result):
@@ -43,10 +45,13 @@ def test_plots_and_table(result, tmp_path):
     assert "baseline_customer_median" in table and "MAE vs customer-median baseline" in table
 
 
-@pytest.mark.parametrize("y, pred, mae, within3, bucket", [
-    ([0, 10, 40], [0, 10, 40], 0.0, 1.0, 1.0),
-    ([0, 10, 40], [3, 14, 20], 9.0, 1 / 3, 1 / 3),  # 3 is late (1-30) unlike 0; 20 is 1-30, 40 is 31-60
-])
+@pytest.mark.parametrize(
+    "y, pred, mae, within3, bucket",
+    [
+        ([0, 10, 40], [0, 10, 40], 0.0, 1.0, 1.0),
+        ([0, 10, 40], [3, 14, 20], 9.0, 1 / 3, 1 / 3),  # 3 is late (1-30) unlike 0; 20 is 1-30, 40 is 31-60
+    ],
+)
 def test_metrics_by_hand(y, pred, mae, within3, bucket):
     m = payment_metrics(y, pred)
     assert m["mae"] == pytest.approx(mae)

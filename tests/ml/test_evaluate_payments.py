@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import synthetic_history
 
 from ml.evaluate_payments import (
     InvoiceFileError,
@@ -17,9 +16,12 @@ from ml.evaluate_payments import (
     parse_amounts,
     parse_mapping,
 )
+from tests.ml.helpers import synthetic_history
 
-MAP = ("customer=Kunden-Nr,invoice=Belegnummer,invoice_date=Belegdatum,due_date=Fällig am,amount=Betrag,"
-       "paid_date=Bezahlt am,region=Region,disputed=Strittig")
+MAP = (
+    "customer=Kunden-Nr,invoice=Belegnummer,invoice_date=Belegdatum,due_date=Fällig am,amount=Betrag,"
+    "paid_date=Bezahlt am,region=Region,disputed=Strittig"
+)
 
 
 def _euro(cents: int) -> str:
@@ -35,16 +37,18 @@ def german_csv(tmp_path_factory):
     h, _, _ = synthetic_history(n_customers=40, days=700, seed=5)
     inv = h.invoices
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({
-        "Belegnummer": ["0" + i[3:] for i in inv["invoice_id"]],
-        "Kunden-Nr": inv["customer_id"],  # '00012': leading zeros that must survive
-        "Belegdatum": inv["invoice_date"].dt.strftime("%d.%m.%Y"),
-        "Fällig am": inv["due_date"].dt.strftime("%d.%m.%Y"),
-        "Bezahlt am": inv["paid_date"].dt.strftime("%d.%m.%Y").fillna(""),
-        "Betrag": [_euro(int(c)) for c in inv["amount_minor"]],
-        "Region": rng.choice(["Nord", "Süd", "West"], len(inv)),
-        "Strittig": rng.choice(["nein", "ja"], len(inv), p=[0.95, 0.05]),
-    })
+    df = pd.DataFrame(
+        {
+            "Belegnummer": ["0" + i[3:] for i in inv["invoice_id"]],
+            "Kunden-Nr": inv["customer_id"],  # '00012': leading zeros that must survive
+            "Belegdatum": inv["invoice_date"].dt.strftime("%d.%m.%Y"),
+            "Fällig am": inv["due_date"].dt.strftime("%d.%m.%Y"),
+            "Bezahlt am": inv["paid_date"].dt.strftime("%d.%m.%Y").fillna(""),
+            "Betrag": [_euro(int(c)) for c in inv["amount_minor"]],
+            "Region": rng.choice(["Nord", "Süd", "West"], len(inv)),
+            "Strittig": rng.choice(["nein", "ja"], len(inv), p=[0.95, 0.05]),
+        }
+    )
     path = tmp_path_factory.mktemp("byo") / "offene_posten.csv"
     df.to_csv(path, sep=";", index=False, encoding="cp1252")
     return path, h
@@ -96,7 +100,10 @@ def test_missing_column_is_named(tmp_path, capsys):
     p = _write(tmp_path, "cust,inv,date,due,amount,paid\n1,2,2025-01-01,2025-01-31,10.00,\n")
     assert main(["--invoices", str(p), "--map", GOOD_MAP]) == 2
     err = capsys.readouterr().err
-    assert "column 'amt' (mapped as amount) is not in the header" in err and "cust, inv, date, due, amount, paid" in err
+    assert (
+        "column 'amt' (mapped as amount) is not in the header" in err
+        and "cust, inv, date, due, amount, paid" in err
+    )
 
 
 def test_unreadable_dates_show_examples_with_lines(tmp_path):
@@ -137,30 +144,37 @@ def test_mapping_errors():
         parse_mapping(GOOD_MAP + ",region")
 
 
-@pytest.mark.parametrize("texts, cents", [
-    (["1.234,50 €", "12,00 €", "0,99"], [123450, 1200, 99]),
-    (["$1,234.50", "(100.00)", "USD 12"], [123450, -10000, 1200]),
-    (["CHF 1'234.55", "1'000"], [123455, 100000]),
-    (["1 234,5", "10,25"], [123450, 1025]),
-    (["1.234", "12.500"], [123400, 1250000]),  # dots with three digits everywhere: thousands
-    (["1,234", "12,500"], [123400, 1250000]),  # commas with three digits everywhere: thousands
-])
+@pytest.mark.parametrize(
+    "texts, cents",
+    [
+        (["1.234,50 €", "12,00 €", "0,99"], [123450, 1200, 99]),
+        (["$1,234.50", "(100.00)", "USD 12"], [123450, -10000, 1200]),
+        (["CHF 1'234.55", "1'000"], [123455, 100000]),
+        (["1 234,5", "10,25"], [123450, 1025]),
+        (["1.234", "12.500"], [123400, 1250000]),  # dots with three digits everywhere: thousands
+        (["1,234", "12,500"], [123400, 1250000]),  # commas with three digits everywhere: thousands
+    ],
+)
 def test_amount_texts(texts, cents):
     drop = np.zeros(len(texts), dtype=bool)
     out = parse_amounts(pd.Series(texts), "amount", "amt", ParseReport(), drop, allow_zero=True)
     assert out.tolist() == cents
 
 
-@pytest.mark.parametrize("inv, due, fmt", [
-    (["03/15/2025", "04/02/2025"], ["04/14/2025", "05/02/2025"], "%m/%d/%Y"),
-    (["15/03/2025", "02/04/2025"], ["14/04/2025", "02/05/2025"], "%d/%m/%Y"),
-    (["2025-03-15", "2025-04-02"], ["2025-04-14", "2025-05-02"], "%Y-%m-%d"),
-    (["15-Mar-2025", "2-Apr-2025"], ["14-Apr-2025", "2-May-2025"], "%d-%b-%Y"),
-])
+@pytest.mark.parametrize(
+    "inv, due, fmt",
+    [
+        (["03/15/2025", "04/02/2025"], ["04/14/2025", "05/02/2025"], "%m/%d/%Y"),
+        (["15/03/2025", "02/04/2025"], ["14/04/2025", "02/05/2025"], "%d/%m/%Y"),
+        (["2025-03-15", "2025-04-02"], ["2025-04-14", "2025-05-02"], "%Y-%m-%d"),
+        (["15-Mar-2025", "2-Apr-2025"], ["14-Apr-2025", "2-May-2025"], "%d-%b-%Y"),
+    ],
+)
 def test_date_formats_are_detected(tmp_path, inv, due, fmt):
     n = 60
     lines = ["cust,inv,date,due,amt,paid"] + [
-        f"C{i % 5},I{i},{inv[i % 2]},{due[i % 2]},10.00,{due[i % 2]}" for i in range(n * 2)]
+        f"C{i % 5},I{i},{inv[i % 2]},{due[i % 2]},10.00,{due[i % 2]}" for i in range(n * 2)
+    ]
     p = _write(tmp_path, "\n".join(lines) + "\n")
     h, report = load_invoice_history(p, parse_mapping(GOOD_MAP))
     assert report.date_formats["invoice_date"] == fmt
@@ -170,7 +184,8 @@ def test_date_formats_are_detected(tmp_path, inv, due, fmt):
 def test_ambiguous_slashes_follow_invoice_before_due(tmp_path):
     """02/01 and 01/03 read both ways; only day-first keeps every invoice before its due date."""
     lines = ["cust,inv,date,due,amt,paid"] + [
-        f"C{i % 5},I{i},02/01/2025,01/03/2025,10.00,05/03/2025" for i in range(120)]
+        f"C{i % 5},I{i},02/01/2025,01/03/2025,10.00,05/03/2025" for i in range(120)
+    ]
     p = _write(tmp_path, "\n".join(lines) + "\n")
     h, report = load_invoice_history(p, parse_mapping(GOOD_MAP))
     assert report.date_formats["invoice_date"] == report.date_formats["due_date"] == "%d/%m/%Y"

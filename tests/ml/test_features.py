@@ -20,8 +20,9 @@ def _rows_at(full, t: dt.date) -> pd.DataFrame:
 
 
 def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=1e-9,
-                                  atol=1e-9)
+    pd.testing.assert_frame_equal(
+        a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=1e-9, atol=1e-9
+    )
 
 
 @pytest.mark.slow  # loads a simulated world through the real loader (about a minute on a shared machine)
@@ -64,23 +65,28 @@ def test_no_leakage_changes_if_the_cut_is_wrong(synthetic):
 
 def _tiny_history() -> InvoiceHistory:
     d = pd.Timestamp
-    inv = pd.DataFrame({
-        "invoice_id": ["A1", "A2", "A3", "B1"],
-        "customer_id": ["007", "007", "007", "0042"],
-        "invoice_date": [d("2025-01-01"), d("2025-01-10"), d("2025-02-01"), d("2025-01-05")],
-        "due_date": [d("2025-01-31"), d("2025-02-09"), d("2025-03-03"), d("2025-02-04")],
-        "amount_minor": [10000, 20000, 30000, 5000],
-        "paid_date": [d("2025-02-05"), pd.NaT, d("2025-03-01"), d("2025-02-20")],
-    })
+    inv = pd.DataFrame(
+        {
+            "invoice_id": ["A1", "A2", "A3", "B1"],
+            "customer_id": ["007", "007", "007", "0042"],
+            "invoice_date": [d("2025-01-01"), d("2025-01-10"), d("2025-02-01"), d("2025-01-05")],
+            "due_date": [d("2025-01-31"), d("2025-02-09"), d("2025-03-03"), d("2025-02-04")],
+            "amount_minor": [10000, 20000, 30000, 5000],
+            "paid_date": [d("2025-02-05"), pd.NaT, d("2025-03-01"), d("2025-02-20")],
+        }
+    )
     return normalize_history(InvoiceHistory(invoices=inv))
 
 
-@pytest.mark.parametrize("as_of, n_paid, dl_mean, od_count, od_dpd, open_count", [
-    ("2025-02-04", 0, np.nan, 1, 4.0, 3),  # A1 4 days past due; A2 and A3 not due yet
-    ("2025-02-05", 1, 5.0, 0, np.nan, 2),  # A1 paid 5 days late on the 5th (known that day)
-    ("2025-02-15", 1, 5.0, 1, 6.0, 2),  # A2 now 6 days past due
-    ("2025-03-02", 2, 1.5, 1, 21.0, 1),  # A3 paid 2 days early: (5 - 2) / 2; A2 21 days past due
-])
+@pytest.mark.parametrize(
+    "as_of, n_paid, dl_mean, od_count, od_dpd, open_count",
+    [
+        ("2025-02-04", 0, np.nan, 1, 4.0, 3),  # A1 4 days past due; A2 and A3 not due yet
+        ("2025-02-05", 1, 5.0, 0, np.nan, 2),  # A1 paid 5 days late on the 5th (known that day)
+        ("2025-02-15", 1, 5.0, 1, 6.0, 2),  # A2 now 6 days past due
+        ("2025-03-02", 2, 1.5, 1, 21.0, 1),  # A3 paid 2 days early: (5 - 2) / 2; A2 21 days past due
+    ],
+)
 def test_customer_state_by_hand(as_of, n_paid, dl_mean, od_count, od_dpd, open_count):
     f = customer_features(_tiny_history(), ["007"], dt.date.fromisoformat(as_of)).iloc[0]
     assert f["n_paid"] == n_paid
@@ -94,10 +100,16 @@ def test_issue_row_sees_the_day_before():
     """An invoice's issue row is as of the day before it: a payment booked on its issue day is not
     in it (it could be its own), one booked the day before is."""
     h = _tiny_history()
-    extra = pd.DataFrame({"invoice_id": ["A4", "A5"], "customer_id": ["007", "007"],
-                          "invoice_date": [pd.Timestamp("2025-02-05"), pd.Timestamp("2025-02-06")],
-                          "due_date": [pd.Timestamp("2025-03-07"), pd.Timestamp("2025-03-08")],
-                          "amount_minor": [1000, 1000], "paid_date": [pd.NaT, pd.NaT]})
+    extra = pd.DataFrame(
+        {
+            "invoice_id": ["A4", "A5"],
+            "customer_id": ["007", "007"],
+            "invoice_date": [pd.Timestamp("2025-02-05"), pd.Timestamp("2025-02-06")],
+            "due_date": [pd.Timestamp("2025-03-07"), pd.Timestamp("2025-03-08")],
+            "amount_minor": [1000, 1000],
+            "paid_date": [pd.NaT, pd.NaT],
+        }
+    )
     h = normalize_history(InvoiceHistory(invoices=pd.concat([h.invoices[extra.columns], extra])))
     rows = issue_rows(h)
     X = build_features(h, rows).set_index(rows["invoice_id"])

@@ -19,7 +19,9 @@ def test_paid_dates_match_the_ground_truth(tiny_warehouse):
     con, world = tiny_warehouse
     h = invoice_history_from_warehouse(con, AS_OF)
     truth = pd.read_csv(world / "ground_truth" / "invoice_outcomes.csv", dtype={"invoice_id": str})
-    m = h.invoices.merge(truth[["invoice_id", "paid_date", "resolution"]], on="invoice_id", suffixes=("", "_truth"))
+    m = h.invoices.merge(
+        truth[["invoice_id", "paid_date", "resolution"]], on="invoice_id", suffixes=("", "_truth")
+    )
     both = m[m["paid_date"].notna() & m["paid_date_truth"].notna()]
     assert len(both) > 300
     exact = (both["paid_date"] == pd.to_datetime(both["paid_date_truth"])).mean()

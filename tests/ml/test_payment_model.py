@@ -7,12 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import FAST
-from synthetic import synthetic_history
 
 from ml.features import build_features, issue_rows
 from ml.history import truncate_history
 from ml.payment_model import PROBABILITY_COLUMNS, PaymentModel, fit_payment_model, labels_known_at
+from tests.ml.helpers import FAST, synthetic_history
 
 T = dt.date(2024, 6, 30)
 
@@ -51,7 +50,9 @@ def test_probabilities_are_monotone_and_buckets_consistent(fitted):
     assert (np.diff(cum, axis=1) >= -1e-12).all()
     assert ((cum >= 0) & (cum <= 1)).all()
     assert np.allclose(p["p_late_over_30"], 1 - p["p_paid_within_30"])
-    assert (p["p10_days_late"] <= p["p50_days_late"]).all() and (p["p50_days_late"] <= p["p90_days_late"]).all()
+    assert (p["p10_days_late"] <= p["p50_days_late"]).all() and (
+        p["p50_days_late"] <= p["p90_days_late"]
+    ).all()
 
 
 def test_drivers_are_shap_values_that_add_up(fitted):

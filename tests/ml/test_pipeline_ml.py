@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import FAST
 
 from ml.pipeline import NoChampionError, predict_payments, train_payment_model
 from ml.risk import TIERS
 from ml.scoring import PREDICTION_COLUMNS
+from tests.ml.helpers import FAST
 
 AS_OF = dt.date(2026, 11, 20)
 
@@ -20,8 +20,13 @@ def test_train_then_predict(tiny_warehouse, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with pytest.raises(NoChampionError, match="train a payment model first"):
         predict_payments(con, AS_OF, uri=uri)
-    trained = train_payment_model(con, AS_OF, uri=uri, config=FAST,
-                                  backtest_kwargs={"n_folds": 1, "step_days": 30, "min_train_days": 120})
+    trained = train_payment_model(
+        con,
+        AS_OF,
+        uri=uri,
+        config=FAST,
+        backtest_kwargs={"n_folds": 1, "step_days": 30, "min_train_days": 120},
+    )
     assert trained.promoted
     out = predict_payments(con, AS_OF, uri=uri)
     assert out.model_version == trained.model_version

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST
 
 from ml.features import customer_features
 from ml.payment_model import fit_payment_model
 from ml.risk import CATEGORIES, TIERS, alert_timeline, credit_reviews, customer_risk, early_warnings
 from ml.scoring import score_open_invoices
+from tests.ml.helpers import FAST
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +61,21 @@ def test_a_customer_that_stops_paying_is_flagged():
             stopped = c == "B" and inv >= pd.Timestamp("2024-09-01")
             paid = pd.NaT if stopped else due + pd.Timedelta(days=3 + k % 3)
             rows.append((f"{c}{k}", c, inv, due, 100_000, paid))
-    h = normalize_history(InvoiceHistory(invoices=pd.DataFrame(
-        rows, columns=["invoice_id", "customer_id", "invoice_date", "due_date", "amount_minor", "paid_date"])))
+    h = normalize_history(
+        InvoiceHistory(
+            invoices=pd.DataFrame(
+                rows,
+                columns=[
+                    "invoice_id",
+                    "customer_id",
+                    "invoice_date",
+                    "due_date",
+                    "amount_minor",
+                    "paid_date",
+                ],
+            )
+        )
+    )
     as_of = dt.date(2025, 1, 15)
     cf = customer_features(h, ["A", "B"], as_of)
     prev = customer_features(h, ["A", "B"], as_of - dt.timedelta(days=14))
@@ -106,5 +119,7 @@ def test_credit_review_queue(risk):
     assert (q.loc[q["tier"] == "critical", "category"] == "hold").all()
     # no current limits in this history: every recommendation is whole thousands, in minor units
     assert q["current_limit_minor"].isna().all()
-    assert q["recommended_limit_minor"].dtype == "int64" and (q["recommended_limit_minor"] % 100_000 == 0).all()
+    assert (
+        q["recommended_limit_minor"].dtype == "int64" and (q["recommended_limit_minor"] % 100_000 == 0).all()
+    )
     assert q["reasons"].map(lambda x: isinstance(json.loads(x), list)).all()
