@@ -13,13 +13,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from assets.config import AsOfConfig
 
-class LedgerConfig(dg.Config):
-    """Run config of the dbt build."""
-
-    as_of_date: str | None = (
-        None  # YYYY-MM-DD: rebuild the ledger as of a past day; default the latest extract
-    )
+LedgerConfig = AsOfConfig  # the dbt build is as of a day like every other as-of step
 
 
 def dbt_build_args(as_of_date: str | None) -> list[str]:
@@ -44,16 +40,44 @@ class OpenARDbtTranslator(DagsterDbtTranslator):
         return "ledger"
 
 
-def build_ledger_assets(project: DbtProject) -> dg.AssetsDefinition:
+# dbt models that read what a Python asset wrote (cash applications, predictions, worklists) carry the
+# tag of that stage, so they build after it. Each stage is its own dbt multi-asset: one dbt project,
+# several `dbt build --select` runs in graph order, and no cycle between dbt and the Python assets
+# that sit in the middle of the warehouse (ledger → cash application → ledger after cash → ...).
+DBT_STAGES: tuple[str, ...] = ("cash_applied", "predicted", "collections")
+
+
+def _stage_selection(stage: str | None) -> tuple[str, str | None]:
+    """(select, exclude) of one stage; ``None`` is the base ledger: every model without a stage tag."""
+    if stage is None:
+        return "fqn:*", " ".join(f"tag:{tag}" for tag in DBT_STAGES)
+    return f"tag:{stage}", None
+
+
+def build_ledger_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
+    """One dbt multi-asset for the base ledger and one per stage that has models in the manifest."""
+    manifest = json.loads(project.manifest_path.read_text(encoding="utf-8"))
+    tags_in_use = {tag for node in manifest["nodes"].values() for tag in node.get("tags", [])}
+    stages: list[str | None] = [None] + [stage for stage in DBT_STAGES if stage in tags_in_use]
+    return [_dbt_stage_assets(project, stage) for stage in stages]
+
+
+def _dbt_stage_assets(project: DbtProject, stage: str | None) -> dg.AssetsDefinition:
+    select, exclude = _stage_selection(stage)
+    name = "openar_dbt_models" if stage is None else f"openar_dbt_{stage}_models"
+
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
+        select=select,
+        exclude=exclude,
+        name=name,
         dagster_dbt_translator=OpenARDbtTranslator(
             settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
         ),
     )
-    def openar_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: LedgerConfig):
-        """Every dbt model of the ledger, with its tests as asset checks."""
+    def dbt_stage(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: LedgerConfig):
+        """The dbt models of one stage, with their tests as asset checks."""
         yield from dbt.cli(dbt_build_args(config.as_of_date), context=context).stream()
 
-    return openar_dbt_models
+    return dbt_stage

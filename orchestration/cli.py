@@ -42,6 +42,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from assets.config import as_of_run_config
     from orchestration.definitions import DAILY_JOB, build_definitions
     from orchestration.resources import ensure_dbt_manifest
     from orchestration.summary import print_summary
@@ -55,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # INFO, not Dagster's default DEBUG: a person reads progress, not every engine event.
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if args.as_of:
-        run_config["ops"] = {"openar_dbt_models": {"config": {"as_of_date": args.as_of.isoformat()}}}
+        run_config["ops"] = as_of_run_config(job, args.as_of.isoformat())
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)

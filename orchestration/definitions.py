@@ -20,8 +20,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     apply_process_env(settings)
     project = dbt_project(settings)
     project.prepare_if_dev()  # `dagster dev` re-parses dbt; elsewhere the CLI/Makefile prepared the manifest
-    ledger = build_ledger_assets(project)
-    marts = [key for key in ledger.keys if key.path[-1].startswith(("fct_", "dim_", "rpt_"))]
+    dbt_stages = build_ledger_assets(project)
+    marts = [
+        key for stage in dbt_stages for key in stage.keys if key.path[-1].startswith(("fct_", "dim_", "rpt_"))
+    ]
     published = build_publishing_asset(marts)
 
     # In-process: DuckDB allows one writer, and steps that each open the warehouse must not overlap.
@@ -38,7 +40,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     return dg.Definitions(
-        assets=[raw_erp_extracts, raw_bank_and_remittance, ledger, published],
+        assets=[raw_erp_extracts, raw_bank_and_remittance, *dbt_stages, published],
         jobs=[daily_job],
         schedules=[daily],
         sensors=[
