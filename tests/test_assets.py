@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from assets.config import as_of_run_config
 from assets.erp import raw_erp_extracts
 from assets.ledger import dbt_build_args
 from orchestration.resources import OpenARSettings
@@ -95,11 +96,22 @@ def test_definitions_load_with_every_asset_job_schedule_and_sensor(isolated_env)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/erp_invoices", "marts/rpt_ar_aging", "published/openar_marts"} <= keys
     assert defs.resolve_job_def(DAILY_JOB).name == DAILY_JOB
+    # every as-of step of the daily job (each dbt stage and the Python assets between them) gets the day
+    as_of_ops = as_of_run_config(defs.resolve_job_def(DAILY_JOB), "2026-03-31")
+    assert as_of_ops["openar_dbt_models"] == {"config": {"as_of_date": "2026-03-31"}}
     assert [s.name for s in defs.schedules] and sorted(s.name for s in defs.sensors) == [
         "bank_landing_sensor",
         "erp_landing_sensor",
         "remittance_landing_sensor",
     ]
+
+
+def test_dbt_stages_split_the_project_by_tag():
+    from assets.ledger import DBT_STAGES, _stage_selection
+
+    select, exclude = _stage_selection(None)
+    assert select == "fqn:*" and exclude is not None and all(f"tag:{t}" in exclude for t in DBT_STAGES)
+    assert _stage_selection("predicted") == ("tag:predicted", None)
 
 
 def test_landing_fingerprint_changes_when_a_file_arrives(tmp_path: Path):
