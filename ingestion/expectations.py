@@ -49,8 +49,15 @@ def _context():
     return ctx
 
 
-def build_suite(extract: Extract, known_keys: dict[str, set[str]]):
-    """The suite for one extract. ``known_keys`` maps "<extract>.<column>" to the values that exist."""
+def build_suite(extract: Extract, unknown_references: dict[str, list[str]]):
+    """The suite for one extract.
+
+    ``unknown_references`` maps "<extract>.<column>" to the batch's values that point nowhere: the
+    loader finds them with an anti-join in DuckDB. The reference rule is stated as "not in the
+    unknown values" rather than "in the known values" because the known set grows with the ledger
+    (every customer, every invoice ever loaded) and great-expectations copies an expectation's
+    value set many times per validation: with 20k invoices that copying was half the load time.
+    """
     gx = _gx()
     gxe = gx.expectations
     suite = gx.ExpectationSuite(name=f"erp_{extract.name}")
@@ -67,8 +74,8 @@ def build_suite(extract: Extract, known_keys: dict[str, set[str]]):
                 gxe.ExpectColumnValuesToBeBetween(column=col.name, min_value=float(col.min_value))
             )
         if col.references:
-            values = known_keys.get(col.references, set())
-            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=col.name, value_set=sorted(values)))
+            unknown = unknown_references.get(col.references, [])
+            suite.add_expectation(gxe.ExpectColumnValuesToNotBeInSet(column=col.name, value_set=unknown))
     for order in extract.date_orders:
         suite.add_expectation(
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -85,6 +92,7 @@ def build_suite(extract: Extract, known_keys: dict[str, set[str]]):
 _RULE_TEXT = {
     "expect_column_values_to_not_be_null": "is required but empty",
     "expect_column_values_to_be_in_set": "is not an allowed value",
+    "expect_column_values_to_not_be_in_set": "is unknown",
     "expect_column_values_to_be_between": "is below the minimum",
     "expect_column_pair_values_a_to_be_greater_than_b": "comes before",
     "expect_compound_columns_to_be_unique": "duplicates the key of another row in the same file",
@@ -92,7 +100,7 @@ _RULE_TEXT = {
 
 
 def validate_frame(
-    extract: Extract, frame: pd.DataFrame, known_keys: dict[str, set[str]]
+    extract: Extract, frame: pd.DataFrame, unknown_references: dict[str, list[str]]
 ) -> tuple[bool, list[Violation], dict]:
     """Run the extract's suite on ``frame`` (typed values + ``_source_file``).
 
@@ -114,7 +122,7 @@ def validate_frame(
     batch_definition = next(
         iter(asset.batch_definitions), None
     ) or asset.add_batch_definition_whole_dataframe("all")
-    suite = build_suite(extract, known_keys)
+    suite = build_suite(extract, unknown_references)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
 
@@ -156,7 +164,7 @@ def _violation(extract: Extract, frame: pd.DataFrame, idx: int, rule: str, kwarg
     column = kwargs["column"]
     value = _fmt(frame.at[idx, column])
     col = extract.column(column)
-    if rule == "expect_column_values_to_be_in_set" and col.references:
+    if rule == "expect_column_values_to_not_be_in_set" and col.references:
         target = col.references.split(".")[0]
         text = f"{column} '{value}' is unknown: no such {target.rstrip('s')} in the loaded {target}"
     elif rule == "expect_column_values_to_be_in_set":
