@@ -19,7 +19,7 @@ from decimal import Decimal
 import pandas as pd
 
 from ml.cashapp.money import to_cents
-from ml.cashapp.references import ReferenceIndex
+from ml.cashapp.references import ReferenceIndex, digits_of
 
 
 @dataclass(slots=True)
@@ -34,6 +34,7 @@ class OpenItem:
     discount_pct: Decimal | None = None
     discount_due: int | None = None
     po_number: str | None = None
+    digits: str = ""  # the digits of item_id, kept for fuzzy reference matching
 
 
 def _ordinal(v) -> int | None:
@@ -56,6 +57,7 @@ class OpenItemBook:
         self.by_amount_any: dict[tuple[str, int], dict[str, OpenItem]] = {}
         self.refs = ReferenceIndex()
         self._journal: list[tuple[str, int]] | None = None
+        self._sorted: dict[tuple[str, str], list[OpenItem]] = {}  # (customer, currency) -> by due date
 
     # -- building ---------------------------------------------------------------------------------------
 
@@ -65,6 +67,8 @@ class OpenItemBook:
         if old is not None:
             self._unindex(old)
         self.items[item.item_id] = item
+        if not item.digits:
+            item.digits = digits_of(item.item_id)
         self.refs.add(item.item_id, item.customer_id, item.po_number)
         if item.open_cents > 0:
             self._index(item)
@@ -107,14 +111,23 @@ class OpenItemBook:
                 raise ValueError(f"open items row {n} (item {r.get('item_id')!r}): {e}") from e
         return book
 
+    @classmethod
+    def from_duckdb(cls, con, query: str) -> OpenItemBook:
+        """From a DuckDB query over open items (e.g. ``marts.fct_ar_open_items`` joined to the invoices'
+        discount terms and PO numbers). Read through Arrow so DECIMAL stays ``Decimal``: DuckDB's
+        ``.df()`` turns DECIMAL into float64, which :meth:`from_frame` refuses."""
+        return cls.from_frame(exact_frame(con, query))
+
     # -- indexes ----------------------------------------------------------------------------------------
 
     def _index(self, it: OpenItem) -> None:
+        self._sorted.pop((it.customer_id, it.currency), None)
         self.by_customer.setdefault(it.customer_id, {})[it.item_id] = it
         self.by_amount.setdefault((it.customer_id, it.currency, it.open_cents), {})[it.item_id] = it
         self.by_amount_any.setdefault((it.currency, it.open_cents), {})[it.item_id] = it
 
     def _unindex(self, it: OpenItem) -> None:
+        self._sorted.pop((it.customer_id, it.currency), None)
         c = self.by_customer.get(it.customer_id)
         if c is not None:
             c.pop(it.item_id, None)
@@ -129,6 +142,19 @@ class OpenItemBook:
             g.pop(it.item_id, None)
             if not g:
                 del self.by_amount_any[(it.currency, it.open_cents)]
+
+    def sorted_open(self, customer_id: str, currency: str) -> list[OpenItem]:
+        """A customer's open items in one currency by due date (cached until one of them changes;
+        callers must not mutate the list)."""
+        key = (customer_id, currency)
+        out = self._sorted.get(key)
+        if out is None:
+            out = sorted(
+                (it for it in self.by_customer.get(customer_id, {}).values() if it.currency == currency),
+                key=lambda it: (it.due_date, it.document_date, it.item_id),
+            )
+            self._sorted[key] = out
+        return out
 
     def open_items(self, customer_id: str) -> list[OpenItem]:
         return list(self.by_customer.get(customer_id, {}).values())
@@ -178,3 +204,8 @@ class OpenItemBook:
 
     def open_total(self) -> int:
         return sum(it.open_cents for c in self.by_customer.values() for it in c.values())
+
+
+def exact_frame(con, query: str) -> pd.DataFrame:
+    """A DuckDB query as a DataFrame whose DECIMAL columns hold ``Decimal`` (via Arrow), never floats."""
+    return con.sql(query).to_arrow_table().to_pandas()

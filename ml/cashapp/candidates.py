@@ -30,7 +30,9 @@ account; ``bench.py`` measures the time against the number of open items.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import heapq
 from dataclasses import dataclass, field
 
 from ingestion.normalized import RemittanceLine
@@ -39,7 +41,7 @@ from ml.cashapp.intake import Payment
 from ml.cashapp.knowledge import PayerKnowledge
 from ml.cashapp.money import pct_of, to_cents
 from ml.cashapp.names import normalize_name
-from ml.cashapp.references import EXACT, PO, RefHit, ocr_digits, resolve_in_family, tokens
+from ml.cashapp.references import EXACT, PO, ocr_digits, resolve_in_family, tokens
 from ml.cashapp.rules import Rules
 
 METHODS = (
@@ -60,12 +62,26 @@ METHOD_CODE = {m: i for i, m in enumerate(METHODS)}
 MAX_FAMILIES = 3
 MAX_CANDIDATES = 24
 MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
+WINDOW_SPAN = 100  # due-ordered items searched for windows on either side of the habitual due date
 PARTIAL_ITEMS = 8  # open items proposed for an unexplained partial payment
 PAIR_ITEMS = 5  # open items paired as "one in full, part of another"
 
 # IBAN country → the currency an account there is held in; for spotting cross-currency senders.
-_IBAN_CURRENCY = {"DE": "EUR", "FR": "EUR", "NL": "EUR", "ES": "EUR", "IT": "EUR", "IE": "EUR", "BE": "EUR",
-                  "AT": "EUR", "PT": "EUR", "FI": "EUR", "LU": "EUR", "GB": "GBP", "CH": "CHF"}
+_IBAN_CURRENCY = {
+    "DE": "EUR",
+    "FR": "EUR",
+    "NL": "EUR",
+    "ES": "EUR",
+    "IT": "EUR",
+    "IE": "EUR",
+    "BE": "EUR",
+    "AT": "EUR",
+    "PT": "EUR",
+    "FI": "EUR",
+    "LU": "EUR",
+    "GB": "GBP",
+    "CH": "CHF",
+}
 
 
 def account_currency(account: str) -> str | None:
@@ -97,13 +113,16 @@ class Candidate:
     prior: float = 0.0
     features: list[float] | None = None
     score: float = 0.0
+    applied: int = field(init=False, default=0)  # cash applied to items (allocations are final once built)
+    _key: frozenset | None = field(init=False, default=None, repr=False)
 
-    @property
-    def applied(self) -> int:
-        return sum(a.cash for a in self.allocs)
+    def __post_init__(self) -> None:
+        self.applied = sum(a.cash for a in self.allocs)
 
     def key(self) -> frozenset:
-        return frozenset((a.item.item_id, a.cash) for a in self.allocs)
+        if self._key is None:
+            self._key = frozenset((a.item.item_id, a.cash) for a in self.allocs)
+        return self._key
 
     @property
     def group(self) -> str:
@@ -143,6 +162,7 @@ class Context:
     hits: dict[str, str]  # item_id -> strongest reference kind in free text / advice
     lines: list[tuple[RemittanceLine, OpenItem | None, str]]  # advice line, item, how resolved
     items: dict[str, list[OpenItem]]  # family -> open items in the payment currency, by due date
+    members: dict[str, frozenset[str]] = field(default_factory=dict)  # family -> its customer ids
     candidates: list[Candidate] = field(default_factory=list)
     nodes: int = 0  # subset-search steps spent
 
@@ -160,7 +180,9 @@ def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list
     clues: dict[str, dict] = {}
 
     def clue(cid: str) -> dict:
-        return clues.setdefault(cid, {"master": False, "seen": 0, "refs": 0, "cref": False, "alias": False, "name": 0.0})
+        return clues.setdefault(
+            cid, {"master": False, "seen": 0, "refs": 0, "cref": False, "alias": False, "name": 0.0}
+        )
 
     acct = p.account
     if acct:
@@ -171,29 +193,29 @@ def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list
             if (acct, cid) not in know.rejected:
                 clue(cid)["seen"] += n
     hits: dict[str, str] = {}
-    texts = [p.text] + [ln.invoice_reference for d in p.docs for ln in d.lines]
     refs = book.refs
     for tok in tokens(p.text):
         for h in refs.lookup(tok):
             hits[h.item_id] = _better(hits.get(h.item_id), h.strength)
     for d in p.docs:
         for ln in d.lines:
-            for h in refs.lookup(ln.invoice_reference) or refs.lookup(ocr_digits(ln.invoice_reference) or "-"):
+            for h in refs.lookup(ln.invoice_reference) or refs.lookup(
+                ocr_digits(ln.invoice_reference) or "-"
+            ):
                 hits[h.item_id] = _better(hits.get(h.item_id), "remittance")
     for item_id in hits:
         owner = refs.customer_of.get(item_id)
         if owner:
             clue(owner)["refs"] += 1
-    for t in texts[:1]:
-        for cid in refs.customers_named(t):
-            clue(cid)["cref"] = True
+    for cid in refs.customers_named(p.text):
+        clue(cid)["cref"] = True
     names = [p.name_norm] + [d.payer_name for d in p.docs if d.payer_name]
     for i, nm in enumerate(names):
         norm = nm if i == 0 else normalize_name(nm)
         if not norm:
             continue
         for cid in know.seen_name.get(norm) or ():
-            if (acct, cid) not in know.rejected:
+            if (acct, cid) not in know.rejected and (norm, cid) not in know.rejected:
                 clue(cid)["alias"] = True
         # A known account makes a fuzzy name search pointless; skipping it keeps the common case fast.
         if not any(c["master"] or c["seen"] for c in clues.values()):
@@ -201,15 +223,9 @@ def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list
                 c = clue(cid)
                 c["name"] = max(c["name"], s)
     fams: dict[str, FamilyClue] = {}
+    best_member: dict[str, float] = {}
     for cid, c in clues.items():
-        s = (
-            4.0 * c["master"]
-            + min(4.0, 2.0 + c["seen"]) * (c["seen"] > 0)
-            + min(3.0, 1.5 * c["refs"])
-            + 2.5 * c["cref"]
-            + 2.0 * c["alias"]
-            + max(0.0, (c["name"] - 78) / 22 * 2.5)
-        )
+        s = _clue_score(c)
         fk = know.family_key(cid)
         f = fams.get(fk)
         if f is None:
@@ -221,15 +237,25 @@ def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list
         f.cust_ref = f.cust_ref or c["cref"]
         f.alias |= c["alias"]
         f.name_score = max(f.name_score, c["name"])
-        best = clues.get(f.customer_id)
-        if best is None or s > _clue_score(best):
+        if s > best_member.get(fk, -1.0):
+            best_member[fk] = s
             f.customer_id = cid
     ranked = sorted(fams.values(), key=lambda f: (-f.score, f.family))
     return ranked[:MAX_FAMILIES], hits
 
 
 def _clue_score(c: dict) -> float:
-    return 4.0 * c["master"] + 3.0 * (c["seen"] > 0) + 1.5 * c["refs"] + 2.5 * c["cref"] + 2.0 * c["alias"] + c["name"] / 50
+    """How strongly the clues point at one customer. An account from the master or seen on confirmed
+    payments is the strongest single clue, invoice references and a named customer account next, a
+    name used before and a similar name last (weighted by how similar: 78/100 counts for nothing)."""
+    return (
+        4.0 * c["master"]
+        + min(4.0, 2.0 + c["seen"]) * (c["seen"] > 0)
+        + min(3.0, 1.5 * c["refs"])
+        + 2.5 * c["cref"]
+        + 2.0 * c["alias"]
+        + max(0.0, (c["name"] - 78) / 22 * 2.5)
+    )
 
 
 # -- subset search --------------------------------------------------------------------------------------
@@ -289,7 +315,10 @@ def _tolerance(p: Payment, item_total: int, short: int, customer_id: str, rules:
     """Which tolerance, if any, explains a payment ``short`` cents below ``item_total``."""
     if short <= 0:
         return None
-    if short <= rules.underpay_writeoff_limit(p.currency) and short <= item_total * rules.underpay_writeoff_share:
+    if (
+        short <= rules.underpay_writeoff_limit(p.currency)
+        and short <= item_total * rules.underpay_writeoff_share
+    ):
         return "small_difference"
     rule = rules.customer(customer_id)
     if short <= rules.bank_fee_limit(p.currency, customer_id) and (
@@ -314,11 +343,7 @@ class Generator:
         fams, hits = identify(p, self.book, self.know)
         items: dict[str, list[OpenItem]] = {}
         for f in fams:
-            its = []
-            for cid in self.know.family_of(f.customer_id):
-                its.extend(it for it in self.book.by_customer.get(cid, {}).values() if it.currency == p.currency)
-            its.sort(key=lambda it: (it.due_date, it.document_date, it.item_id))
-            items[f.family] = its
+            items[f.family] = self._family_items(f.customer_id, p.currency)
         if not fams:
             # Nobody identified: an amount that equals very few open items anywhere still suggests who.
             pool = self.book.global_amount(p.currency, p.amount)
@@ -327,18 +352,32 @@ class Generator:
                     fk = self.know.family_key(it.customer_id)
                     if fk not in items:
                         fams.append(FamilyClue(fk, it.customer_id, 0.5, amount_only=True))
-                        items[fk] = sorted(
-                            (
-                                x
-                                for cid in self.know.family_of(it.customer_id)
-                                for x in self.book.by_customer.get(cid, {}).values()
-                                if x.currency == p.currency
-                            ),
-                            key=lambda x: (x.due_date, x.document_date, x.item_id),
-                        )
-        ctx = Context(p, fams, hits, [], items)
+                        items[fk] = self._family_items(it.customer_id, p.currency)
+        members = {f.family: frozenset(self.know.family_of(f.customer_id)) for f in fams}
+        ctx = Context(p, fams, hits, [], items, members)
         self._resolve_fuzzy(ctx)
         return ctx
+
+    def family_hits(self, ctx: Context, family: str) -> list[OpenItem]:
+        """The referenced items that are open in this family and currency, by due date (from the
+        references, never a scan of the family's items: an account may have thousands)."""
+        members = ctx.members.get(family, frozenset())
+        cur = ctx.payment.currency
+        out = []
+        for item_id in ctx.hits:
+            it = self.book.items.get(item_id)
+            if it is not None and it.open_cents > 0 and it.currency == cur and it.customer_id in members:
+                out.append(it)
+        out.sort(key=lambda it: (it.due_date, it.document_date, it.item_id))
+        return out
+
+    def _family_items(self, customer_id: str, currency: str) -> list[OpenItem]:
+        members = self.know.family_of(customer_id)
+        if len(members) == 1:
+            return self.book.sorted_open(members[0], currency)
+        out = [it for cid in members for it in self.book.sorted_open(cid, currency)]
+        out.sort(key=lambda it: (it.due_date, it.document_date, it.item_id))
+        return out
 
     def _resolve_fuzzy(self, ctx: Context) -> None:
         """Partial/typo references in free text, and advice lines, against each family's open items.
@@ -349,61 +388,111 @@ class Generator:
         p = ctx.payment
         refs = self.book.refs
         fam_items = [it for its in ctx.items.values() for it in its]
-        open_ids = {it.item_id for it in fam_items}
+        all_members = frozenset().union(*ctx.members.values()) if ctx.members else frozenset()
+        book_items = self.book.items
+
+        def is_open(item_id: str) -> bool:
+            it = book_items.get(item_id)
+            return (
+                it is not None
+                and it.open_cents > 0
+                and it.currency == p.currency
+                and it.customer_id in all_members
+            )
+
         loose = []
         for t in tokens(p.text):
-            if not any(h.item_id in open_ids for h in refs.lookup(t)):
+            if not any(is_open(h.item_id) for h in refs.lookup(t)):
                 d = "".join(ch for ch in t if ch.isdigit())
                 if d:
                     loose.append(d)
         if loose and fam_items:
-            named_open = {i for i in ctx.hits if i in open_ids}
+            named_open = {i for i in ctx.hits if is_open(i)}
             for h in resolve_in_family(loose, fam_items, exclude=named_open):
                 ctx.hits[h.item_id] = _better(ctx.hits.get(h.item_id), h.strength)
         if not p.docs:
             return
-        by_amount: dict[int, list[OpenItem]] = {}
-        for it in fam_items:
-            by_amount.setdefault(it.open_cents, []).append(it)
-        for d in p.docs:
-            for ln in d.lines:
-                ref = ln.invoice_reference
-                exact = refs.lookup(ref) or refs.lookup(ocr_digits(ref) or "-")
-                item, how = None, "unresolved"
-                paid = gross = None
-                if ln.paid_amount is not None:
-                    paid = to_cents(ln.paid_amount)
-                    gross = paid + to_cents(ln.discount_amount or 0) + to_cents(ln.deduction_amount or 0)
-                for h in exact:
-                    if h.item_id in open_ids:
-                        item, how = self.book.items[h.item_id], "remittance"
-                        break
-                if item is not None and paid is not None and item.open_cents < paid:
-                    # The named item cannot take what the line pays: a swapped digit naming another
-                    # open invoice of the family whose amount fits is the likelier reading.
-                    for h in resolve_in_family([ocr_digits(ref)], fam_items, exclude={item.item_id}):
-                        alt = self.book.items[h.item_id]
-                        if h.strength == "transposed" and alt.open_cents in (gross, paid):
-                            item, how = alt, "transposed"
-                            break
-                if item is None:
-                    fz = {h.item_id: h for h in resolve_in_family([ocr_digits(ref)], fam_items, exclude=set())}
-                    if len(fz) > 1 and paid is not None:
-                        # several near misses: the one whose open amount is what the line pays
-                        fz = {i: h for i, h in fz.items() if self.book.items[i].open_cents in (gross, paid)}
-                    if len(fz) == 1:
-                        h = next(iter(fz.values()))
-                        item, how = self.book.items[h.item_id], h.strength
-                if item is None and paid is not None:
+        self._resolve_lines(ctx, fam_items, is_open)
+
+    def _resolve_lines(self, ctx: Context, fam_items: list[OpenItem], is_open) -> None:
+        """Advice lines → open items, in two passes.
+
+        First every line's reference is read exactly. Then the doubtful lines are read again: those
+        naming nothing open, those whose item's amount does not fit the line, and those naming an item
+        another line names too. In a sequential invoice series a swapped pair of digits names another
+        real invoice, so a swap naming an item whose open amount is exactly what the line pays, and
+        that no other line took, is the better reading. A line without a paid amount is judged by what
+        the bank amount leaves for it when it is the only one."""
+        p = ctx.payment
+        refs = self.book.refs
+        items = self.book.items
+        lines = [ln for d in p.docs for ln in d.lines]
+        missing = [ln for ln in lines if ln.paid_amount is None]
+        left_for_missing = None
+        if len(missing) == 1:
+            left_for_missing = p.amount - sum(
+                to_cents(ln.paid_amount) for ln in lines if ln.paid_amount is not None
+            )
+        reading = []  # [line, exact hits, item, how, amounts that fit]
+        claims: dict[str, int] = {}
+        for ln in lines:
+            ref = ln.invoice_reference
+            exact = refs.lookup(ref) or refs.lookup(ocr_digits(ref) or "-")
+            fits: tuple[int, ...] = ()
+            if ln.paid_amount is not None:
+                paid = to_cents(ln.paid_amount)
+                fits = (paid + to_cents(ln.discount_amount or 0) + to_cents(ln.deduction_amount or 0), paid)
+            elif left_for_missing is not None and left_for_missing > 0:
+                fits = (left_for_missing,)
+            item = next((items[h.item_id] for h in exact if is_open(h.item_id)), None)
+            if item is not None:
+                claims[item.item_id] = claims.get(item.item_id, 0) + 1
+            reading.append([ln, exact, item, "remittance" if item is not None else "unresolved", fits])
+        by_amount: dict[int, list[OpenItem]] | None = None
+        taken = {r[2].item_id for r in reading if r[2] is not None and (not r[4] or r[2].open_cents in r[4])}
+        for r in reading:
+            ln, exact, item, how, fits = r
+            shared = item is not None and claims.get(item.item_id, 0) > 1
+            doubtful = item is None or (fits and item.open_cents not in fits) or (shared and not fits)
+            if not doubtful:
+                continue
+            near = resolve_in_family(
+                [ocr_digits(ln.invoice_reference)],
+                fam_items,
+                exclude={item.item_id} if item is not None else set(),
+            )
+            if fits:
+                better = [h for h in near if items[h.item_id].open_cents in fits and h.item_id not in taken]
+            else:  # nothing to weigh but which items other lines took: only a swap is trusted then
+                better = (
+                    [h for h in near if h.strength == "transposed" and h.item_id not in taken]
+                    if shared
+                    else []
+                )
+            swaps = [h for h in better if h.strength == "transposed"] or better
+            if len({h.item_id for h in swaps}) == 1:
+                item, how = items[swaps[0].item_id], swaps[0].strength
+            elif item is None:
+                if len({h.item_id for h in near}) == 1:
+                    item, how = items[near[0].item_id], near[0].strength
+                elif fits:
                     # An unreadable reference with an amount: the one open item of that amount, if only one.
-                    same = by_amount.get(gross) or by_amount.get(paid) or []
-                    if len(same) == 1:
+                    if by_amount is None:
+                        by_amount = {}
+                        for it in fam_items:
+                            by_amount.setdefault(it.open_cents, []).append(it)
+                    same = [it for f in fits for it in by_amount.get(f, ()) if it.item_id not in taken]
+                    if len({it.item_id for it in same}) == 1:
                         item, how = same[0], "amount"
                 if item is None and exact:
-                    item, how = self.book.items.get(exact[0].item_id), "remittance"  # closed: evidence only
-                if item is not None:
-                    ctx.hits[item.item_id] = _better(ctx.hits.get(item.item_id), how)
-                ctx.lines.append((ln, item, how))
+                    item, how = items.get(exact[0].item_id), "remittance"  # closed: evidence only
+            if item is not None:
+                taken.add(item.item_id)
+            r[2], r[3] = item, how
+        for ln, _exact, item, how, _fits in reading:
+            if item is not None:
+                ctx.hits[item.item_id] = _better(ctx.hits.get(item.item_id), how)
+            ctx.lines.append((ln, item, how))
 
     # -- the generators --------------------------------------------------------------------------------
 
@@ -414,7 +503,9 @@ class Generator:
 
         def add(c: Candidate) -> None:
             if c.applied + c.unapplied + c.writeoff != p.amount or c.unapplied < 0 or c.applied < 0:
-                raise AssertionError(f"candidate {c.method} does not add up to the payment")  # pragma: no cover
+                raise AssertionError(
+                    f"candidate {c.method} does not add up to the payment"
+                )  # pragma: no cover
             k = c.key()
             old = seen.get(k)
             if old is not None:
@@ -427,9 +518,13 @@ class Generator:
             items = ctx.items.get(f.family, [])
             fam = f.family
             cust = f.customer_id
-            strong = [it for it in items if ctx.hits.get(it.item_id) in (EXACT, PO, "remittance")]
-            named = [it for it in items if it.item_id in ctx.hits]
-            remit = [(ln, it, how) for ln, it, how in ctx.lines if it is not None and it.open_cents > 0 and it.currency == p.currency]
+            named = self.family_hits(ctx, fam) if ctx.hits else []
+            strong = [it for it in named if ctx.hits[it.item_id] in (EXACT, PO, "remittance")]
+            remit = [
+                (ln, it, how)
+                for ln, it, how in ctx.lines
+                if it is not None and it.open_cents > 0 and it.currency == p.currency
+            ]
             if remit:
                 self._from_remittance(ctx, f, remit, add)
             for group, label in ((strong, "named"), (named, "named (partial/typo)")):
@@ -439,27 +534,58 @@ class Generator:
             # one open item
             for cid in self.know.family_of(cust):
                 for it in self.book.with_open_amount(cid, p.currency, p.amount):
-                    add(Candidate("exact_amount", it.customer_id, fam, [Alloc(it, p.amount)], 0,
-                                  [f"{it.item_id} open {_m(it.open_cents)} equals the amount"]))
-            for it in items:
+                    add(
+                        Candidate(
+                            "exact_amount",
+                            it.customer_id,
+                            fam,
+                            [Alloc(it, p.amount)],
+                            0,
+                            [f"{it.item_id} open {_m(it.open_cents)} equals the amount"],
+                        )
+                    )
+            # Single-item explanations other than an equal amount: discount, tolerated shortfall, the gross
+            # amount of a credited invoice. Not needed when the advice or the reference already explain
+            # the amount exactly (the scan over every open item is most of the cost of such payments).
+            for it in () if exact_found else items:
                 disc = _discount(it, p.date, rules)
                 if disc and abs(it.open_cents - disc[0] - p.amount) <= 1:
                     d = it.open_cents - p.amount
                     ev = f"{it.item_id} {_m(it.open_cents)} less {it.discount_pct.normalize()}% discount {_m(d)}"
                     ev += " (earned)" if disc[1] else " (taken after the discount date: unearned)"
-                    add(Candidate("discount", it.customer_id, fam, [Alloc(it, p.amount, discount=d)], 0, [ev]))
+                    add(
+                        Candidate("discount", it.customer_id, fam, [Alloc(it, p.amount, discount=d)], 0, [ev])
+                    )
                 short = it.open_cents - p.amount
-                if 0 < short:
+                if short > 0:
                     tol = _tolerance(p, it.open_cents, short, it.customer_id, rules)
                     if tol:
-                        add(Candidate(tol, it.customer_id, fam,
-                                      [Alloc(it, p.amount, deduction=short, reason=_REASON[tol])], 0,
-                                      [f"{it.item_id} {_m(it.open_cents)} short by {_m(short)}: {tol.replace('_', ' ')}"]))
+                        add(
+                            Candidate(
+                                tol,
+                                it.customer_id,
+                                fam,
+                                [Alloc(it, p.amount, deduction=short, reason=_REASON[tol])],
+                                0,
+                                [
+                                    f"{it.item_id} {_m(it.open_cents)} short by {_m(short)}: {tol.replace('_', ' ')}"
+                                ],
+                            )
+                        )
                 if it.original_cents == p.amount and it.open_cents < p.amount:
-                    add(Candidate("overpayment", it.customer_id, fam, [Alloc(it, it.open_cents)],
-                                  p.amount - it.open_cents,
-                                  [f"{it.item_id} paid at its original {_m(it.original_cents)}; "
-                                   f"{_m(p.amount - it.open_cents)} more than open (credit not taken)"]))
+                    add(
+                        Candidate(
+                            "overpayment",
+                            it.customer_id,
+                            fam,
+                            [Alloc(it, it.open_cents)],
+                            p.amount - it.open_cents,
+                            [
+                                f"{it.item_id} paid at its original {_m(it.original_cents)}; "
+                                f"{_m(p.amount - it.open_cents)} more than open (credit not taken)"
+                            ],
+                        )
+                    )
             if not exact_found:
                 self._subsets(ctx, f, items, add)
             # When something already explains the amount exactly, the searches for looser
@@ -468,15 +594,25 @@ class Generator:
             if not explained:
                 self._windows(ctx, f, items, add)
             self._partials(ctx, f, items, add, cheap=explained)
-            add(Candidate("on_account", cust, fam, [], p.amount,
-                          [f"nothing applied: {_m(p.amount)} on account of {cust}"]))
+            add(
+                Candidate(
+                    "on_account",
+                    cust,
+                    fam,
+                    [],
+                    p.amount,
+                    [f"nothing applied: {_m(p.amount)} on account of {cust}"],
+                )
+            )
         for c in out:
             c.prior = _prior(c, ctx)
         out.sort(key=lambda c: -c.prior)
         ctx.candidates = out[:MAX_CANDIDATES]
         return ctx.candidates
 
-    def _finish(self, p: Payment, allocs: list[Alloc], method: str, f: FamilyClue, ev: list[str], add) -> None:
+    def _finish(
+        self, p: Payment, allocs: list[Alloc], method: str, f: FamilyClue, ev: list[str], add
+    ) -> None:
         """Close a set of allocations: tolerance, small overpayment write-off or unapplied remainder."""
         applied = sum(a.cash for a in allocs)
         rest = p.amount - applied
@@ -499,7 +635,9 @@ class Generator:
         inferred = None
         if len(missing) == 1:
             # One line without a paid amount: the bank amount less the other lines says what it was.
-            inferred = p.amount - sum(to_cents(ln.paid_amount) for ln, _, _ in remit if ln.paid_amount is not None)
+            inferred = p.amount - sum(
+                to_cents(ln.paid_amount) for ln, _, _ in remit if ln.paid_amount is not None
+            )
         for ln, it, how in remit:
             disc = to_cents(ln.discount_amount) if ln.discount_amount is not None else 0
             ded = to_cents(ln.deduction_amount) if ln.deduction_amount is not None else 0
@@ -556,7 +694,15 @@ class Generator:
                     c = min(a.cash, left)
                     if c <= 0:
                         break
-                    cut.append(Alloc(a.item, c, a.discount if c == a.cash else 0, a.deduction if c == a.cash else 0, a.reason))
+                    cut.append(
+                        Alloc(
+                            a.item,
+                            c,
+                            a.discount if c == a.cash else 0,
+                            a.deduction if c == a.cash else 0,
+                            a.reason,
+                        )
+                    )
                     left -= c
                 good = cut
                 ev.append(f"bank amount {_m(over)} below the advice: applied in the advice's order")
@@ -565,18 +711,33 @@ class Generator:
             # item worth exactly the rest.
             rest = p.amount - total
             used = {a.item.item_id for a in good}
-            pool = [it for it in ctx.items.get(f.family, []) if it.item_id not in used and it.open_cents <= rest]
+            pool = [
+                it for it in ctx.items.get(f.family, []) if it.item_id not in used and it.open_cents <= rest
+            ]
             sols = [(i,) for i, it in enumerate(pool) if it.open_cents == rest][:3]
             if len(pool) >= 2:
-                more, n = subset_sum([it.open_cents for it in self._nearest(pool, p, f.customer_id)], rest, rest, 3, 2000, 3)
+                more, n = subset_sum(
+                    [it.open_cents for it in self._nearest(pool, p, f.customer_id)], rest, rest, 3, 2000, 3
+                )
                 ctx.nodes += n
                 near = self._nearest(pool, p, f.customer_id)
                 sols += [tuple(pool.index(near[i]) for i in s) for s in more]
             for s in sols:
                 extra = [Alloc(pool[i], pool[i].open_cents) for i in s]
-                add(Candidate("remittance", good[0].item.customer_id, f.family, [*good, *extra], 0,
-                              ev + ["plus open item(s) the advice left out, worth exactly the rest: "
-                                    + ", ".join(pool[i].item_id for i in s)]))
+                add(
+                    Candidate(
+                        "remittance",
+                        good[0].item.customer_id,
+                        f.family,
+                        [*good, *extra],
+                        0,
+                        ev
+                        + [
+                            "plus open item(s) the advice left out, worth exactly the rest: "
+                            + ", ".join(pool[i].item_id for i in s)
+                        ],
+                    )
+                )
         self._finish(p, good, "remittance", f, ev, add)
 
     def _from_named(self, ctx: Context, f: FamilyClue, group: list[OpenItem], label: str, add) -> None:
@@ -585,17 +746,37 @@ class Generator:
         ids = ", ".join(it.item_id for it in group[:6]) + (" …" if len(group) > 6 else "")
         ev = [f"reference names {ids} ({label})"]
         if total == p.amount:
-            add(Candidate("reference", group[0].customer_id, f.family, [Alloc(it, it.open_cents) for it in group], 0, ev))
+            add(
+                Candidate(
+                    "reference",
+                    group[0].customer_id,
+                    f.family,
+                    [Alloc(it, it.open_cents) for it in group],
+                    0,
+                    ev,
+                )
+            )
             return
         discs = [_discount(it, p.date, rules) for it in group]
         if any(discs):
-            allocs = [Alloc(it, it.open_cents - (d[0] if d else 0), discount=d[0] if d else 0) for it, d in zip(group, discs, strict=True)]
+            allocs = [
+                Alloc(it, it.open_cents - (d[0] if d else 0), discount=d[0] if d else 0)
+                for it, d in zip(group, discs, strict=True)
+            ]
             if abs(sum(a.cash for a in allocs) - p.amount) <= len(allocs):
                 allocs[-1].cash += p.amount - sum(a.cash for a in allocs)
                 allocs[-1].discount = allocs[-1].item.open_cents - allocs[-1].cash
                 earned = all(d[1] for d in discs if d)
-                add(Candidate("discount", group[0].customer_id, f.family, allocs, 0,
-                              ev + ["net of early-pay discount" + ("" if earned else " (unearned)")]))
+                add(
+                    Candidate(
+                        "discount",
+                        group[0].customer_id,
+                        f.family,
+                        allocs,
+                        0,
+                        ev + ["net of early-pay discount" + ("" if earned else " (unearned)")],
+                    )
+                )
                 return
         if total > p.amount:
             short = total - p.amount
@@ -606,14 +787,30 @@ class Generator:
                 big.cash -= short
                 big.deduction = short
                 big.reason = _REASON[tol]
-                add(Candidate(tol, group[0].customer_id, f.family, allocs, 0, ev + [f"short by {_m(short)}: {tol.replace('_', ' ')}"]))
+                add(
+                    Candidate(
+                        tol,
+                        group[0].customer_id,
+                        f.family,
+                        allocs,
+                        0,
+                        ev + [f"short by {_m(short)}: {tol.replace('_', ' ')}"],
+                    )
+                )
             if len(group) > 1 and len(group) <= 16:
                 sols, n = subset_sum([it.open_cents for it in group], p.amount, p.amount, len(group), 5000, 3)
                 ctx.nodes += n
                 for s in sols:
-                    add(Candidate("reference", group[s[0]].customer_id, f.family,
-                                  [Alloc(group[i], group[i].open_cents) for i in s], 0,
-                                  ev + ["only some of the named invoices, in full"]))
+                    add(
+                        Candidate(
+                            "reference",
+                            group[s[0]].customer_id,
+                            f.family,
+                            [Alloc(group[i], group[i].open_cents) for i in s],
+                            0,
+                            ev + ["only some of the named invoices, in full"],
+                        )
+                    )
             # partial: the named invoices oldest first, the last one partly
             left, allocs = p.amount, []
             for it in group:
@@ -622,20 +819,43 @@ class Generator:
                     break
                 allocs.append(Alloc(it, c))
                 left -= c
-            add(Candidate("partial", allocs[0].item.customer_id, f.family, allocs, 0,
-                          ev + [f"{_m(short)} of the named invoices stays open (partial payment)"]))
+            add(
+                Candidate(
+                    "partial",
+                    allocs[0].item.customer_id,
+                    f.family,
+                    allocs,
+                    0,
+                    ev + [f"{_m(short)} of the named invoices stays open (partial payment)"],
+                )
+            )
             if 1 < len(group) <= 8:
                 # One named invoice short-paid (a deduction the payer did not explain), the others in full.
                 for k, it in enumerate(group):
                     cash_k = it.open_cents - short
                     if cash_k > 0:
-                        allocs = [Alloc(x, x.open_cents) for j, x in enumerate(group) if j != k] + [Alloc(it, cash_k)]
-                        add(Candidate("partial", it.customer_id, f.family, allocs, 0,
-                                      ev + [f"{it.item_id} short by {_m(short)}, the others in full"]))
+                        allocs = [Alloc(x, x.open_cents) for j, x in enumerate(group) if j != k] + [
+                            Alloc(it, cash_k)
+                        ]
+                        add(
+                            Candidate(
+                                "partial",
+                                it.customer_id,
+                                f.family,
+                                allocs,
+                                0,
+                                ev + [f"{it.item_id} short by {_m(short)}, the others in full"],
+                            )
+                        )
         else:
             # More than the named invoices: maybe more invoices ("INV 1234 +2"), else overpayment.
             rest = p.amount - total
-            pool = [it for it in ctx.items.get(f.family, []) if it.item_id not in {g.item_id for g in group} and it.open_cents <= rest]
+            named_ids = {g.item_id for g in group}
+            pool = [
+                it
+                for it in ctx.items.get(f.family, [])
+                if it.item_id not in named_ids and it.open_cents <= rest
+            ]
             if pool:
                 pool = self._nearest(pool, p, f.customer_id)
                 single = [it for it in pool if it.open_cents == rest]
@@ -645,11 +865,19 @@ class Generator:
                     ctx.nodes += n
                     sols += more
                 for s in sols:
-                    add(Candidate("reference", group[0].customer_id, f.family,
-                                  [Alloc(it, it.open_cents) for it in group] + [Alloc(pool[i], pool[i].open_cents) for i in s],
-                                  0, ev + ["plus invoices the reference did not name, summing to the rest"]))
+                    add(
+                        Candidate(
+                            "reference",
+                            group[0].customer_id,
+                            f.family,
+                            [Alloc(it, it.open_cents) for it in group]
+                            + [Alloc(pool[i], pool[i].open_cents) for i in s],
+                            0,
+                            ev + ["plus invoices the reference did not name, summing to the rest"],
+                        )
+                    )
                 # The rest spread over the other open items, oldest first (an unnamed partial payment).
-                others = [it for it in ctx.items.get(f.family, []) if it.item_id not in {g.item_id for g in group}]
+                others = [it for it in ctx.items.get(f.family, []) if it.item_id not in named_ids]
                 left, extra = rest, []
                 for it in others:
                     c = min(it.open_cents, left)
@@ -658,20 +886,35 @@ class Generator:
                     if left == 0:
                         break
                 if left == 0 and extra:
-                    add(Candidate("partial", group[0].customer_id, f.family,
-                                  [Alloc(it, it.open_cents) for it in group] + extra, 0,
-                                  ev + ["the rest applied to the oldest other open items"]))
-            self._finish(p, [Alloc(it, it.open_cents) for it in group], "overpayment", f,
-                         ev + [f"paid {_m(rest)} more than the named invoices"], add)
+                    add(
+                        Candidate(
+                            "partial",
+                            group[0].customer_id,
+                            f.family,
+                            [Alloc(it, it.open_cents) for it in group] + extra,
+                            0,
+                            ev + ["the rest applied to the oldest other open items"],
+                        )
+                    )
+            self._finish(
+                p,
+                [Alloc(it, it.open_cents) for it in group],
+                "overpayment",
+                f,
+                ev + [f"paid {_m(rest)} more than the named invoices"],
+                add,
+            )
 
-    def _nearest(self, items: list[OpenItem], p: Payment, customer_id: str, n: int | None = None) -> list[OpenItem]:
+    def _nearest(
+        self, items: list[OpenItem], p: Payment, customer_id: str, n: int | None = None
+    ) -> list[OpenItem]:
         """The ``n`` (default ``max_items``) items whose due date is nearest when this customer usually pays."""
         n = n or self.rules.subset_max_items
         if len(items) <= n:
-            return items
+            return list(items)  # a copy: callers extend it, and the book's sorted lists are shared
         mean_days = self.know.habit(customer_id).vector()[6]
         target = p.date - mean_days
-        return sorted(items, key=lambda it: (abs(it.due_date - target), it.item_id))[:n]
+        return heapq.nsmallest(n, items, key=lambda it: (abs(it.due_date - target), it.item_id))
 
     def _subsets(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
         p, rules = ctx.payment, self.rules
@@ -679,21 +922,45 @@ class Generator:
         if len(pool) < 2:
             return
         budget = rules.subset_max_nodes
-        sols, n = subset_sum([it.open_cents for it in pool], p.amount, p.amount, rules.subset_max_set_size, budget,
-                             rules.subset_max_solutions)
+        sols, n = subset_sum(
+            [it.open_cents for it in pool],
+            p.amount,
+            p.amount,
+            rules.subset_max_set_size,
+            budget,
+            rules.subset_max_solutions,
+        )
         ctx.nodes += n
         for s in sols:
-            add(Candidate("subset_sum", pool[s[0]].customer_id, f.family, [Alloc(pool[i], pool[i].open_cents) for i in s], 0,
-                          [f"{len(s)} open items sum to the amount: " + ", ".join(pool[i].item_id for i in s[:8])]))
+            add(
+                Candidate(
+                    "subset_sum",
+                    pool[s[0]].customer_id,
+                    f.family,
+                    [Alloc(pool[i], pool[i].open_cents) for i in s],
+                    0,
+                    [f"{len(s)} open items sum to the amount: " + ", ".join(pool[i].item_id for i in s[:8])],
+                )
+            )
         discs = [_discount(it, p.date, rules) for it in pool]
         if any(discs):
             net = [it.open_cents - (d[0] if d else 0) for it, d in zip(pool, discs, strict=True)]
-            sols, n = subset_sum(net, p.amount, p.amount, rules.subset_max_set_size, budget // 2, rules.subset_max_solutions)
+            sols, n = subset_sum(
+                net, p.amount, p.amount, rules.subset_max_set_size, budget // 2, rules.subset_max_solutions
+            )
             ctx.nodes += n
             for s in sols:
                 allocs = [Alloc(pool[i], net[i], discount=pool[i].open_cents - net[i]) for i in s]
-                add(Candidate("discount", pool[s[0]].customer_id, f.family, allocs, 0,
-                              [f"{len(s)} open items net of early-pay discount sum to the amount"]))
+                add(
+                    Candidate(
+                        "discount",
+                        pool[s[0]].customer_id,
+                        f.family,
+                        allocs,
+                        0,
+                        [f"{len(s)} open items net of early-pay discount sum to the amount"],
+                    )
+                )
         for unit in sorted(rules.round_amount_units_cents, reverse=True):
             if p.amount % unit == 0 and p.amount > unit:
                 lo, hi = p.amount - unit + 1, p.amount - 1
@@ -701,8 +968,14 @@ class Generator:
                 more, n = subset_sum([it.open_cents for it in pool], lo, hi, 4, budget // 4, 3)
                 ctx.nodes += n
                 for s in cands + more:
-                    self._finish(p, [Alloc(pool[i], pool[i].open_cents) for i in s], "overpayment", f,
-                                 [f"round amount: {len(s)} open item(s) plus less than {_m(unit)} extra"], add)
+                    self._finish(
+                        p,
+                        [Alloc(pool[i], pool[i].open_cents) for i in s],
+                        "overpayment",
+                        f,
+                        [f"round amount: {len(s)} open item(s) plus less than {_m(unit)} extra"],
+                        add,
+                    )
                 break
 
     def _windows(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
@@ -712,8 +985,16 @@ class Generator:
         p = ctx.payment
         if len(items) < 2:
             return
+        if len(items) > 2 * WINDOW_SPAN:
+            # Only runs near the due date this customer usually pays at: a huge account would
+            # otherwise cost (items x run length) steps per payment.
+            target = p.date - self.know.habit(f.customer_id).vector()[6]
+            mid = bisect.bisect_left([it.due_date for it in items], target)
+            items = items[max(0, mid - WINDOW_SPAN) : mid + WINDOW_SPAN]
         clean = [it for it in items if it.open_cents == it.original_cents]
-        pools = [(items, "open items")] + ([(clean, "clean open items")] if 1 < len(clean) < len(items) else [])
+        pools = [(items, "open items")] + (
+            [(clean, "clean open items")] if 1 < len(clean) < len(items) else []
+        )
         for pool, label in pools:
             n = len(pool)
             found = 0
@@ -725,8 +1006,16 @@ class Generator:
                         break
                 if s == p.amount and j > i:
                     run = pool[i : j + 1]
-                    add(Candidate("subset_sum", run[0].customer_id, f.family, [Alloc(it, it.open_cents) for it in run], 0,
-                                  [f"all {len(run)} {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}"]))
+                    add(
+                        Candidate(
+                            "subset_sum",
+                            run[0].customer_id,
+                            f.family,
+                            [Alloc(it, it.open_cents) for it in run],
+                            0,
+                            [f"all {len(run)} {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}"],
+                        )
+                    )
                     found += 1
                     if found >= 3:
                         break
@@ -742,8 +1031,18 @@ class Generator:
             near = self._nearest(bigger, p, f.customer_id, PARTIAL_ITEMS - 2)
             bigger = list({it.item_id: it for it in bigger[:2] + near}.values())
         for it in bigger:
-            add(Candidate("partial", it.customer_id, f.family, [Alloc(it, p.amount)], 0,
-                          [f"part of {it.item_id} (open {_m(it.open_cents)}); {_m(it.open_cents - p.amount)} stays open"]))
+            add(
+                Candidate(
+                    "partial",
+                    it.customer_id,
+                    f.family,
+                    [Alloc(it, p.amount)],
+                    0,
+                    [
+                        f"part of {it.item_id} (open {_m(it.open_cents)}); {_m(it.open_cents - p.amount)} stays open"
+                    ],
+                )
+            )
         # One invoice in full and the rest as part of another (an instalment paid with an invoice).
         near = [] if cheap else self._nearest(items, p, f.customer_id, PAIR_ITEMS)
         if near:
@@ -754,8 +1053,16 @@ class Generator:
                 continue
             for b in near:
                 if b is not a and b.open_cents > rest:
-                    add(Candidate("partial", a.customer_id, f.family, [Alloc(a, a.open_cents), Alloc(b, rest)], 0,
-                                  [f"{a.item_id} in full, {_m(rest)} toward {b.item_id}"]))
+                    add(
+                        Candidate(
+                            "partial",
+                            a.customer_id,
+                            f.family,
+                            [Alloc(a, a.open_cents), Alloc(b, rest)],
+                            0,
+                            [f"{a.item_id} in full, {_m(rest)} toward {b.item_id}"],
+                        )
+                    )
         total = sum(it.open_cents for it in items)
         if items and total > p.amount:
             left, allocs = p.amount, []
@@ -766,11 +1073,25 @@ class Generator:
                 if left == 0:
                     break
             if len(allocs) > 1:
-                add(Candidate("oldest_first", allocs[0].item.customer_id, f.family, allocs, 0,
-                              [f"applied oldest first over {len(allocs)} open items"]))
+                add(
+                    Candidate(
+                        "oldest_first",
+                        allocs[0].item.customer_id,
+                        f.family,
+                        allocs,
+                        0,
+                        [f"applied oldest first over {len(allocs)} open items"],
+                    )
+                )
         elif items and 0 < total < p.amount:
-            self._finish(p, [Alloc(it, it.open_cents) for it in items], "overpayment", f,
-                         ["every open item paid; the rest is more than is owed"], add)
+            self._finish(
+                p,
+                [Alloc(it, it.open_cents) for it in items],
+                "overpayment",
+                f,
+                ["every open item paid; the rest is more than is owed"],
+                add,
+            )
 
 
 def _d(ordinal: int) -> str:
@@ -784,9 +1105,18 @@ def _m(cents: int) -> str:
 def _prior(c: Candidate, ctx: Context) -> float:
     """A hand-set plausibility used to order and cap candidates before the model sees them."""
     base = {
-        "remittance": 0.9, "reference": 0.85, "exact_amount": 0.7, "discount": 0.65, "bank_fee": 0.4,
-        "fx_difference": 0.35, "small_difference": 0.45, "subset_sum": 0.45, "overpayment": 0.3,
-        "partial": 0.2, "oldest_first": 0.15, "on_account": 0.05,
+        "remittance": 0.9,
+        "reference": 0.85,
+        "exact_amount": 0.7,
+        "discount": 0.65,
+        "bank_fee": 0.4,
+        "fx_difference": 0.35,
+        "small_difference": 0.45,
+        "subset_sum": 0.45,
+        "overpayment": 0.3,
+        "partial": 0.2,
+        "oldest_first": 0.15,
+        "on_account": 0.05,
     }[c.method]
     named = sum(1 for a in c.allocs if a.item.item_id in ctx.hits)
     if c.allocs:

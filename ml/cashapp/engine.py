@@ -14,8 +14,9 @@ reversals are set aside) and the remittance advices received with them, and:
    **unidentified** otherwise.
 
 Every received amount is split to the cent: ``applied + suggested + unapplied = amount`` per
-transaction (``applied`` includes a small overpayment written off), checked before the result is
-returned (:func:`check_conservation`), so a run that would lose a cent fails instead.
+transaction (``applied`` includes a small overpayment written off), guarded in integer cents while the
+result is built, so a run that would lose a cent fails instead; :func:`check_conservation` checks a
+result's frames the same way (per payment, per currency, applications against payments).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -32,30 +32,104 @@ from ingestion.normalized import BankTransaction, RemittanceDocument
 from ml.cashapp.book import OpenItemBook
 from ml.cashapp.candidates import Candidate, Context, FamilyClue, Generator
 from ml.cashapp.features import FEATURES, featurize
-from ml.cashapp.intake import Payment, doc_total, link_by_payer, link_remittances, payment_of
-from ml.cashapp.knowledge import PayerKnowledge
+from ml.cashapp.intake import (
+    Payment,
+    doc_total,
+    link_by_payer,
+    link_remittances,
+    payer_of,
+    payer_of_text,
+    payment_of,
+)
+from ml.cashapp.knowledge import PayerKnowledge, normalize_account
 from ml.cashapp.money import from_cents
+from ml.cashapp.names import normalize_name
 from ml.cashapp.rules import Rules, load_rules
 from ml.cashapp.scoring import Scorer
 
 AUTO, SUGGESTED, UNIDENTIFIED = "auto_applied", "suggested", "unidentified"
 
 APPLICATION_COLUMNS = (
-    "transaction_id", "booking_date", "customer_id", "item_id", "item_type", "currency", "applied_amount",
-    "discount_amount", "deduction_amount", "deduction_reason", "method", "confidence", "evidence", "model_version",
+    "transaction_id",
+    "booking_date",
+    "customer_id",
+    "item_id",
+    "item_type",
+    "currency",
+    "applied_amount",
+    "discount_amount",
+    "deduction_amount",
+    "deduction_reason",
+    "method",
+    "confidence",
+    "evidence",
+    "model_version",
 )
 SUGGESTION_COLUMNS = (
-    "transaction_id", "rank", "customer_id", "item_id", "item_type", "currency", "applied_amount", "discount_amount",
-    "deduction_amount", "deduction_reason", "unapplied_amount", "method", "confidence", "evidence", "model_version",
+    "transaction_id",
+    "rank",
+    "customer_id",
+    "item_id",
+    "item_type",
+    "currency",
+    "applied_amount",
+    "discount_amount",
+    "deduction_amount",
+    "deduction_reason",
+    "unapplied_amount",
+    "method",
+    "confidence",
+    "evidence",
+    "model_version",
 )
 EXCEPTION_COLUMNS = (
-    "transaction_id", "booking_date", "currency", "amount", "counterparty_name", "counterparty_account",
-    "remittance_text", "customer_id", "reason", "detail", "best_confidence", "candidate_count", "remittance_documents",
+    "transaction_id",
+    "booking_date",
+    "currency",
+    "amount",
+    "counterparty_name",
+    "counterparty_account",
+    "remittance_text",
+    "customer_id",
+    "reason",
+    "detail",
+    "best_confidence",
+    "candidate_count",
+    "remittance_documents",
 )
-UNAPPLIED_COLUMNS = ("transaction_id", "booking_date", "customer_id", "currency", "unapplied_amount", "reason")
+UNAPPLIED_COLUMNS = (
+    "transaction_id",
+    "booking_date",
+    "customer_id",
+    "currency",
+    "unapplied_amount",
+    "reason",
+)
+UNLINKED_COLUMNS = (
+    "payer_name",
+    "payment_reference",
+    "payment_date",
+    "currency",
+    "total_amount",
+    "line_count",
+    "source_format",
+)
+SKIPPED_COLUMNS = ("transaction_id", "booking_date", "currency", "amount", "reason")
 PAYMENT_COLUMNS = (
-    "transaction_id", "booking_date", "currency", "amount", "status", "customer_id", "applied_amount",
-    "suggested_amount", "unapplied_amount", "method", "confidence", "reason", "model_version", "remittance_documents",
+    "transaction_id",
+    "booking_date",
+    "currency",
+    "amount",
+    "status",
+    "customer_id",
+    "applied_amount",
+    "suggested_amount",
+    "unapplied_amount",
+    "method",
+    "confidence",
+    "reason",
+    "model_version",
+    "remittance_documents",
 )
 
 
@@ -67,6 +141,21 @@ class Decision:
     chosen: Candidate | None  # auto-applied candidate, or the first suggestion
     ranked: list[tuple[Candidate, float]]  # valid candidates with calibrated confidence, best first
     families: list[FamilyClue]
+
+    def suggestions(self, k: int) -> list[tuple[Candidate, float]]:
+        """The best ``k`` candidates, at most two of them paying the same set of invoices: variants of
+        the same invoices (a shortfall on one or the other) differ in amounts a person adjusts
+        anyway, while another set of invoices is a different answer worth a slot of its own."""
+        out, seen = [], {}
+        for c, s in self.ranked:
+            ids = frozenset(a.item.item_id for a in c.allocs)
+            if seen.get(ids, 0) >= 2:
+                continue
+            seen[ids] = seen.get(ids, 0) + 1
+            out.append((c, s))
+            if len(out) == k:
+                break
+        return out
 
 
 @dataclass
@@ -114,30 +203,67 @@ class CashAppResult:
 class CashApplicationEngine:
     """Holds the open items, what is known about payers, the rules and the scorer between runs."""
 
-    def __init__(self, book: OpenItemBook, knowledge: PayerKnowledge, rules: Rules | None = None,
-                 scorer: Scorer | None = None):
+    def __init__(
+        self,
+        book: OpenItemBook,
+        knowledge: PayerKnowledge,
+        rules: Rules | None = None,
+        scorer: Scorer | None = None,
+    ):
         self.book = book
         self.know = knowledge
         self.rules = rules or knowledge.rules
-        self.scorer = scorer or Scorer(version="heuristic", threshold=float(self.rules.heuristic_auto_confidence))
+        self.scorer = scorer or Scorer(
+            version="heuristic", threshold=float(self.rules.heuristic_auto_confidence)
+        )
         self.gen = Generator(book, knowledge, self.rules)
         self.timing: dict | None = None  # when a dict: transaction_id -> (open items searched, seconds)
+        # Our own accounts: the rules' list plus every account a statement was read for (a credit
+        # from one of them is a transfer between our accounts, not a customer paying).
+        self.own_accounts: set[str] = {normalize_account(a) for a in self.rules.own_accounts}
+        self._own_names = {normalize_name(n) for n in self.rules.own_names} - {""}
+
+    def not_a_payment(self, t: BankTransaction) -> str | None:
+        """Why a bank movement is not a customer payment to apply (``None`` when it is one): debits
+        and reversals; credits whose bank transaction code marks interest, sweeps or a lockbox
+        deposit total; transfers from our own accounts or our own name (``not_customer_payments``)."""
+        if t.is_reversal:
+            return "reversal"
+        if t.credit_debit != "CRDT" or t.amount <= 0:
+            return "debit"
+        if self.rules.not_payment_code(t.source_format, t.transaction_code):
+            return f"transaction_code_{t.transaction_code}"
+        name, account = payer_of(t)
+        if account and normalize_account(account) in self.own_accounts:
+            return "own_account_transfer"
+        if name and self._own_names and normalize_name(name) in self._own_names:
+            return "own_account_transfer"
+        return None
 
     # -- a run --------------------------------------------------------------------------------------------
 
-    def run(self, transactions: list[BankTransaction], remittances: list[RemittanceDocument] = (),
-            *, keep_candidates: bool = True) -> CashAppResult:
+    def run(
+        self,
+        transactions: list[BankTransaction],
+        remittances: list[RemittanceDocument] = (),
+        *,
+        keep_candidates: bool = True,
+    ) -> CashAppResult:
         payments, skipped = [], []
+        for t in transactions:
+            if t.account:
+                self.own_accounts.add(normalize_account(t.account))
         for i, t in enumerate(transactions):
-            if t.credit_debit != "CRDT" or t.amount <= 0 or t.is_reversal:
-                skipped.append({"transaction_id": t.identity(), "booking_date": t.booking_date, "currency": t.currency,
-                                "amount": t.amount, "reason": "reversal" if t.is_reversal else "debit"})
+            why = self.not_a_payment(t)
+            if why:
+                skipped.append((t.identity(), t.booking_date, t.currency, t.amount, why))
                 continue
             payments.append(payment_of(t, i))
         payments.sort(key=lambda p: (p.date, p.order))
         unlinked = link_remittances(payments, list(remittances), self.rules.remittance_link_days)
-        unlinked = link_by_payer(unlinked, payments, self._payer_families, self._doc_families,
-                                 self.rules.remittance_link_days)
+        unlinked = link_by_payer(
+            unlinked, payments, self._payer_families, self._doc_families, self.rules.remittance_link_days
+        )
         ctxs: list[Context] = []
         rows, groups, keys, methods, kinds = [], [], [], [], []
         timing = self.timing
@@ -145,7 +271,7 @@ class CashApplicationEngine:
             t0 = time.perf_counter() if timing is not None else 0.0
             ctx = self.gen.context(p)
             cands = self.gen.generate(ctx)
-            featurize(ctx, self.know)
+            featurize(ctx, self.know, self.gen)
             ctxs.append(ctx)
             if timing is not None:
                 timing[p.transaction_id] = (sum(len(v) for v in ctx.items.values()), time.perf_counter() - t0)
@@ -170,14 +296,16 @@ class CashApplicationEngine:
         if keep_candidates:
             never = set(self.rules.never_auto_methods)
             batch = CandidateBatch(
-                X=X, groups=g, transaction_ids=[p.transaction_id for p in payments],
-                days=np.asarray([payments[i].date for i in groups], dtype=np.int64), keys=keys, methods=methods,
+                X=X,
+                groups=g,
+                transaction_ids=[p.transaction_id for p in payments],
+                days=np.asarray([payments[i].date for i in groups], dtype=np.int64),
+                keys=keys,
+                methods=methods,
                 eligible=np.asarray([m not in never for m in methods], dtype=bool),
                 kinds=np.asarray(kinds, dtype=object),
             )
-        result = self._frames(decisions, unlinked, skipped, batch)
-        check_conservation(result)
-        return result
+        return self._frames(decisions, unlinked, skipped, batch)
 
     def _payer_families(self, p: Payment) -> set[str]:
         know = self.know
@@ -253,9 +381,17 @@ class CashApplicationEngine:
 
     # -- learning from confirmed applications ----------------------------------------------------------------
 
-    def confirm(self, *, account: str | None, name: str | None, day: int, amount: int,
-                allocations: list[tuple[str, int, int, int]], customer_id: str | None = None,
-                reduce_book: bool = True) -> None:
+    def confirm(
+        self,
+        *,
+        account: str | None,
+        name: str | None,
+        day: int,
+        amount: int,
+        allocations: list[tuple[str, int, int, int]],
+        customer_id: str | None = None,
+        reduce_book: bool = True,
+    ) -> None:
         """A payment whose application is settled (auto-applied and kept, accepted, or corrected):
         learn who paid and how, and take the cash and allowed discount off the book. A deduction
         stays open on its invoice: the ERP opens a dispute for it, settled later by a credit memo or
@@ -275,9 +411,17 @@ class CashApplicationEngine:
             applied += cash
         if not owners and customer_id:
             owners = [customer_id]
-        self.know.learn_payment(account=account, name=name, customer_ids=owners, n_items=len(allocations),
-                                discount=disc, partial=partial, short=short, over=amount > applied and bool(allocations),
-                                days_from_due=dfd)
+        self.know.learn_payment(
+            account=account,
+            name=name,
+            customer_ids=owners,
+            n_items=len(allocations),
+            discount=disc,
+            partial=partial,
+            short=short,
+            over=amount > applied and bool(allocations),
+            days_from_due=dfd,
+        )
         if reduce_book:
             for item_id, cash, discount, _deduction in allocations:
                 self.book.reduce(item_id, cash + discount)
@@ -297,61 +441,177 @@ class CashApplicationEngine:
                 applied = top.applied + top.writeoff
                 ev = _evidence(d, top)
                 for a in top.allocs:
-                    apps.append((p.transaction_id, day, a.item.customer_id, a.item.item_id, "invoice", p.currency,
-                                 from_cents(a.cash), from_cents(a.discount), from_cents(a.deduction), a.reason,
-                                 top.method, round(top.score, 6), ev, version))
+                    apps.append(
+                        (
+                            p.transaction_id,
+                            day,
+                            a.item.customer_id,
+                            a.item.item_id,
+                            "invoice",
+                            p.currency,
+                            from_cents(a.cash),
+                            from_cents(a.discount),
+                            from_cents(a.deduction),
+                            a.reason,
+                            top.method,
+                            round(top.score, 6),
+                            ev,
+                            version,
+                        )
+                    )
                 if top.writeoff:
-                    apps.append((p.transaction_id, day, top.customer_id, None, "write_off", p.currency,
-                                 from_cents(top.writeoff), from_cents(0), from_cents(0), "SMALL_OVERPAYMENT",
-                                 top.method, round(top.score, 6), ev, version))
+                    apps.append(
+                        (
+                            p.transaction_id,
+                            day,
+                            top.customer_id,
+                            None,
+                            "write_off",
+                            p.currency,
+                            from_cents(top.writeoff),
+                            from_cents(0),
+                            from_cents(0),
+                            "SMALL_OVERPAYMENT",
+                            top.method,
+                            round(top.score, 6),
+                            ev,
+                            version,
+                        )
+                    )
                 who = top.customer_id
             else:
-                for rank, (c, s) in enumerate(d.ranked[: self.rules.suggestions], start=1):
+                for rank, (c, s) in enumerate(d.suggestions(self.rules.suggestions), start=1):
                     ev = _evidence(d, c)
-                    rows = [(a.item.customer_id, a.item.item_id, "invoice", a.cash, a.discount, a.deduction, a.reason)
-                            for a in c.allocs]
+                    rows = [
+                        (
+                            a.item.customer_id,
+                            a.item.item_id,
+                            "invoice",
+                            a.cash,
+                            a.discount,
+                            a.deduction,
+                            a.reason,
+                        )
+                        for a in c.allocs
+                    ]
                     if c.writeoff:
                         rows.append((c.customer_id, None, "write_off", c.writeoff, 0, 0, "SMALL_OVERPAYMENT"))
                     if not rows:
                         rows.append((c.customer_id, None, "on_account", 0, 0, 0, None))
                     for cust, item, typ, cash, disc, ded, reason in rows:
-                        sugg.append((p.transaction_id, rank, cust, item, typ, p.currency, from_cents(cash),
-                                     from_cents(disc), from_cents(ded), reason, from_cents(c.unapplied), c.method,
-                                     round(s, 6), ev, version))
+                        sugg.append(
+                            (
+                                p.transaction_id,
+                                rank,
+                                cust,
+                                item,
+                                typ,
+                                p.currency,
+                                from_cents(cash),
+                                from_cents(disc),
+                                from_cents(ded),
+                                reason,
+                                from_cents(c.unapplied),
+                                c.method,
+                                round(s, 6),
+                                ev,
+                                version,
+                            )
+                        )
                 if top is not None and d.status == SUGGESTED:
                     suggested = top.applied + top.writeoff
                     who = top.customer_id
                 elif d.families:
                     who = d.families[0].customer_id if not d.families[0].amount_only else ""
                 best = d.ranked[0][1] if d.ranked else None
-                exc.append((p.transaction_id, day, p.currency, from_cents(p.amount), p.name or None,
-                            p.txn.counterparty_account, p.txn.remittance_text, who or None, d.reason,
-                            _detail(d), None if best is None else round(best, 6), len(d.ranked), len(p.docs)))
+                exc.append(
+                    (
+                        p.transaction_id,
+                        day,
+                        p.currency,
+                        from_cents(p.amount),
+                        p.name or None,
+                        p.txn.counterparty_account or p.account or None,
+                        p.txn.remittance_text,
+                        who or None,
+                        d.reason,
+                        _detail(d),
+                        None if best is None else round(best, 6),
+                        len(d.ranked),
+                        len(p.docs),
+                    )
+                )
             unapplied = p.amount - applied - suggested
+            if unapplied < 0 or applied < 0 or suggested < 0:
+                # never reached by construction; the guard is what makes "never lose a cent" a promise
+                raise AssertionError(
+                    f"payment {p.transaction_id}: {applied}+{suggested}+{unapplied} != {p.amount}"
+                )
             if unapplied:
-                reason = ("overpayment" if d.status == AUTO else
-                          "pending_review" if d.status == SUGGESTED else "unidentified")
+                reason = (
+                    "overpayment"
+                    if d.status == AUTO
+                    else "pending_review"
+                    if d.status == SUGGESTED
+                    else "unidentified"
+                )
                 unap.append((p.transaction_id, day, who or None, p.currency, from_cents(unapplied), reason))
-            pays.append((p.transaction_id, day, p.currency, from_cents(p.amount), d.status, who or None,
-                         from_cents(applied), from_cents(suggested), from_cents(unapplied),
-                         top.method if top is not None else None,
-                         round(top.score, 6) if top is not None else None, d.reason, version, len(p.docs)))
-        unl = [{"payer_name": u.payer_name, "payment_reference": u.payment_reference, "payment_date": u.payment_date,
-                "currency": u.currency, "total_amount": from_cents(t) if (t := doc_total(u)) is not None else None,
-                "line_count": len(u.lines), "source_format": u.source_format} for u in unlinked]
+            pays.append(
+                (
+                    p.transaction_id,
+                    day,
+                    p.currency,
+                    from_cents(p.amount),
+                    d.status,
+                    who or None,
+                    from_cents(applied),
+                    from_cents(suggested),
+                    from_cents(unapplied),
+                    top.method if top is not None else None,
+                    round(top.score, 6) if top is not None else None,
+                    d.reason,
+                    version,
+                    len(p.docs),
+                )
+            )
+        unl = [
+            (
+                u.payer_name,
+                u.payment_reference,
+                u.payment_date,
+                u.currency,
+                from_cents(t) if (t := doc_total(u)) is not None else None,
+                len(u.lines),
+                u.source_format,
+            )
+            for u in unlinked
+        ]
+        # dtype=object: the values are already what they should be (Decimal, date, str, None); letting
+        # pandas infer string dtypes costs more than the whole match for a day's small batch.
         return CashAppResult(
-            payments=pd.DataFrame(pays, columns=list(PAYMENT_COLUMNS)),
-            applications=pd.DataFrame(apps, columns=list(APPLICATION_COLUMNS)),
-            suggestions=pd.DataFrame(sugg, columns=list(SUGGESTION_COLUMNS)),
-            exceptions=pd.DataFrame(exc, columns=list(EXCEPTION_COLUMNS)),
-            unapplied=pd.DataFrame(unap, columns=list(UNAPPLIED_COLUMNS)),
-            unlinked_remittances=pd.DataFrame(unl, columns=["payer_name", "payment_reference", "payment_date", "currency",
-                                                            "total_amount", "line_count", "source_format"]),
-            skipped=pd.DataFrame(skipped, columns=["transaction_id", "booking_date", "currency", "amount", "reason"]),
+            payments=_frame(pays, PAYMENT_COLUMNS),
+            applications=_frame(apps, APPLICATION_COLUMNS),
+            suggestions=_frame(sugg, SUGGESTION_COLUMNS),
+            exceptions=_frame(exc, EXCEPTION_COLUMNS),
+            unapplied=_frame(unap, UNAPPLIED_COLUMNS),
+            unlinked_remittances=_frame(unl, UNLINKED_COLUMNS),
+            skipped=_frame(skipped, SKIPPED_COLUMNS),
             candidates=batch,
             decisions=decisions,
             model_version=version,
         )
+
+
+_INDEXES: dict[tuple[str, ...], pd.Index] = {}
+
+
+def _frame(rows: list, columns: tuple[str, ...]) -> pd.DataFrame:
+    # A ready object-dtype column index: pandas would otherwise build an Arrow string index for every
+    # frame of every daily run, which measured as much as the rows themselves.
+    idx = _INDEXES.get(columns)
+    if idx is None:
+        idx = _INDEXES[columns] = pd.Index(list(columns), dtype=object)
+    return pd.DataFrame(rows, columns=idx, dtype=object)
 
 
 def _who(d: Decision, c: Candidate) -> str:
@@ -399,7 +659,9 @@ def check_conservation(result: CashAppResult) -> None:
     bad = df.loc[parts != df.amount, "transaction_id"]
     if len(bad):
         raise AssertionError(f"payment {bad.iloc[0]} does not add up to the cent")
-    neg = df.loc[(df.applied_amount < 0) | (df.suggested_amount < 0) | (df.unapplied_amount < 0), "transaction_id"]
+    neg = df.loc[
+        (df.applied_amount < 0) | (df.suggested_amount < 0) | (df.unapplied_amount < 0), "transaction_id"
+    ]
     if len(neg):
         raise AssertionError(f"payment {neg.iloc[0]} has a negative part")
     for cur, grp in df.groupby("currency"):
@@ -413,7 +675,9 @@ def check_conservation(result: CashAppResult) -> None:
         rec = dict(zip(df.transaction_id, df.applied_amount, strict=True))
         for tid, total in sums.items():
             if total != rec.get(tid):
-                raise AssertionError(f"payment {tid}: applications sum to {total}, payment says {rec.get(tid)}")
+                raise AssertionError(
+                    f"payment {tid}: applications sum to {total}, payment says {rec.get(tid)}"
+                )
 
 
 def build_engine(
@@ -440,25 +704,74 @@ def build_engine(
     book = OpenItemBook.from_frame(open_items)
     know = PayerKnowledge.from_customers(customers, rules)
     engine = CashApplicationEngine(book, know, rules, scorer)
-    frames = [f for f in (history, confirmed_from_corrections(corrections, know) if corrections is not None else None)
-              if f is not None and not f.empty]
-    for frame in frames:
-        learn_history(engine, frame)
+    # History first, people's decisions after: a rejection must outlive the older history it contradicts.
+    if history is not None and not history.empty:
+        learn_history(engine, history)
+    if corrections is not None and not corrections.empty:
+        learn_history(engine, confirmed_from_corrections(corrections, know))
     return engine
 
 
 def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
-    """Teach the engine from confirmed applications (see :func:`build_engine`), without touching the book."""
+    """Teach the engine from confirmed applications (see :func:`build_engine`), without touching the book.
+
+    The items paid are usually closed by now, so who they belonged to comes from the frame's
+    ``customer_id``; an optional ``due_date`` column lets the customer's days-from-due habit be learned
+    too, and an optional ``item_open_amount`` (open before the payment) its partial-payment habit. An
+    optional ``remittance_text`` (the bank line's text) gives the payer's name and id where the bank
+    put them only there (BAI2 ACH and wire credits: ``ORIG CO NAME:=``, ``ORIG ID:=``)."""
     if history.empty:
         return
     from ml.cashapp.money import to_cents
 
+    def cents(v) -> int:
+        return 0 if v is None or (isinstance(v, float) and v != v) else to_cents(v)
+
+    has_due = "due_date" in history.columns
+    has_open = "item_open_amount" in history.columns
     for _tid, grp in history.groupby("transaction_id", sort=False):
         first = grp.iloc[0]
         day = pd.Timestamp(first["booking_date"]).date().toordinal()
-        allocs = [(str(r.item_id), to_cents(r.applied_amount), to_cents(r.discount_amount or Decimal(0)),
-                   to_cents(r.deduction_amount or Decimal(0)))
-                  for r in grp.itertuples(index=False) if isinstance(r.item_id, str) and r.item_id]
-        engine.confirm(account=first.get("counterparty_account"), name=first.get("counterparty_name"), day=day,
-                       amount=to_cents(first["amount"]), allocations=allocs,
-                       customer_id=first.get("customer_id"), reduce_book=False)
+        owners, dfd, n, disc, ded, partial, applied = [], [], 0, False, False, False, 0
+        for r in grp.to_dict("records"):
+            if not isinstance(r.get("item_id"), str) or not r["item_id"]:
+                continue
+            n += 1
+            owners.append(str(r["customer_id"]))
+            cash, d, x = (
+                cents(r["applied_amount"]),
+                cents(r.get("discount_amount")),
+                cents(r.get("deduction_amount")),
+            )
+            applied += cash
+            disc |= d > 0
+            ded |= x > 0
+            if has_due and r.get("due_date") is not None and r["due_date"] == r["due_date"]:
+                dfd.append(day - pd.Timestamp(r["due_date"]).date().toordinal())
+            if has_open and r.get("item_open_amount") is not None:
+                partial |= cash + d + x < cents(r["item_open_amount"])
+        if not owners and isinstance(first.get("customer_id"), str):
+            owners = [first["customer_id"]]
+        account, name = (
+            _text_or_none(first.get("counterparty_account")),
+            _text_or_none(first.get("counterparty_name")),
+        )
+        if (not account or not name) and _text_or_none(first.get("remittance_text")):
+            # a BAI2 line names its payer only in the bank text (see intake.payer_of)
+            fields_name, fields_account = payer_of_text(first["remittance_text"])
+            account, name = account or fields_account, name or fields_name
+        engine.know.learn_payment(
+            account=account,
+            name=name,
+            customer_ids=owners,
+            n_items=n,
+            discount=disc,
+            partial=partial,
+            short=ded,
+            over=cents(first["amount"]) > applied and n > 0,
+            days_from_due=dfd,
+        )
+
+
+def _text_or_none(v) -> str | None:
+    return v if isinstance(v, str) and v.strip() else None

@@ -10,10 +10,11 @@ compared with this candidate (usual number of invoices per payment, usual days f
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 
-from ml.cashapp.candidates import METHOD_CODE, Candidate, Context
+from ml.cashapp.candidates import METHOD_CODE, Context, Generator
 from ml.cashapp.knowledge import PayerKnowledge
 from ml.cashapp.money import to_cents
 from ml.cashapp.references import EXACT, PO
@@ -84,7 +85,7 @@ _WEAK = ("transposed", "typo", "partial", "amount")
 _MORE = re.compile(r"\bETC\b|\+\s*\d|\bAND OTHERS\b|\bET AL\b")
 
 
-def featurize(ctx: Context, know: PayerKnowledge) -> None:
+def featurize(ctx: Context, know: PayerKnowledge, gen: Generator) -> None:
     """Fill ``features`` of every candidate of ``ctx`` (in the order of :data:`FEATURES`)."""
     p = ctx.payment
     cands = ctx.candidates
@@ -94,10 +95,21 @@ def featurize(ctx: Context, know: PayerKnowledge) -> None:
     best_by_other = {}
     for f in ctx.families:
         best_by_other[f.family] = max((g.score for g in ctx.families if g.family != f.family), default=0.0)
-    rank: dict[str, dict[str, int]] = {}
+    hits = ctx.hits
+    per_family: dict[str, tuple] = {}
     for fk, its in ctx.items.items():
-        rank[fk] = {it.item_id: i for i, it in enumerate(its)}
-    n_exact = sum(1 for c in cands if c.unapplied == 0 and c.allocs and all(a.cash + a.discount + a.deduction == a.item.open_cents for a in c.allocs))
+        named = gen.family_hits(ctx, fk) if hits else []
+        strong_named = [it.item_id for it in named if hits[it.item_id] in _STRONG]
+        weak_named = sum(1 for it in named if hits[it.item_id] in _WEAK)
+        per_family[fk] = (its, strong_named, weak_named, None)
+    n_exact = 0
+    for c in cands:
+        if (
+            c.unapplied == 0
+            and c.allocs
+            and all(a.cash + a.discount + a.deduction == a.item.open_cents for a in c.allocs)
+        ):
+            n_exact += 1
     line_paid: dict[str, int] = {}
     resolved_lines: set[str] = set()
     unresolved = 0
@@ -111,61 +123,90 @@ def featurize(ctx: Context, know: PayerKnowledge) -> None:
     payer_master = know.master_account.get(p.account)
     amount_log = math.log1p(p.amount / 100)
     text_refs = sum(1 for ch in p.text if ch.isdigit()) >= 4
-    # Whole amounts (multiples of 100.00) are where rounding-up payers and coincidences live.
+    # Whole amounts (multiples of 10.00 and 100.00) are where rounding-up payers and coincidences live.
     round_amount = 2.0 if p.amount % 10000 == 0 else 1.0 if p.amount % 1000 == 0 else 0.0
     # "INV 1234 ETC", "INV 1234 +2": the payer says it paid more than it named.
     text_more = 1.0 if _MORE.search(p.text.upper()) else 0.0
     missing_paid = sum(1 for ln, it, _ in ctx.lines if it is not None and ln.paid_amount is None)
+    has_docs = 1.0 if p.docs else 0.0
+    grace = know.rules.discount_grace_days
+    day = p.date
     same_amount_cache: dict[tuple[str, int], int] = {}
+    habit_cache: dict[str, tuple] = {}
     for c in cands:
         f = fams[c.family]
-        items = ctx.items.get(c.family, [])
+        items, strong_named, weak_named, rank = per_family.get(c.family, ([], [], 0, None))
         n_open = len(items)
-        strong_named = [it.item_id for it in items if ctx.hits.get(it.item_id) in _STRONG]
-        weak_named = sum(1 for it in items if ctx.hits.get(it.item_id) in _WEAK)
         allocs = c.allocs
         n = len(allocs)
         applied = c.applied
-        disc = sum(a.discount for a in allocs)
-        ded = sum(a.deduction for a in allocs)
         if n:
+            disc = ded = full = partial = strong = weak = agree = 0
+            age = 0
+            earned_all = True
+            ratio = 2.0
+            dmin, dmax, dsum = 10**9, -(10**9), 0
+            for a in allocs:
+                it = a.item
+                closed = a.cash + a.discount + a.deduction
+                if closed == it.open_cents:
+                    full += 1
+                elif closed < it.open_cents:
+                    partial += 1
+                r = closed / it.open_cents
+                if r < ratio:
+                    ratio = r
+                h = hits.get(it.item_id)
+                if h in _STRONG:
+                    strong += 1
+                elif h in _WEAK:
+                    weak += 1
+                d = day - it.due_date
+                dsum += d
+                if d < dmin:
+                    dmin = d
+                if d > dmax:
+                    dmax = d
+                age += day - it.document_date
+                if line_paid and line_paid.get(it.item_id) == a.cash:
+                    agree += 1
+                if a.discount:
+                    disc += a.discount
+                    if it.discount_due is None or day > it.discount_due + grace:
+                        earned_all = False
+                ded += a.deduction
             ids = {a.item.item_id for a in allocs}
-            full = sum(1 for a in allocs if a.cash + a.discount + a.deduction == a.item.open_cents) / n
-            partial = sum(1 for a in allocs if a.cash + a.discount + a.deduction < a.item.open_cents)
-            strong = sum(1 for a in allocs if ctx.hits.get(a.item.item_id) in _STRONG) / n
-            weak = sum(1 for a in allocs if ctx.hits.get(a.item.item_id) in _WEAK) / n
-            dfd = [p.date - a.item.due_date for a in allocs]
-            age = sum(p.date - a.item.document_date for a in allocs) / n
-            r = rank.get(c.family, {})
-            ranks = [r.get(i, n_open) for i in ids]
-            rmax = max(ranks)
+            if rank is None:
+                rank = [it.due_date for it in items]  # due dates in order: rank = items falling due before
+                per_family[c.family] = (items, strong_named, weak_named, rank)
+            rmax = max(bisect.bisect_left(rank, a.item.due_date) for a in allocs)
             prefix = 1.0 if rmax == n - 1 else 0.0
-            agree = sum(1 for a in allocs if line_paid.get(a.item.item_id) == a.cash) / n
-            ratio = min((a.cash + a.discount + a.deduction) / a.item.open_cents for a in allocs)
-            earned = -1.0
-            if disc:
-                earned = 1.0 if all(
-                    a.item.discount_due is not None and p.date <= a.item.discount_due + know.rules.discount_grace_days
-                    for a in allocs if a.discount
-                ) else 0.0
+            earned = (1.0 if earned_all else 0.0) if disc else -1.0
+            full, strong, weak, agree, age = full / n, strong / n, weak / n, agree / n, age / n
+            dmean = dsum / n
             if n == 1:
                 it = allocs[0].item
                 k = (c.family, it.open_cents)
                 if k not in same_amount_cache:
-                    same_amount_cache[k] = sum(1 for x in items if x.open_cents == it.open_cents)
+                    same_amount_cache[k] = sum(
+                        len(gen.book.by_amount.get((cid, p.currency, it.open_cents), ()))
+                        for cid in ctx.members.get(c.family, ())
+                    )
                 same = same_amount_cache[k] - 1
             else:
                 same = 0
         else:
             ids = set()
+            disc = ded = 0
             full = partial = strong = weak = age = agree = 0.0
-            dfd = [0]
+            dmean = dmin = dmax = 0
             rmax, prefix, earned, same = -1, 0.0, -1.0, 0
             ratio = 0.0
         named_cover = (sum(1 for i in strong_named if i in ids) / len(strong_named)) if strong_named else -1.0
         remit_cover = (len(ids & resolved_lines) / len(resolved_lines)) if resolved_lines else -1.0
-        h = know.habit(c.customer_id).vector()
-        dmean = sum(dfd) / len(dfd)
+        h = habit_cache.get(c.customer_id)
+        if h is None:
+            h = habit_cache[c.customer_id] = know.habit(c.customer_id).vector()
         c.features = [
             METHOD_CODE[c.method],
             n,
@@ -181,13 +222,13 @@ def featurize(ctx: Context, know: PayerKnowledge) -> None:
             weak,
             named_cover,
             len(strong_named),
-            1.0 if p.docs else 0.0,
-            agree if p.docs else -1.0,
+            has_docs,
+            agree if has_docs else -1.0,
             unresolved,
             remit_cover,
             dmean,
-            min(dfd),
-            max(dfd),
+            dmin,
+            dmax,
             age,
             rmax,
             prefix,

@@ -34,23 +34,76 @@ class Payment:
     order: int = 0  # position in the run, to keep outputs in input order
 
 
+# US banks write the details of a BAI2 ACH or wire credit as "KEY:=VALUE" lines in its 88 records
+# (ORIG CO NAME/ORIG ID of the ACH originator, ORG/ORG ID of the wire's ordering party, ADDENDA and
+# OBI with what the payer wrote). When the parser leaves the counterparty empty, the payer is there.
+_PAYER_NAME_KEYS = ("ORIG CO NAME", "ORG", "ORIGINATOR", "ORIG NAME", "BY ORDER OF")
+_PAYER_ID_KEYS = ("ORIG ID", "ORG ID", "ORIGINATOR ID")
+# What describes the payment's route or our own side, never the invoices paid: kept out of the text
+# references are read from (an originator id or routing number can look like a partial invoice number).
+_ROUTE_KEYS = frozenset(
+    (*_PAYER_NAME_KEYS, *_PAYER_ID_KEYS, "IND NAME", "IND ID", "BNF NAME", "BNF", "BNF ID", "SEC",
+     "CO ENTRY DESCR", "SENDER BNK", "RECEIVER BNK", "ORIG BNK", "LOCKBOX", "ITEMS")
+)  # fmt: skip
+
+
+def bank_text_fields(text: str | None) -> tuple[dict[str, str], str]:
+    """``KEY:=VALUE`` fields of a bank text, and the rest of the text without the routing fields."""
+    if not text or ":=" not in text:
+        return {}, text or ""
+    fields: dict[str, str] = {}
+    rest = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":=")
+        key = key.strip().upper()
+        if sep and key:
+            fields.setdefault(key, value.strip())
+            if key not in _ROUTE_KEYS:
+                rest.append(value.strip())
+        elif line.strip():
+            rest.append(line.strip())
+    return fields, " ".join(rest)
+
+
+def payer_of(txn: BankTransaction) -> tuple[str | None, str | None]:
+    """The payer's name and account as the bank gave them: the parsed counterparty, else the
+    originator fields of the bank text (see ``bank_text_fields``)."""
+    name, account = txn.counterparty_name, txn.counterparty_account
+    if not name or not account:
+        text_name, text_account = payer_of_text(txn.remittance_text)
+        name, account = name or text_name, account or text_account
+    return name, account
+
+
+def payer_of_text(text: str | None) -> tuple[str | None, str | None]:
+    """The payer's name and id from the ``KEY:=VALUE`` fields of a bank text (``None`` where absent)."""
+    fields, _ = bank_text_fields(text)
+    name = next((fields[k] for k in _PAYER_NAME_KEYS if fields.get(k)), None)
+    account = next((fields[k] for k in _PAYER_ID_KEYS if fields.get(k)), None)
+    return name, account
+
+
 def payment_of(txn: BankTransaction, order: int = 0) -> Payment:
     """A credit movement → :class:`Payment`. Raises ``ValueError`` for what cash application cannot take."""
     if txn.credit_debit != "CRDT" or txn.amount <= 0:
-        raise ValueError(f"transaction {txn.identity()[:12]} is not a credit; cash application takes credits only")
+        raise ValueError(
+            f"transaction {txn.identity()[:12]} is not a credit; cash application takes credits only"
+        )
     day = txn.booking_date or txn.value_date
     if day is None:
         raise ValueError(f"transaction {txn.identity()[:12]} has neither booking nor value date")
     e2e = txn.end_to_end_id if (txn.end_to_end_id or "").upper() != "NOTPROVIDED" else None
-    parts = [txn.remittance_text, txn.customer_reference, e2e, *txn.structured_references]
+    _, free_text = bank_text_fields(txn.remittance_text)
+    parts = [free_text, txn.customer_reference, e2e, *txn.structured_references]
+    name, account = payer_of(txn)
     return Payment(
         transaction_id=txn.identity(),
         date=day.toordinal(),
         amount=to_cents(txn.amount),
         currency=txn.currency.upper(),
-        account=normalize_account(txn.counterparty_account),
-        name=txn.counterparty_name or "",
-        name_norm=normalize_name(txn.counterparty_name),
+        account=normalize_account(account),
+        name=name or "",
+        name_norm=normalize_name(name),
         text=" ".join(p for p in parts if p),
         source_format=txn.source_format,
         txn=txn,
@@ -116,7 +169,10 @@ def link_remittances(
             elif len(pool) > 1 and doc.payer_name:
                 who = normalize_name(doc.payer_name)
                 scored = sorted(
-                    ((name_similarity(p.name_norm, who), -abs(p.date - (day or p.date)), p.order, p) for p in pool),
+                    (
+                        (name_similarity(p.name_norm, who), -abs(p.date - (day or p.date)), p.order, p)
+                        for p in pool
+                    ),
                     key=lambda x: (-x[0], -x[1], x[2]),
                 )
                 best, second = scored[0], scored[1]
@@ -129,8 +185,9 @@ def link_remittances(
     return unlinked
 
 
-def link_by_payer(unlinked: list[RemittanceDocument], payments: list[Payment], payer_of, invoices_of,
-                  link_days: int) -> list[RemittanceDocument]:
+def link_by_payer(
+    unlinked: list[RemittanceDocument], payments: list[Payment], payer_of, invoices_of, link_days: int
+) -> list[RemittanceDocument]:
     """Second pass for advices with neither a usable reference nor a total: the payment of the same
     payer family (``payer_of(payment)`` / ``invoices_of(doc)``: sets of family keys) within the date
     window, if exactly one, and only if it is at least what the advice's readable lines add up to."""
@@ -145,9 +202,14 @@ def link_by_payer(unlinked: list[RemittanceDocument], payments: list[Payment], p
         day = doc.payment_date.toordinal() if doc.payment_date else None
         known = sum(to_cents(ln.paid_amount) for ln in doc.lines if ln.paid_amount is not None)
         pool = {id(p): p for fam in invoices_of(doc) for p in by_family.get(fam, ())}
-        hits = [p for p in pool.values()
-                if (day is None or abs(p.date - day) <= link_days) and p.amount >= known and not p.docs
-                and (not doc.currency or doc.currency.upper() == p.currency)]
+        hits = [
+            p
+            for p in pool.values()
+            if (day is None or abs(p.date - day) <= link_days)
+            and p.amount >= known
+            and not p.docs
+            and (not doc.currency or doc.currency.upper() == p.currency)
+        ]
         if len(hits) == 1:
             hits[0].docs.append(doc)
         else:

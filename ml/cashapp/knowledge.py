@@ -41,7 +41,9 @@ class Habits:
     days_from_due_sum: float = 0.0
     days_from_due_sq: float = 0.0
 
-    def learn(self, n_items: int, discount: bool, partial: bool, short: bool, over: bool, days_from_due: list[int]):
+    def learn(
+        self, n_items: int, discount: bool, partial: bool, short: bool, over: bool, days_from_due: list[int]
+    ):
         self.payments += 1
         self.items += n_items
         self.with_discount += discount
@@ -186,13 +188,16 @@ class PayerKnowledge:
                 self.seen_account.setdefault(acct, Counter())[cid] += 1
                 self.rejected.discard((acct, cid))
             if norm:
+                self.rejected.discard((norm, cid))
                 counter = self.seen_name.setdefault(norm, Counter())
                 if not counter:
                     self.names.add(norm, cid, normalized=True)
                 counter[cid] += 1
         if owners:
             main = owners[0]
-            self.habits.setdefault(main, Habits()).learn(n_items, discount, partial, short, over, days_from_due)
+            self.habits.setdefault(main, Habits()).learn(
+                n_items, discount, partial, short, over, days_from_due
+            )
             payer = self.master_account.get(acct)
             if payer and payer not in owners:
                 fam = set(self.family_of(payer))
@@ -200,11 +205,17 @@ class PayerKnowledge:
                 if extra:
                     self.pays_for.setdefault(payer, set()).update(extra)
 
-    def reject(self, account: str | None, customer_id: str) -> None:
-        """A person said this account does not pay for this customer."""
+    def reject(self, account: str | None, customer_id: str, name: str | None = None) -> None:
+        """A person said this payer (account, and the name it used) does not pay for this customer."""
         acct = normalize_account(account)
         if acct:
             self.rejected.add((acct, customer_id))
             c = self.seen_account.get(acct)
+            if c is not None:
+                c.pop(customer_id, None)
+        norm = normalize_name(name)
+        if norm:
+            self.rejected.add((norm, customer_id))
+            c = self.seen_name.get(norm)
             if c is not None:
                 c.pop(customer_id, None)

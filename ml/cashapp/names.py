@@ -21,10 +21,46 @@ from rapidfuzz import fuzz, process
 # Legal forms in the countries the customer master holds (US, CA, GB, IE, DE, FR, NL, ES, IT) and
 # their bank abbreviations; dropped wherever they stand, since they say nothing about who pays.
 LEGAL_FORMS = frozenset(
-    """
-    INC INCORPORATED CORP CORPORATION CO COMPANY LLC LLP LP LTD LIMITED PLC DAC ULC HOLDINGS
-    GMBH AG KG KGAA OHG UG EV SE SAS SASU SA SARL EURL SNC BV NV VOF SL SLU SRL SPA SAPA SCARL
-    """.split()
+    [
+        "INC",
+        "INCORPORATED",
+        "CORP",
+        "CORPORATION",
+        "CO",
+        "COMPANY",
+        "LLC",
+        "LLP",
+        "LP",
+        "LTD",
+        "LIMITED",
+        "PLC",
+        "DAC",
+        "ULC",
+        "HOLDINGS",
+        "GMBH",
+        "AG",
+        "KG",
+        "KGAA",
+        "OHG",
+        "UG",
+        "EV",
+        "SE",
+        "SAS",
+        "SASU",
+        "SA",
+        "SARL",
+        "EURL",
+        "SNC",
+        "BV",
+        "NV",
+        "VOF",
+        "SL",
+        "SLU",
+        "SRL",
+        "SPA",
+        "SAPA",
+        "SCARL",
+    ]
 )
 # One spelling per business word: the long forms and bank abbreviations map to the same token.
 _WORDS = {
@@ -58,7 +94,9 @@ _WORDS = {
     "SUPPLIES": "SUPPLY",
     "PRODUCTS": "PROD",
 }
-_CONNECTORS = frozenset({"AND", "ET", "UND", "Y", "E", "EN", "THE", "DE", "DU", "DES", "LA", "LE", "DER", "DIE"})
+_CONNECTORS = frozenset(
+    {"AND", "ET", "UND", "Y", "E", "EN", "THE", "DE", "DU", "DES", "LA", "LE", "DER", "DIE"}
+)
 _FOLD = (("AE", "A"), ("OE", "O"), ("UE", "U"), ("SS", "S"))
 _NON_ALNUM = re.compile(r"[^A-Z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -80,9 +118,13 @@ def normalize_name(name: str | None) -> str:
     s = s.replace("&", " ").replace("+", " ")
     s = _NON_ALNUM.sub(" ", s)
     words = []
-    for w in s.split():
+    raw = s.split()
+    for n, w in enumerate(raw):
         if w in LEGAL_FORMS or w in _CONNECTORS:
             continue
+        if n == len(raw) - 1 and w not in _WORDS and len(w) >= 4:
+            # the rail cut the name inside its last word ("SILVERLINE TECHNOLOGIE", "LARKSPUR MANUFAC")
+            w = next((short for long, short in _WORDS.items() if long.startswith(w) and long != w), w)
         w = _WORDS.get(w, w)
         for long, short in _FOLD:
             w = w.replace(long, short)

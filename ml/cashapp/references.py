@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 _TOKEN = re.compile(r"[A-Z0-9]+(?:[-/.][A-Z0-9]+)*")
 _CUSTOMER = re.compile(r"^C\d{6}$")
-_OCR = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "|": "1", "S": "5", "B": "8", "Z": "2"})
+_OCR = str.maketrans(
+    {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "|": "1", "S": "5", "B": "8", "Z": "2"}
+)
 _PREFIX = re.compile(r"^(?:INVOICE|INV|IN|RE|RG|RECH|FACT|FA|FAC|NR|NO|REF)[-#: ]*")
 MAX_PARTIAL_HITS = 3
 MIN_DIGITS = 4  # shorter numbers are amounts, days or noise far too often to mean an invoice
@@ -30,13 +33,17 @@ MIN_DIGITS = 4  # shorter numbers are amounts, days or noise far too often to me
 EXACT, PO, PARTIAL, TYPO, TRANSPOSED = "exact", "po", "partial", "typo", "transposed"
 
 
+_NOT_DIGIT = re.compile(r"\D+")
+
+
 def digits_of(s: str) -> str:
-    return "".join(ch for ch in s if ch.isdigit())
+    return _NOT_DIGIT.sub("", s)
 
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
 
 
+@lru_cache(maxsize=1 << 16)
 def compact(s: str) -> str:
     return _NOT_ALNUM.sub("", s.upper())
 
@@ -56,17 +63,18 @@ class RefHit:
     token: str
 
 
-def tokens(text: str | None) -> list[str]:
+@lru_cache(maxsize=4096)  # identification, fuzzy resolution and features read the same text
+def tokens(text: str | None) -> tuple[str, ...]:
     """Candidate reference tokens of a free text (upper-cased, in order, without duplicates)."""
     if not text:
-        return []
+        return ()
     out, seen = [], set()
     for t in _TOKEN.findall(text.upper()):
         for part in re.split(r"[/]", t) if "/" in t else (t,):
             if part and part not in seen and any(ch.isdigit() for ch in part):
                 seen.add(part)
                 out.append(part)
-    return out
+    return tuple(out)
 
 
 class ReferenceIndex:
@@ -135,10 +143,11 @@ def resolve_in_family(token_digits: list[str], items: list, exclude: set[str]) -
     """
     if not token_digits or not items:
         return []
-    pool = [(digits_of(it.item_id), it.item_id) for it in items if it.item_id not in exclude]
+    pool = [(it.digits or digits_of(it.item_id), it.item_id) for it in items if it.item_id not in exclude]
     if not pool:
         return []
     keys = [p[0] for p in pool]
+    by_key: dict[str, list[str]] | None = None
     hits: list[RefHit] = []
     for d in token_digits:
         if len(d) < MIN_DIGITS:
@@ -159,10 +168,19 @@ def resolve_in_family(token_digits: list[str], items: list, exclude: set[str]) -
             continue
         if len(d) < 5:
             continue
-        near = process.extract(d, keys, scorer=OSA.distance, score_cutoff=1, limit=8)
-        swaps = [pool[i][1] for k, _, i in near if len(k) == len(d) and sorted(k) == sorted(d)]
+        if by_key is None:
+            by_key = {}
+            for key, item_id in pool:
+                by_key.setdefault(key, []).append(item_id)
+        swaps = [
+            item_id
+            for i in range(len(d) - 1)
+            if d[i] != d[i + 1]
+            for item_id in by_key.get(d[:i] + d[i + 1] + d[i] + d[i + 2 :], ())
+        ]
         if swaps:
             hits.extend(RefHit(i, TRANSPOSED, d) for i in swaps)
         else:
+            near = process.extract(d, keys, scorer=OSA.distance, score_cutoff=1, limit=8)
             hits.extend(RefHit(pool[i][1], TYPO, d) for _, _, i in near)
     return hits

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ml.cashapp.book import OpenItemBook
-from ml.cashapp.engine import AUTO, SUGGESTED, UNIDENTIFIED, CashApplicationEngine
+from ml.cashapp.engine import AUTO, SUGGESTED, CashApplicationEngine
 from ml.cashapp.knowledge import PayerKnowledge
 from ml.cashapp.rules import Rules
 from ml.cashapp.scoring import Scorer, fit_scorer
@@ -36,12 +36,21 @@ class Evaluation:
     auto_correct: int = 0
     suggested: int = 0
     suggested_hit3: int = 0
+    not_auto_invoices_hit3: int = 0  # the right invoices among the top 3, whatever the amounts
     unidentified: int = 0
     unidentified_hit3: int = 0
     run_seconds: float = 0.0
+    run_cpu_seconds: float = 0.0  # CPU time of this process: what the engine costs on a machine others share
     by_method: dict = field(default_factory=dict)  # method -> [auto, correct]
     by_reason: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)  # wrong auto-applications (payment_id, method, conf)
+    # Credits that are no customer payment (sweeps, interest, lockbox deposit totals): set aside by
+    # the engine, or taken as payments (auto-applied ones are wrong applications of non-AR money).
+    other_credits: int = 0
+    other_set_aside: int = 0
+    other_auto: int = 0
+    other_suggested: int = 0
+    payments_set_aside: int = 0  # true customer payments the engine set aside as not receivable
     open_item_times: dict = field(default_factory=dict)  # bucket -> [payments, seconds]
 
     def as_dict(self) -> dict:
@@ -56,14 +65,24 @@ class Evaluation:
             "suggested_share": self.suggested / n,
             "recall_at_3_suggested": self.suggested_hit3 / max(self.suggested, 1),
             "recall_at_3_not_auto": (self.suggested_hit3 + self.unidentified_hit3) / max(not_auto, 1),
+            "recall_at_3_invoices_not_auto": self.not_auto_invoices_hit3 / max(not_auto, 1),
             "unidentified_share": self.unidentified / n,
+            "other_credits": self.other_credits,
+            "other_credits_set_aside": self.other_set_aside,
+            "other_credits_auto_applied": self.other_auto,
+            "other_credits_suggested": self.other_suggested,
+            "payments_set_aside": self.payments_set_aside,
             "engine_seconds": round(self.run_seconds, 3),
             "payments_per_second": self.payments / self.run_seconds if self.run_seconds else None,
+            "engine_cpu_seconds": round(self.run_cpu_seconds, 3),
+            "payments_per_cpu_second": self.payments / self.run_cpu_seconds if self.run_cpu_seconds else None,
             "exceptions_by_reason": dict(sorted(self.by_reason.items(), key=lambda kv: -kv[1])),
             "auto_by_method": {m: {"auto": v[0], "correct": v[1]} for m, v in sorted(self.by_method.items())},
             "time_per_payment_by_open_items": {
                 f"{lo}-{hi if hi < 10**9 else 'more'}": {
-                    "payments": v[0], "microseconds_per_payment": round(v[1] / v[0] * 1e6, 1) if v[0] else None}
+                    "payments": v[0],
+                    "microseconds_per_payment": round(v[1] / v[0] * 1e6, 1) if v[0] else None,
+                }
                 for (lo, hi), v in self.open_item_times.items()
             },
         }
@@ -85,10 +104,14 @@ def _settle(engine: CashApplicationEngine, feed: SimulatedFeed, result) -> None:
         t = feed.truth.get(d.payment.transaction_id)
         if t is None:
             continue
-        engine.confirm(account=d.payment.txn.counterparty_account, name=d.payment.txn.counterparty_name,
-                       day=d.payment.date, amount=t.amount,
-                       allocations=[(a.item_id, a.cash, a.allowed_discount, a.deduction) for a in t.allocations],
-                       customer_id=t.customer_id)
+        engine.confirm(
+            account=d.payment.account,
+            name=d.payment.name,
+            day=d.payment.date,
+            amount=t.amount,
+            allocations=[(a.item_id, a.cash, a.allowed_discount, a.deduction) for a in t.allocations],
+            customer_id=t.customer_id,
+        )
 
 
 def _day_events(book: OpenItemBook, feed: SimulatedFeed, day: int) -> None:
@@ -99,9 +122,25 @@ def _day_events(book: OpenItemBook, feed: SimulatedFeed, day: int) -> None:
 
 
 def _evaluate(ev: Evaluation, feed: SimulatedFeed, result, suggestions: int, per_payment: dict) -> None:
+    if not result.skipped.empty:
+        for tid, reason in zip(result.skipped.transaction_id, result.skipped.reason, strict=True):
+            if reason in ("debit", "reversal"):
+                continue
+            if tid in feed.truth:
+                # a customer payment set aside is a payment nobody applies: counted as not matched
+                ev.payments += 1
+                ev.payments_set_aside += 1
+                ev.unidentified += 1
+                ev.by_reason[f"set_aside_{reason}"] = ev.by_reason.get(f"set_aside_{reason}", 0) + 1
+            else:
+                ev.other_credits += 1
+                ev.other_set_aside += 1
     for d in result.decisions:
         t = feed.truth.get(d.payment.transaction_id)
         if t is None:
+            ev.other_credits += 1
+            ev.other_auto += d.status == AUTO
+            ev.other_suggested += d.status == SUGGESTED
             continue
         truth = t.key()
         ev.payments += 1
@@ -115,7 +154,10 @@ def _evaluate(ev: Evaluation, feed: SimulatedFeed, result, suggestions: int, per
             if not ok and len(ev.errors) < 200:
                 ev.errors.append((t.payment_id, d.chosen.method, round(d.chosen.score, 4)))
         else:
-            hit = any(c.key() == truth for c, _ in d.ranked[:suggestions])
+            top = d.suggestions(suggestions)
+            hit = any(c.key() == truth for c, _ in top)
+            ids = {i for i, _ in truth}
+            ev.not_auto_invoices_hit3 += any({i for i, _ in c.key()} == ids for c, _ in top)
             if d.status == SUGGESTED:
                 ev.suggested += 1
                 ev.suggested_hit3 += hit
@@ -132,15 +174,25 @@ def _evaluate(ev: Evaluation, feed: SimulatedFeed, result, suggestions: int, per
                 break
 
 
-def replay(feed: SimulatedFeed, rules: Rules, *, train_share: float = 0.5, scorer: Scorer | None = None,
-           progress=None) -> ReplayResult:
+def replay(
+    feed: SimulatedFeed,
+    rules: Rules,
+    *,
+    train_share: float = 0.5,
+    scorer: Scorer | None = None,
+    progress=None,
+) -> ReplayResult:
     """Run the world through the engine (see the module docstring). ``scorer`` given: no training, the
     whole world is evaluated with it."""
     book = OpenItemBook()
     know = PayerKnowledge.from_customers(feed.customers, rules)
     engine = CashApplicationEngine(book, know, rules)
     pay_days = sorted(feed.transactions_by_day)
-    cutoff = pay_days[int(len(pay_days) * train_share)] if scorer is None and pay_days else (pay_days[0] if pay_days else 0)
+    cutoff = (
+        pay_days[int(len(pay_days) * train_share)]
+        if scorer is None and pay_days
+        else (pay_days[0] if pay_days else 0)
+    )
     X, groups, days, y, elig, kinds = [], [], [], [], [], []
     n_groups = 0
     train_payments = 0
@@ -158,21 +210,31 @@ def replay(feed: SimulatedFeed, rules: Rules, *, train_share: float = 0.5, score
         if not trained and day >= cutoff:
             t_fit = time.perf_counter()
             Xa = np.vstack(X) if X else np.zeros((0, 1))
-            engine.scorer = fit_scorer(Xa, np.concatenate(y), np.concatenate(groups), np.concatenate(days),
-                                       np.concatenate(elig), np.concatenate(kinds), rules)
+            engine.scorer = fit_scorer(
+                Xa,
+                np.concatenate(y),
+                np.concatenate(groups),
+                np.concatenate(days),
+                np.concatenate(elig),
+                np.concatenate(kinds),
+                rules,
+            )
             fit_seconds = time.perf_counter() - t_fit
             trained = True
             if progress:
-                progress(f"trained on {train_payments} payments in {fit_seconds:.1f}s: {engine.scorer.metrics}")
+                progress(
+                    f"trained on {train_payments} payments in {fit_seconds:.1f}s: {engine.scorer.metrics}"
+                )
         book.begin()
         timing: dict = {}
         engine.timing = timing if trained else None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = engine.run(txns, feed.remittances_by_day.get(day, []), keep_candidates=not trained)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         book.rollback()
         if trained:
             ev.run_seconds += elapsed
+            ev.run_cpu_seconds += cpu
             _evaluate(ev, feed, result, rules.suggestions, timing)
         else:
             train_seconds += elapsed
@@ -182,7 +244,9 @@ def replay(feed: SimulatedFeed, rules: Rules, *, train_share: float = 0.5, score
             groups.append(b.groups + n_groups)
             n_groups += len(b.transaction_ids)
             days.append(b.days)
-            y.append(np.asarray([k == truth[g] for k, g in zip(b.keys, b.groups, strict=True)], dtype=np.float64))
+            y.append(
+                np.asarray([k == truth[g] for k, g in zip(b.keys, b.groups, strict=True)], dtype=np.float64)
+            )
             elig.append(b.eligible)
             kinds.append(b.kinds)
             train_payments += len(b.transaction_ids)

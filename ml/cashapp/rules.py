@@ -56,6 +56,11 @@ class Rules:
     heuristic_auto_confidence: Decimal = Decimal("0.97")
     suggestions: int = 3
     never_auto_methods: tuple[str, ...] = ("on_account", "oldest_first")
+    # Credits that are no customer payment: per format family (bai2, camt, mt940, ...), codes that
+    # start the parser's transaction_code; our own names and accounts (transfers between our accounts).
+    not_payment_codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    own_names: tuple[str, ...] = ()
+    own_accounts: tuple[str, ...] = ()
     customers: dict[str, CustomerRule] = field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -75,11 +80,30 @@ class Rules:
     def overpay_writeoff_limit(self, currency: str) -> int:
         return self._per_currency(self.overpay_writeoff_cents, currency)
 
+    def not_payment_code(self, source_format: str, code: str | None) -> bool:
+        """True when the bank's transaction code marks a credit that is no customer payment."""
+        if not code:
+            return False
+        family = format_family(source_format)
+        return any(code.upper().startswith(c) for c in self.not_payment_codes.get(family, ()))
+
     def customer(self, customer_id: str | None) -> CustomerRule:
         return self.customers.get(customer_id or "", _NO_RULE)
 
 
 _NO_RULE = CustomerRule()
+FORMAT_FAMILIES = ("bai2", "camt", "mt940", "lockbox", "csv")
+
+
+def format_family(source_format: str) -> str:
+    """camt.052/053/054 -> camt, mt940/mt942 -> mt940; others as they are."""
+    f = (source_format or "").lower()
+    if f.startswith("camt"):
+        return "camt"
+    if f.startswith("mt94"):
+        return "mt940"
+    return f
+
 
 _SCHEMA = {
     "version": None,
@@ -100,6 +124,7 @@ _SCHEMA = {
         "suggestions": None,
         "never_auto_methods": None,
     },
+    "not_customer_payments": {"transaction_codes": None, "own_names": None, "own_accounts": None},
     "customers": None,
 }
 _CUSTOMER_KEYS = {"pays_for", "net_of_bank_fees", "bank_fee_max", "names", "accounts", "auto_apply"}
@@ -153,7 +178,7 @@ def rules_from_dict(doc: dict, source: str = "<dict>") -> Rules:
         try:
             v = Decimal(str(value))
         except InvalidOperation:
-            err(key, f"must be a number written as text like \"0.01\", got {value!r}")
+            err(key, f'must be a number written as text like "0.01", got {value!r}')
         if not v.is_finite() or not Decimal(lo) <= v <= Decimal(hi):
             err(key, f"must be between {lo} and {hi}, got {value!r}")
         return v
@@ -162,7 +187,7 @@ def rules_from_dict(doc: dict, source: str = "<dict>") -> Rules:
         try:
             c = to_cents(str(value))
         except (ValueError, TypeError) as e:
-            err(key, f"must be an amount with at most two decimals, like \"5.00\" ({e})")
+            err(key, f'must be an amount with at most two decimals, like "5.00" ({e})')
         if c < 0:
             err(key, f"must not be negative, got {value!r}")
         return c
@@ -227,7 +252,9 @@ def rules_from_dict(doc: dict, source: str = "<dict>") -> Rules:
     if "family_search" in m:
         kw["family_search"] = boolean("matching.family_search", m["family_search"])
     if "remittance_link_days" in m:
-        kw["remittance_link_days"] = integer("matching.remittance_link_days", m["remittance_link_days"], 0, 60)
+        kw["remittance_link_days"] = integer(
+            "matching.remittance_link_days", m["remittance_link_days"], 0, 60
+        )
     for key in ("target_precision", "min_auto_confidence", "heuristic_auto_confidence"):
         if key in dcs:
             kw[key] = share(f"decision.{key}", dcs[key], lo="0.5")
@@ -241,6 +268,26 @@ def rules_from_dict(doc: dict, source: str = "<dict>") -> Rules:
             if meth not in METHODS:
                 err("decision.never_auto_methods", f"unknown method {meth!r} (known: {', '.join(METHODS)})")
         kw["never_auto_methods"] = methods
+    ncp = doc.get("not_customer_payments") or {}
+    codes = ncp.get("transaction_codes") or {}
+    if not isinstance(codes, dict):
+        err(
+            "not_customer_payments.transaction_codes",
+            f"must map format families ({', '.join(FORMAT_FAMILIES)}) to lists of codes",
+        )
+    table = {}
+    for fam, lst in codes.items():
+        if fam not in FORMAT_FAMILIES:
+            err(
+                f"not_customer_payments.transaction_codes.{fam}",
+                f"unknown format family (one of {', '.join(FORMAT_FAMILIES)})",
+            )
+        table[fam] = tuple(c.upper() for c in strings(f"not_customer_payments.transaction_codes.{fam}", lst))
+    kw["not_payment_codes"] = table
+    if "own_names" in ncp:
+        kw["own_names"] = strings("not_customer_payments.own_names", ncp["own_names"] or [])
+    if "own_accounts" in ncp:
+        kw["own_accounts"] = strings("not_customer_payments.own_accounts", ncp["own_accounts"] or [])
     customers = doc.get("customers") or {}
     if not isinstance(customers, dict):
         err("customers", "must map customer ids to their rules")
@@ -251,7 +298,9 @@ def rules_from_dict(doc: dict, source: str = "<dict>") -> Rules:
             err(where, "must be a mapping of rules")
         unknown = set(spec) - _CUSTOMER_KEYS
         if unknown:
-            err(f"{where}.{sorted(unknown)[0]}", f"unknown key (allowed: {', '.join(sorted(_CUSTOMER_KEYS))})")
+            err(
+                f"{where}.{sorted(unknown)[0]}", f"unknown key (allowed: {', '.join(sorted(_CUSTOMER_KEYS))})"
+            )
         rules[str(cid)] = CustomerRule(
             pays_for=strings(f"{where}.pays_for", spec["pays_for"]) if "pays_for" in spec else (),
             net_of_bank_fees=boolean(f"{where}.net_of_bank_fees", spec["net_of_bank_fees"])

@@ -1,0 +1,92 @@
+"""The scorer: threshold selection on a backtest, calibration, and the MLflow round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml.cashapp.features import FEATURES
+from ml.cashapp.rules import load_rules
+from ml.cashapp.scoring import (
+    MODEL_NAME,
+    choose_threshold,
+    fit_scorer,
+    load_scorer,
+    log_scorer,
+    normalize_by_payment,
+)
+
+
+def test_threshold_is_the_lowest_confidence_reaching_the_target_precision():
+    conf = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.90, 0.80])
+    right = np.array([1, 1, 1, 1, 0, 1, 0], dtype=bool)
+    elig = np.ones(7, dtype=bool)
+    t, rate, prec = choose_threshold(conf, right, elig, target=0.99, floor=0.5)
+    assert (t, rate, prec) == (0.96, 4 / 7, 1.0)
+    t, rate, prec = choose_threshold(conf, right, elig, target=0.8, floor=0.5)
+    assert t == 0.90 and prec == pytest.approx(5 / 6)
+    # the floor is never crossed, and ineligible payments never count as automatic
+    assert choose_threshold(conf, right, elig, target=0.8, floor=0.97)[0] == 0.97
+    elig[0] = False
+    assert choose_threshold(conf, right, elig, target=0.99, floor=0.5)[1] == 3 / 7
+
+
+def test_scores_of_one_payment_are_normalized_only_when_they_sum_over_one():
+    raw = np.array([0.9, 0.6, 0.3, 0.2])
+    groups = np.array([0, 0, 1, 1])
+    assert normalize_by_payment(raw, groups).tolist() == pytest.approx([0.6, 0.4, 0.3, 0.2])
+
+
+def _synthetic(n_payments: int, seed: int = 3):
+    """Payments of 4 candidates; the right one is the exact, named one -- except when the named one is
+    ambiguous (``same_amount`` > 0), where it is right half the time."""
+    rng = np.random.default_rng(seed)
+    rows, y, groups, days = [], [], [], []
+    f = {name: i for i, name in enumerate(FEATURES)}
+    for g in range(n_payments):
+        ambiguous = rng.random() < 0.2
+        truth = 0 if not ambiguous or rng.random() < 0.5 else 1
+        for k in range(4):
+            x = np.zeros(len(FEATURES))
+            x[f["method"]] = k
+            x[f["full_share"]] = 1.0 if k < 2 else 0.5
+            x[f["strong_ref_share"]] = 1.0 if k == 0 else rng.random() * 0.3
+            x[f["same_amount"]] = 1.0 if ambiguous and k < 2 else 0.0
+            rows.append(x)
+            y.append(1.0 if k == truth else 0.0)
+            groups.append(g)
+            days.append(740000 + g // 10)
+    X = np.vstack(rows)
+    n = len(y)
+    return (
+        X,
+        np.array(y),
+        np.array(groups),
+        np.array(days),
+        np.ones(n, dtype=bool),
+        np.array(["explained"] * n, dtype=object),
+    )
+
+
+def test_fit_calibrates_and_logs_to_mlflow(tmp_path):
+    X, y, groups, days, elig, kinds = _synthetic(1200)
+    rules = load_rules()
+    scorer = fit_scorer(X, y, groups, days, elig, kinds, rules, rounds=40)
+    m = scorer.metrics
+    assert m["training_payments"] == 1200 and m["backtest_payments"] > 800
+    # unambiguous payments (80%) are safe, ambiguous ones (a coin toss) never are
+    assert 0.7 <= m["backtest_auto_rate"] <= 0.85
+    assert m["backtest_auto_precision"] >= 0.999
+    assert scorer.threshold >= float(rules.min_auto_confidence)
+    conf = scorer.confidence(X, groups)
+    f = FEATURES.index("same_amount")
+    assert conf[(X[:, f] == 1) & (X[:, 0] == 0)].max() < scorer.threshold
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    version = log_scorer(scorer, uri)
+    assert version == f"{MODEL_NAME}/1"
+    assert (tmp_path / "artifacts").is_dir()  # next to the database, not in ./mlruns of the cwd
+    loaded = load_scorer(uri)
+    assert loaded.version == version and loaded.threshold == scorer.threshold
+    assert np.allclose(loaded.confidence(X[:40], groups[:40]), conf[:40])
+    assert load_scorer(f"sqlite:///{tmp_path / 'empty.db'}") is None
