@@ -51,6 +51,19 @@ def _sd(xs: list[float]) -> float:
     return math.sqrt(sum((x - m) ** 2 for x in xs) / len(xs))
 
 
+def _trend(dues: list[int], dls: list[float], due_o: int) -> tuple[float, float]:
+    """Least-squares days late per 30 days of due date, and its value extrapolated to ``due_o``."""
+    n = len(dues)
+    if n < 4:
+        return math.nan, math.nan
+    mx, my = sum(dues) / n, sum(dls) / n
+    sxx = sum((x - mx) ** 2 for x in dues)
+    if sxx == 0:
+        return math.nan, math.nan
+    b = sum((x - mx) * (y - my) for x, y in zip(dues, dls, strict=True)) / sxx
+    return 30 * b, min(DL_CAP, my + b * (due_o - mx))
+
+
 def _median_sorted(xs: list[float]) -> float:
     n = len(xs)
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
@@ -72,7 +85,9 @@ def _rows(world: Path):
         inv_o, due_o = _days(o["invoice_date"]), _days(o["due_date"])
         paid_o = _days(o["paid_date"]) if o["paid_date"] else 10**7
         first_o = _days(o["first_payment_date"]) if o["first_payment_date"] else 10**7
-        by_cust[o["customer_id"]].append((inv_o, o["invoice_id"], due_o, paid_o, first_o, float(o["amount"]), y))
+        by_cust[o["customer_id"]].append(
+            (inv_o, o["invoice_id"], due_o, paid_o, first_o, float(o["amount"]), y)
+        )
     rows = []
     segments = {"enterprise": 0, "mid_market": 1, "small_business": 2}
     terms = {"NET30": 0, "NET45": 1, "NET60": 2, "2/10NET30": 3}
@@ -85,9 +100,11 @@ def _rows(world: Path):
         paid_dl = [max(DL_MIN, min(DL_CAP, p - due)) for p, _, due, _, _ in paid]
         prev_amounts: list[float] = []  # sorted amounts of the invoices issued before this one
         sorted_dl: list[float] = []  # sorted days late of the invoices paid before this one
-        early = month_end = 0
-        j = k = 0
-        for inv_o, _iid, due_o, _paid_o, _first_o, amount, y in invs:
+        early = month_end = mid_month = 0
+        weekdays = [0] * 7
+        j = k = old_k = 0
+        season_n, season_sum = [0] * 12, [0.0] * 12
+        for inv_o, iid, due_o, _paid_o, _first_o, amount, y in invs:
             while j < len(invs) and invs[j][0] < inv_o:
                 bisect.insort(prev_amounts, invs[j][5])
                 j += 1
@@ -96,18 +113,35 @@ def _rows(world: Path):
                 bisect.insort(sorted_dl, paid_dl[k])
                 early += first - i <= 14
                 month_end += (dt.date.fromordinal(p) + dt.timedelta(days=4)).day <= 4
+                mid_month += 13 <= dt.date.fromordinal(p).day <= 17
+                weekdays[(p - 1) % 7] += 1
                 k += 1
             dls = paid_dl[:k]
             med_amt = _median_sorted(prev_amounts) if prev_amounts else amount
             r90 = bisect.bisect_left(paid_days, inv_o - 90, 0, k)
             r365 = bisect.bisect_left(paid_days, inv_o - 365, 0, k)
             recent, older = paid_dl[r90:k], paid_dl[r365:r90]
+            # Same season last year: invoices due within a month of this due month, known 9+ months ago.
+            while old_k < k and paid_days[old_k] < inv_o - 270:
+                m = dt.date.fromordinal(paid[old_k][2]).month - 1
+                season_n[m] += 1
+                season_sum[m] += paid_dl[old_k]
+                old_k += 1
+            m = dt.date.fromordinal(due_o).month - 1
+            same_n = sum(season_n[(m + s) % 12] for s in (-1, 0, 1))
+            same_sum = sum(season_sum[(m + s) % 12] for s in (-1, 0, 1))
+            r180 = bisect.bisect_left(paid_days, inv_o - 180, 0, k)
+            slope, extrapolated = _trend([paid[i][2] for i in range(r180, k)], paid_dl[r180:k], due_o)
             hist = paid[:k] if k else []
             open_overdue = [
                 inv_o - d for i, _, d, p, _, _, _ in invs[max(0, j - 400) : j] if d < inv_o and p >= inv_o
             ]
             due = dt.date.fromordinal(due_o)
             nxt = (due.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            # Where the customer's usual lateness lands this invoice: the day its payment run picks up.
+            usual = due_o + int(_median_sorted(sorted_dl)) if k else due_o
+            usual_d = dt.date.fromordinal(usual)
+            wd_mode = max(range(7), key=lambda w: weekdays[w]) if k else -1
             feats = {
                 "n_paid": len(dls),
                 "dl_median": _median_sorted(sorted_dl) if dls else math.nan,
@@ -116,7 +150,12 @@ def _rows(world: Path):
                 "dl_last5": statistics.fmean(dls[-5:]) if dls else math.nan,
                 "dl_last": dls[-1] if dls else math.nan,
                 "dl_recent90": statistics.fmean(recent) if recent else math.nan,
-                "dl_trend": (statistics.fmean(recent) - statistics.fmean(older)) if recent and older else math.nan,
+                "dl_trend": (statistics.fmean(recent) - statistics.fmean(older))
+                if recent and older
+                else math.nan,
+                "season_last_year": same_sum / same_n if same_n >= 2 else math.nan,
+                "dl_slope180": slope,
+                "dl_extrapolated": extrapolated,
                 "days_since_paid": inv_o - hist[-1][0] if hist else math.nan,
                 "early_share": early / k if k else math.nan,
                 "month_end_share": month_end / k if k else math.nan,
@@ -128,10 +167,18 @@ def _rows(world: Path):
                 "due_month": due.month,
                 "due_to_month_end": (nxt - due).days,
                 "inv_weekday": dt.date.fromordinal(inv_o).weekday(),
+                "mid_month_share": mid_month / k if k else math.nan,
+                "pay_wd_share": weekdays[wd_mode] / k if k else math.nan,
+                "usual_day": usual_d.day,
+                "usual_to_month_end": (
+                    (usual_d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - usual_d
+                ).days,
+                "usual_to_15th": (15 - usual_d.day) % 31,
+                "usual_to_pay_weekday": (wd_mode - (usual - 1) % 7) % 7 if k else math.nan,
                 "od_count": len(open_overdue),
                 "od_max_dpd": max(open_overdue) if open_overdue else 0,
             }
-            rows.append((inv_o, cid, feats, y))
+            rows.append((inv_o, cid, feats, y, iid))
     return rows
 
 
@@ -152,20 +199,42 @@ def evaluate(world: Path) -> dict:
     x_test = np.array([[r[2][n] for n in names] for r in test], dtype=float)
     y_test = np.array([r[3] for r in test])
     model = lgb.LGBMRegressor(
-        objective="l1", n_estimators=600, learning_rate=0.03, num_leaves=31, min_child_samples=40,
-        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=0, verbose=-1,
+        objective="l1",
+        n_estimators=600,
+        learning_rate=0.03,
+        num_leaves=31,
+        min_child_samples=40,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        random_state=0,
+        verbose=-1,
     )
-    model.fit(x_train, y_train, categorical_feature=[names.index("segment"), names.index("terms")])
-    pred = model.predict(x_test)
     fallback = float(np.median(y_train))
-    med = np.array([r[2]["dl_median"] for r in test])
-    med = np.where(np.isnan(med), fallback, med)
+
+    def base(rs):
+        m = np.array([r[2]["dl_median"] for r in rs])
+        return np.where(np.isnan(m), fallback, m)
+
+    # Boosting with an L1 loss moves by small signed steps: starting from the customer median (the
+    # init score) it learns the corrections to it instead of walking every customer from the global
+    # median.
+    model.fit(
+        x_train,
+        y_train,
+        init_score=base(train),
+        categorical_feature=[names.index("segment"), names.index("terms")],
+    )
+    med = base(test)
+    pred = med + model.predict(x_test, raw_score=True)
     mae = {
         "due_date": float(np.mean(np.abs(y_test))),
         "customer_median": float(np.mean(np.abs(y_test - med))),
         "lightgbm": float(np.mean(np.abs(y_test - pred))),
     }
-    importance = sorted(zip(names, model.booster_.feature_importance("gain"), strict=True), key=lambda t: -t[1])
+    importance = sorted(
+        zip(names, model.booster_.feature_importance("gain"), strict=True), key=lambda t: -t[1]
+    )
     return {
         "train_invoices": len(train),
         "test_invoices": len(test),

@@ -70,10 +70,12 @@ _REMITTANCE = {
     "mid_market": (("email_pdf", 0.3), ("email_body", 0.3), ("none", 0.3), ("email_xlsx", 0.1)),
     "small_business": (("none", 0.6), ("email_body", 0.3), ("email_pdf", 0.1)),
 }
+# How often AP releases payments. Larger AP departments batch: weekly or twice-monthly runs, and
+# some only at month end (the month_end archetype always does).
 _RUNS = {
-    "enterprise": (("weekly", 0.6), ("semi_monthly", 0.25), ("any", 0.15)),
-    "mid_market": (("weekly", 0.45), ("any", 0.45), ("semi_monthly", 0.1)),
-    "small_business": (("any", 0.75), ("weekly", 0.25)),
+    "enterprise": (("weekly", 0.4), ("semi_monthly", 0.3), ("month_end", 0.15), ("any", 0.15)),
+    "mid_market": (("weekly", 0.35), ("any", 0.3), ("semi_monthly", 0.25), ("month_end", 0.1)),
+    "small_business": (("any", 0.65), ("weekly", 0.2), ("semi_monthly", 0.1), ("month_end", 0.05)),
 }
 _PROMISE_KEEP = {
     "prompt": 0.92,
@@ -190,6 +192,7 @@ class Customer:
         "split_fraction",
         "split_gap",
         "discount_taker",
+        "discount_z",
         "unearned_rate",
         "copy_rate",
         "overpay_rate",
@@ -210,6 +213,8 @@ class Customer:
         "crunch_extra",
         # engine state
         "draws",
+        "doc_draws",
+        "advice_style",
         "open_invoices",
         "overdue",
         "last_contact_o",
@@ -343,7 +348,12 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
         c.discount_taker = d.uniform(0.85, 0.97)
     else:
         c.discount_taker = d.uniform(0.0, 0.05)
-    c.unearned_rate = d.uniform(0.1, 0.4)
+    # Which invoices a taker pays early: those whose discount is worth the effort, the larger ones
+    # (an amount z-score above this threshold), so about ``discount_taker`` of them.
+    c.discount_z = (
+        statistics.NormalDist().inv_cdf(1.0 - c.discount_taker) if c.discount_taker > 0 else math.inf
+    )
+    c.unearned_rate = d.uniform(0.05, 0.2)
     c.copy_rate = d.uniform(0.005, 0.04)
     c.overpay_rate = d.uniform(0.002, 0.01)
     c.dup_rate = 0.0015
@@ -375,7 +385,7 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
     c.other_msg_rate = d.uniform(0.01, 0.05)
     # Cash crunches: a month or three in which everything the customer owes slips by weeks. They
     # make recent lateness predictive of the next invoice and fill the 31-120 day aging buckets.
-    c.crunch_rate = 0.005 if a == "prompt" else d.uniform(0.01, 0.04)
+    c.crunch_rate = 0.003 if a == "prompt" else d.uniform(0.005, 0.02)
     c.crunch_until_o = None
     c.crunch_extra = 0.0
     c.run_type = "month_end" if a == "month_end" else d.weighted(_RUNS[c.segment])

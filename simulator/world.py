@@ -32,8 +32,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+
 from ingestion.erp_contracts import FUNCTIONAL_CURRENCY
 from simulator import identity, texts
+from simulator.bankfiles import BankFiles, Check, Movement, seller_accounts
 from simulator.calendars import SELLER_CALENDAR, Calendars, local_timestamp
 from simulator.identity import name_as_written
 from simulator.money import convert, fmt_cents, fmt_grouped, fraction_of, pct_of
@@ -48,7 +51,8 @@ from simulator.profiles import (
     build_collectors,
     build_customers,
 )
-from simulator.rand import STREAM_FX, STREAM_SELLER, Draws, global_generator
+from simulator.rand import STREAM_FX, Draws, global_generator
+from simulator.remittance import Advice, AdviceLine, draw_style, email_parts
 
 # Event phases: the order in which a day's events are processed.
 P_ISSUE, P_CREDIT, P_DISPUTE, P_MESSAGE, P_PAY, P_POST, P_PROMISE = range(7)
@@ -185,6 +189,10 @@ GROUND_TRUTH_COLUMNS = {
         "check_number",
         "end_to_end_id",
         "erp_applied_date",
+        "bank_file",
+        "bank_position",
+        "bank_reference",
+        "remittance_file",
     ),
     "payment_allocations": (
         "payment_id",
@@ -241,6 +249,7 @@ class Invoice:
         "po",
         "plan_o",
         "plan_kind",
+        "usual_dl",
         "plan_ver",
         "deduct",
         "deduct_reason",
@@ -276,6 +285,7 @@ class Invoice:
         self.disc_pct = None
         self.po = None
         self.plan_o, self.plan_kind, self.plan_ver = 0, None, 0
+        self.usual_dl = 0.0  # the lateness the customer's habits give this invoice (no crunch, no tail)
         self.deduct, self.deduct_reason = 0, None
         self.dispute = self.dispute_plan = self.promise = None
         self.dispute_raised = self.is_duplicate = self.split = False
@@ -337,6 +347,7 @@ class World:
         seed: int,
         as_of: dt.date,
         progress: Callable[[str], None] | None,
+        bank_files: bool = True,
     ):
         self.out_dir = out_dir
         self.seed, self.n_customers, self.years = seed, customers, years
@@ -379,6 +390,11 @@ class World:
             for name in ("invoice_outcomes", "payments", "payment_allocations", "message_intents")
         }
         self.open_items_rows = 0
+        self.bank = (
+            BankFiles(out_dir, self.gt_dir, seed, self.cals, self.customers, SELLER_NAME)
+            if bank_files
+            else None
+        )
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -449,6 +465,8 @@ class World:
             self.processing = False
             if writing:
                 self.x.flush(self.iso(o))
+                if self.bank is not None:
+                    self.bank.end_of_day(o, self.gt["payments"].add)
             if o == self.as_of_o:
                 self._write_as_of()
             if o > self.as_of_o and not self.events:
@@ -583,7 +601,7 @@ class World:
     def _cash_crunch(self, c: Customer, o: int) -> None:
         d = c.draws
         c.crunch_until_o = o + d.randint(30, 90)
-        c.crunch_extra = d.uniform(20, 50)
+        c.crunch_extra = d.uniform(15, 35)
         for inv in list(c.open_invoices.values()):
             if inv.plan_o and o <= inv.plan_o <= c.crunch_until_o and inv.plan_kind != "discount":
                 self._set_plan(
@@ -715,14 +733,16 @@ class World:
             target = dt.date.fromordinal(inv.due_o + int(x))
             if target.month in (3, 6, 9, 12) and target.day >= 19:
                 x += c.quarter_end_hold
-        if c.crunch_until_o is not None and inv.inv_o <= c.crunch_until_o:
-            x += c.crunch_extra * d.uniform(0.9, 1.1)
         # Calendar effects every AP department has: the year-end close and, in Europe, August.
         target = dt.date.fromordinal(inv.due_o + int(x))
         if (target.month == 12 and target.day >= 15) or (target.month == 1 and target.day <= 5):
             x += c.year_end_days
         elif target.month == 8:
             x += c.august_days
+        inv.usual_dl = x
+        # Stuck: a cash crunch under way, or an invoice forgotten in a pile. Reminders unstick these.
+        if c.crunch_until_o is not None and inv.inv_o <= c.crunch_until_o:
+            x += c.crunch_extra * d.uniform(0.9, 1.1)
         if d.chance(0.02):
             x += d.exponential(12)
         return x
@@ -762,11 +782,18 @@ class World:
         if inv.is_duplicate or inv.dispute_plan is not None or c.defaulted(o):
             return
         d = c.draws
-        crunch = c.crunch_until_o is not None and o <= c.crunch_until_o
-        if c.discount_taker and inv.deduct == 0 and not crunch and d.chance(c.discount_taker):
+        # Short of cash (a crunch, a slide under way, the months before a default) nobody pays early:
+        # a taker that stops taking discounts is a classic early warning.
+        strained = (
+            (c.crunch_until_o is not None and o <= c.crunch_until_o)
+            or (c.det_start_o is not None and o > c.det_start_o)
+            or (c.default_o is not None and o > c.default_o - 120)
+        )
+        z = math.log(max(inv.amount, 100) / (c.amount_median * 100)) / c.amount_sigma
+        if c.discount_taker and inv.deduct == 0 and not strained and z > c.discount_z:
             # Discount takers schedule the payment for the last days of the discount period (day 10 of
-            # 2/10 net 30); some release it late and deduct the discount anyway. In a cash crunch
-            # nobody pays early.
+            # 2/10 net 30), on the invoices whose discount is worth it; some release it late and deduct
+            # the discount anyway.
             if d.chance(c.unearned_rate):
                 initiate = inv.disc_o + d.randint(1, 14)
             else:
@@ -788,14 +815,21 @@ class World:
         inv.plan_ver += 1
         inv.plan_o, inv.plan_kind = 0, None
 
+    def _stuck(self, inv: Invoice, o: int) -> bool:
+        """Planned well past what the customer's habits give it (a crunch, a forgotten invoice, a broken
+        promise): the payments a reminder or a call can move. One paid on the customer's usual schedule
+        is not moved by reminders: that run is already booked."""
+        return bool(inv.plan_o) and inv.plan_o > max(o + 10, inv.due_o + int(inv.usual_dl) + 10)
+
     def _pull_forward(self, c: Customer, o: int) -> None:
-        """A reminder worked: overdue invoices the customer meant to pay much later go in the next run."""
+        """A reminder worked: overdue invoices that were stuck go out in the next run, a few days on."""
         d = c.draws
         if c.defaulted(o):
             return
         for inv in list(c.overdue.values()):
-            if inv.plan_o and inv.plan_o > o + 15 and inv.dispute is None:
-                self._set_plan(inv, self._arrival(c, o + 2 + d.randint(0, 3), use_run=True), inv.plan_kind)
+            if inv.dispute is None and self._stuck(inv, o):
+                start = max(o + 2 + d.randint(0, 3), inv.due_o + int(inv.usual_dl))
+                self._set_plan(inv, self._arrival(c, start, use_run=True), inv.plan_kind)
 
     # --- payments ----------------------------------------------------------------------------------------
 
@@ -941,33 +975,35 @@ class World:
                     inv.residual_o = o  # the refused discount: left for the month-end small-balance run
                     self.residuals.append(inv)
         if writing:
-            self.gt["payments"].add(
-                (
-                    pid,
-                    c.customer_id,
-                    payer.customer_id,
-                    channel,
-                    self.iso(o),
-                    self.iso(value_o),
-                    fmt_cents(amount),
-                    c.currency,
-                    name_as_written(d, styled, channel),
-                    account,
-                    bank_id,
-                    reference,
-                    remittance,
-                    str(len(allocs)),
-                    _b(any(a[3] for a in allocs)),
-                    _b(any(a[2] for a in allocs)),
-                    _b(extra > 0),
-                    fmt_cents(extra),
-                    check_number,
-                    e2e,
-                    self.iso(app_o) if app_o <= self.as_of_o else None,
-                )
+            row = (
+                pid,
+                c.customer_id,
+                payer.customer_id,
+                channel,
+                self.iso(o),
+                self.iso(value_o),
+                fmt_cents(amount),
+                c.currency,
+                name_as_written(d, styled, channel),
+                account,
+                bank_id,
+                reference,
+                remittance,
+                str(len(allocs)),
+                _b(any(a[3] for a in allocs)),
+                _b(any(a[2] for a in allocs)),
+                _b(extra > 0),
+                fmt_cents(extra),
+                check_number,
+                e2e,
+                self.iso(app_o) if app_o <= self.as_of_o else None,
             )
-            if remittance.startswith("email"):
-                self._remittance_message(c, payer, o, remittance, amount, allocs, reference, channel)
+            advice = None
+            if remittance != "none":
+                advice = self._advice(
+                    c, payer, o, pid, remittance, amount, allocs, reference, channel, check_number
+                )
+            self._receipt(c, payer, o, row, advice, value_o=value_o, amount=amount)
         if d.chance(c.dup_rate):
             self.at(
                 self.cals.on_or_after(c.bank_calendar, o + d.randint(5, 25)),
@@ -996,31 +1032,30 @@ class World:
         if channel == "check":
             payer.check_no += 1
             check_number = str(payer.check_no)
-        self.gt["payments"].add(
-            (
-                pid,
-                c.customer_id,
-                payer.customer_id,
-                channel,
-                self.iso(o),
-                self.iso(o),
-                fmt_cents(amount),
-                c.currency,
-                name_as_written(d, styled, channel),
-                account,
-                bank_id,
-                reference,
-                "none",
-                "0",
-                "false",
-                "false",
-                "true",
-                fmt_cents(amount),
-                check_number,
-                None,
-                None,
-            )
+        row = (
+            pid,
+            c.customer_id,
+            payer.customer_id,
+            channel,
+            self.iso(o),
+            self.iso(o),
+            fmt_cents(amount),
+            c.currency,
+            name_as_written(d, styled, channel),
+            account,
+            bank_id,
+            reference,
+            "none",
+            "0",
+            "false",
+            "false",
+            "true",
+            fmt_cents(amount),
+            check_number,
+            None,
+            None,
         )
+        self._receipt(c, payer, o, row, None, value_o=o, amount=amount)
 
     def _post_application(self, app: tuple) -> None:
         app_id, pid, invoice_id, app_o, cash, disc = app
@@ -1476,7 +1511,12 @@ class World:
         if partial:
             covered = covered[: len(covered) // 2]
         amount = sum(inv.open for inv in covered)
+        # People promise the date their payment run already has; pressed about stuck invoices only,
+        # they promise a date within two weeks.
+        scheduled = [inv.plan_o for inv in covered if inv.plan_o and not self._stuck(inv, o)]
         promised_o = self.cals.add_business_days(c.bank_calendar, o, d.randint(1, 10))
+        if scheduled:
+            promised_o = self.cals.on_or_after(c.bank_calendar, max(o + 1, max(scheduled)))
         keep = d.chance(c.keep_rate(o))
         pid = f"PTP-{self._next('promise'):07d}"
         p = Promise(
@@ -1497,7 +1537,7 @@ class World:
                     self._set_plan(inv, promised_o, "full")
             elif inv.plan_o and inv.plan_o <= promised_o + 3:
                 # Broken: the run the customer had planned slips past the promised date.
-                self._set_plan(inv, self._arrival(c, promised_o + d.randint(10, 35), use_run=True), "full")
+                self._set_plan(inv, self._arrival(c, promised_o + d.randint(3, 12), use_run=True), "full")
         c.promise_until_o = promised_o + 3
         if erp_logged and self.writing(o):
             self.x.add("promises_to_pay", self._promise_row(p, "open"))
@@ -1712,51 +1752,151 @@ class World:
         minute = d.randint(7 * 60, 20 * 60)
         self._message(c, o, minute, c.contact_email, subj, body, "other")
 
-    def _remittance_message(
+    # --- receipts and remittance advices -----------------------------------------------------------------
+
+    def _doc_draws(self, c: Customer) -> Draws:
+        """How an account's AP documents look: a stream of its own (``[seed, 2, index]``), so that
+        writing the documents or not never changes the rest of the world."""
+        if c.doc_draws is None:
+            c.doc_draws = Draws(np.random.default_rng([self.seed, 2, c.index]))
+        return c.doc_draws
+
+    def _advice(
         self,
         c: Customer,
         payer: Customer,
         o: int,
+        pid: str,
         kind: str,
         amount: int,
         allocs: list,
         reference: str,
         channel: str,
-    ) -> None:
-        d = (
-            c.draws
-        )  # the account's own stream, even when its parent writes: the parent's history stays its own
-        lines = []
-        for inv, cash, disc, ded, reason, _kind in allocs:
-            line = f"{inv.invoice_id}  {fmt_grouped(cash)}"
-            if disc:
-                line += f"  (less discount {fmt_grouped(disc)})"
-            if ded:
-                line += f"  (less {fmt_grouped(ded)} {reason.lower().replace('_', ' ')})"
-            lines.append(line)
-        subj, body = texts.remittance_message(
-            d,
-            language=payer.language,
-            sender=payer.contact_name,
-            company=payer.name,
+        check_number: str | None,
+    ) -> Advice:
+        """What the payer's advice says. E-mailed ones also land in the ERP's inbox extract (the text
+        body), whether or not the files are written."""
+        d = self._doc_draws(payer)
+        if payer.advice_style is None:
+            payer.advice_style = draw_style(d, payer.country, payer.language)
+        lines = [
+            AdviceLine(inv.invoice_id, dt.date.fromordinal(inv.inv_o), inv.amount, disc, ded, reason, cash)
+            for inv, cash, disc, ded, reason, _kind in allocs
+            if cash > 0
+        ]
+        own_ref = f"{d.randint(10**7, 10**8 - 1)}"  # the payer's payment document number
+        if not reference:
+            reference = f"CHECK {check_number}" if check_number else f"PAYMENT {own_ref}"
+        a = Advice(
+            payment_id=pid,
             kind=kind,
-            amount=texts.amount_text(d, amount, c.currency, payer.country),
-            date=texts.date_text(d, dt.date.fromordinal(o), payer.country),
-            lines=lines,
+            style=payer.advice_style,
+            payer_name=payer.name,
+            sender_name=payer.contact_name,
+            sender_email=payer.contact_email,
+            language=payer.language,
+            currency=c.currency,
+            amount=amount,
+            paid_on=dt.date.fromordinal(o),
             reference=reference,
             channel=channel,
+            lines=lines,
         )
-        self._message(
-            c,
-            o,
-            d.randint(7 * 60, 19 * 60),
-            payer.contact_email,
-            subj,
-            body,
-            "remittance_advice",
-            invoice_ids=tuple(a[0].invoice_id for a in allocs),
-            sender=payer,
-        )
+        a.written()
+        if kind in ("email_pdf", "email_xlsx"):
+            prefix = d.choice(
+                ("Remittance_", "RA_", "Payment_Advice_", "ZAHLAVIS_" if payer.language == "de" else "RA_")
+            )
+            a.attachment_name = f"{prefix}{own_ref}.{'pdf' if kind == 'email_pdf' else 'xlsx'}"
+        if kind.startswith("email"):
+            a.sent_minute = d.randint(7 * 60, 19 * 60)
+            subject, text, _html = email_parts(a)
+            self._message(
+                c,
+                o,
+                a.sent_minute,
+                payer.contact_email,
+                subject,
+                text,
+                "remittance_advice",
+                invoice_ids=tuple(ln.invoice_id for ln in lines),
+                sender=payer,
+            )
+        return a
+
+    def _remit_to(self, c: Customer) -> str:
+        # The account on the customer's invoices: a fixed hash of the account, no random stream.
+        u = ((c.index + 1) * 0x9E3779B97F4A7C15 ^ (self.seed * 0xBF58476D1CE4E5B9)) % 2**64 / 2**64
+        return self.bank.remit_to(c.currency, u)
+
+    def _receipt(
+        self,
+        c: Customer,
+        payer: Customer,
+        o: int,
+        row: tuple,
+        advice: Advice | None,
+        *,
+        value_o: int,
+        amount: int,
+    ) -> None:
+        """Hand a received payment to the bank files (or, with none, write its truth row now)."""
+        if self.bank is None:
+            self.gt["payments"].add(row + (None, None, None, None))
+            return
+        pid, channel, name, account, bank_id, reference, e2e = (
+            row[0], row[3], row[8], row[9], row[10], row[11], row[19]
+        )  # fmt: skip
+        number = int(pid[4:])
+        trace = None
+        if channel == "ach" and c.currency == "USD":
+            trace = f"{(bank_id or '0' * 9)[:8]}{number % 10**7:07d}"  # NACHA: ODFI routing + sequence
+        elif advice is not None and advice.kind == "edi820":
+            trace = e2e if e2e and e2e != "NOTPROVIDED" else f"{payer.customer_id[1:]}{number:09d}"
+        if channel == "check":
+            key = "LOCKBOX"
+            check = Check(pid, amount, bank_id or "", account or "", row[18] or "", o - 3, name)
+            if advice is not None and advice.kind == "lockbox_detail":
+                check.lines = advice.lines
+                check.advice = advice
+                check.payer_id = payer.customer_id
+            p = self.bank.add_payment(o=o, row=row, account_key=key, mv=None, check=check)
+        else:
+            key = self._remit_to(c)
+            mv = Movement(
+                "customer_payment",
+                amount,
+                value_o,
+                name=name,
+                account=account,
+                bank_id=bank_id,
+                text=reference or "",
+                e2e=e2e,
+                trace=trace,
+                channel=channel,
+                payment_id=pid,
+                sec="CTX" if advice is not None and advice.kind == "edi820" else "CCD",
+            )
+            p = self.bank.add_payment(o=o, row=row, account_key=key, mv=mv, check=None)
+        if advice is None:
+            return
+        if advice.kind.startswith("email"):
+            when = dt.datetime.fromisoformat(local_timestamp(payer.timezone, o, advice.sent_minute))
+            self.bank.write_email(
+                advice,
+                p,
+                sender=(payer.contact_name, payer.contact_email),
+                when=when,
+                payer_id=payer.customer_id,
+            )
+        elif advice.kind == "edi820":
+            self.bank.add_edi(
+                advice,
+                p,
+                trace=trace or "",
+                payer_id=payer.customer_id,
+                payer_bank=(account or "", bank_id or ""),
+            )
 
     # --- as_of snapshots and the end ----------------------------------------------------------------------
 
@@ -1837,6 +1977,7 @@ class World:
             c.open_invoices.clear()
         for t in self.gt.values():
             t.close()
+        self.bank_summary = self.bank.close() if self.bank is not None else None
         self.customer_rows = write_table(
             self.gt_dir / "customers.csv",
             GROUND_TRUTH_COLUMNS["customers"],
@@ -1897,13 +2038,27 @@ class World:
         )
 
     def _seller(self) -> dict:
-        """The seller and the bank accounts its customers pay into: what bank-statement writers need."""
-        d = Draws(global_generator(self.seed, STREAM_SELLER))
-        accounts = {}
-        for currency, country in (("USD", "US"), ("EUR", "DE"), ("GBP", "GB")):
-            account, bank_id = identity.make_account(d, country)
-            accounts[currency] = {"account": account, "bank_id": bank_id, "bank_calendar": f"bank:{currency}"}
-        return {"name": SELLER_NAME, "domain": SELLER_DOMAIN, "accounts": accounts}
+        """The seller and the bank accounts its customers pay into: what bank-statement readers need."""
+        if self.bank is not None:
+            accounts, lockbox = self.bank.accounts, self.bank.lockbox
+        else:
+            accounts, lockbox = seller_accounts(self.seed, {})
+        primary = {}
+        for a in accounts:
+            if a.currency not in primary:
+                primary[a.currency] = {
+                    "account": a.account,
+                    "bank_id": a.bank_id,
+                    "bank_calendar": f"bank:{a.currency}",
+                }
+        return {
+            "name": SELLER_NAME,
+            "domain": SELLER_DOMAIN,
+            "accounts": primary,
+            "bank_accounts": [a.as_dict() for a in accounts],
+            "lockbox": {"number": lockbox.number, "bank": lockbox.bank, "routing": lockbox.routing,
+                        "folder": f"landing/bank/{lockbox.slug}"},
+        }  # fmt: skip
 
     def _summary(self) -> dict:
         archetypes = {a: 0 for a in ARCHETYPES}
@@ -1936,6 +2091,7 @@ class World:
             "archetypes": archetypes,
             "collectors": len(self.collectors),
             "seller": self._seller(),
+            "bank_files": self.bank_summary,
         }
         (self.gt_dir / "summary.json").write_text(
             json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -1951,12 +2107,16 @@ def simulate_world(
     seed: int = 42,
     as_of: dt.date = dt.date(2026, 11, 20),
     progress: Callable[[str], None] | None = None,
+    bank_files: bool = True,
 ) -> dict:
     """Simulate ``years`` of AR history up to ``as_of`` for ``customers`` accounts and write it under ``out_dir``.
 
     Writes ``landing/erp/<extract>/<extract>_<date>.csv`` for every ERP extract contract and
     ``ground_truth/`` (customers, invoice_outcomes, open_items, payments, payment_allocations,
-    message_intents, summary.json). Deterministic: same arguments, byte-identical files.
+    message_intents, summary.json). With ``bank_files`` (the default) also the bank statements and
+    lockbox files under ``landing/bank/<bank>/``, the remittance advices under ``landing/remittance/``
+    and their truth (bank_movements, bank_statements, remittance_documents, remittance_lines); the ERP
+    extracts are the same bytes either way. Deterministic: same arguments, byte-identical files.
     Returns the summary (row counts per extract, totals), also written as ``summary.json``.
     """
     if customers < 1:
@@ -1967,4 +2127,4 @@ def simulate_world(
         raise TypeError(f"as_of must be a datetime.date, got {type(as_of).__name__}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return World(out_dir, customers, years, seed, as_of, progress).run()
+    return World(out_dir, customers, years, seed, as_of, progress, bank_files=bank_files).run()
