@@ -208,19 +208,24 @@ DELEGATED = {
     ("bench", "cashapp"): "ml.cashapp.bench",
     ("bench", "pipeline"): "orchestration.bench",
     ("evaluate", "payments"): "ml.evaluate_payments",
+    ("evaluate", "triage"): "ml.triage.evaluate",
+    ("evaluate", "forecast"): "ml.collections.evaluate_forecast",
+    ("evaluate", "workload"): "ml.collections.evaluate_workload",
+    ("whatif", None): "ml.collections.whatif",
 }
 
 
 def cmd_delegated(args: argparse.Namespace) -> int:
     import importlib
 
-    module_name = DELEGATED[(args.command, args.target)]
+    target = getattr(args, "target", None)
+    module_name = DELEGATED[(args.command, target)]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         if e.name and module_name.startswith(e.name):
             print(
-                f"openar {args.command} {args.target}: not available in this version ({module_name})",
+                f"openar {' '.join(filter(None, (args.command, target)))}: not available in this version ({module_name})",
                 file=sys.stderr,
             )
             return 2
@@ -294,12 +299,24 @@ def build_parser() -> argparse.ArgumentParser:
         )
         grp.set_defaults(func=cmd_delegated)
 
+    whatif = sub.add_parser(
+        "whatif",
+        help="cash forecast what-if: the largest customers paying later, or a default",
+        add_help=False,
+    )
+    whatif.add_argument("rest", nargs=argparse.REMAINDER, help="options (see openar whatif --help)")
+    whatif.set_defaults(func=cmd_delegated)
+
     summ = sub.add_parser("summary", help="print the summary of the last published run")
     summ.set_defaults(func=cmd_summary)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["whatif"]:
+        # argparse cannot hand a leading "--flag" to a REMAINDER positional: pass whatif's options as they are.
+        return cmd_delegated(argparse.Namespace(command="whatif", rest=argv[1:]))
     args = build_parser().parse_args(argv)
     return args.func(args)
 
