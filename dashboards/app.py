@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.views import ar_overview, ingestion
+from dashboards.views import ar_overview, ingestion, risk
 
 
 def main() -> None:
@@ -23,6 +23,7 @@ def main() -> None:
                 url_path="ar-overview",
                 default=True,
             ),
+            st.Page(risk.render, title=risk.TITLE, icon=":material/warning:", url_path="risk"),
         ],
         "Data": [
             st.Page(

@@ -13,14 +13,24 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ml.features import FeatureContext
-from ml.history import invoice_history_from_warehouse
+from ml.features import DAYS_LATE_CAP, FeatureContext
+from ml.history import InvoiceHistory, invoice_history_from_warehouse
 from ml.payment_model import ModelConfig
 from ml.registry import CHAMPION, MODEL_NAME, TrainingOutcome, load_model, train_and_register
 from ml.risk import credit_reviews, customer_risk
 from ml.scoring import score_open_invoices
 
 DEFAULT_MAX_EXPLAINED = 50_000  # SHAP drivers for the rows with the most money at risk (see scoring)
+# A champion trained on data older than this is replaced by a fresh fit (if the fit wins the
+# backtest): four weeks of new settlements move a customer's habit, a day's do not.
+RETRAIN_EVERY_DAYS = 28
+# The rolling backtests tried in turn, the first the history is long enough for: the full one
+# (4 folds two months apart after 8 months of training), then a single month-long fold after 4
+# months, so a fresh install with a year of history still gets a measured, registered model.
+BACKTEST_PLANS: tuple[dict, ...] = (
+    {"n_folds": 4, "step_days": 61, "min_train_days": 240},
+    {"n_folds": 1, "step_days": 30, "min_train_days": 120},
+)
 
 
 class NoChampionError(LookupError):
@@ -37,6 +47,42 @@ class Predictions:
     timings: dict = field(default_factory=dict)
 
 
+def backtest_plan(h: InvoiceHistory) -> dict:
+    """The largest of ``BACKTEST_PLANS`` the history spans (outcomes need ``DAYS_LATE_CAP`` + 60
+    days to be known without outside truth); a clear error when none fits."""
+    span = (h.last_date - h.first_date).days
+    for plan in BACKTEST_PLANS:
+        if span >= plan["min_train_days"] + plan["step_days"] + DAYS_LATE_CAP + 60:
+            return dict(plan)
+    smallest = BACKTEST_PLANS[-1]
+    need = smallest["min_train_days"] + smallest["step_days"] + DAYS_LATE_CAP + 60
+    raise ValueError(
+        f"the invoice history spans {span} days ({h.first_date} to {h.last_date}); training a payment "
+        f"model needs at least {need} days (training, a test month and time for its outcomes)"
+    )
+
+
+def training_decision(
+    champion: dict | None, as_of: dt.date, *, retrain: bool = False, every_days: int = RETRAIN_EVERY_DAYS
+) -> tuple[bool, str]:
+    """Whether a run at ``as_of`` fits a new model, and why: none registered yet, asked to, or the
+    champion's data is ``every_days`` or more older than ``as_of``."""
+    if champion is None:
+        return True, "no champion yet"
+    if retrain:
+        return True, "retrain requested"
+    trained = champion.get("trained_as_of")
+    if trained is None:
+        return True, f"champion version {champion['model_version']} records no training date"
+    age = (as_of - trained).days
+    if age >= every_days:
+        return True, f"champion version {champion['model_version']} was trained on data {age} days old"
+    return False, (
+        f"champion version {champion['model_version']} trained as of {trained.isoformat()} "
+        f"({max(age, 0)} days, retrain after {every_days})"
+    )
+
+
 def train_payment_model(
     con,
     as_of: dt.date,
@@ -48,6 +94,8 @@ def train_payment_model(
 ) -> TrainingOutcome:
     """Backtest, fit, log and register a model on the warehouse's history; promote it if it wins."""
     h = invoice_history_from_warehouse(con, as_of)
+    if backtest_kwargs is None:
+        backtest_kwargs = backtest_plan(h)
     return train_and_register(
         h, as_of, config=config, uri=uri, backtest_kwargs=backtest_kwargs, progress=progress
     )

@@ -270,6 +270,25 @@ def _champion_version(client, model_name: str):
         return None
 
 
+def champion_info(model_name: str = MODEL_NAME, *, uri: str | None = None) -> dict | None:
+    """The current champion's version and the as-of date it was trained at, or None without one."""
+    _mlflow_mod, uri = _mlflow(uri)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri, uri)
+    version = _champion_version(client, model_name)
+    if version is None:
+        return None
+    params = client.get_run(version.run_id).data.params if version.run_id else {}
+    as_of = params.get("as_of")
+    return {
+        "model_name": model_name,
+        "model_version": str(version.version),
+        "trained_as_of": dt.date.fromisoformat(as_of) if as_of else None,
+        "promotion": version.tags.get("promotion"),
+    }
+
+
 def load_model(
     model_name: str = MODEL_NAME, alias: str = CHAMPION, *, uri: str | None = None
 ) -> tuple[PaymentModel, str, str]:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.bank import raw_bank_and_remittance
+from assets.config import daily_as_of_partitions
 from assets.erp import raw_erp_extracts
 from assets.ledger import build_ledger_assets
+from assets.predictions import payment_model, payment_predictions
 from assets.publishing import build_publishing_asset
 from orchestration.resources import build_resources, dbt_project
 from orchestration.sensors import build_landing_sensor
 from orchestration.settings import Settings, apply_process_env, load_settings
 
 DAILY_JOB = "daily_ar_job"
+BACKFILL_JOB = "daily_ar_backfill_job"
+# Runs that write the DuckDB warehouse carry this tag; the instance's run queue allows one at a time.
+WAREHOUSE_WRITER_TAG = {"openar/warehouse": "writer"}
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -26,12 +31,33 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     ]
     published = build_publishing_asset(marts)
 
+    all_assets = [
+        raw_erp_extracts,
+        raw_bank_and_remittance,
+        *dbt_stages,
+        payment_model,
+        payment_predictions,
+        published,
+    ]
+
     # In-process: DuckDB allows one writer, and steps that each open the warehouse must not overlap.
     daily_job = dg.define_asset_job(
         DAILY_JOB,
         selection=dg.AssetSelection.all(),
         executor_def=dg.in_process_executor,
         description="Load new extracts, build the ledger, publish the marts.",
+        tags=WAREHOUSE_WRITER_TAG,
+    )
+    # The same graph with the as-of day as a daily partition: backfill a past month (predictions,
+    # worklists and forecasts as they would have been known each day). Each partition is its own run;
+    # the instance's run queue admits one warehouse writer at a time (settings.DAGSTER_YAML).
+    backfill_job = dg.define_asset_job(
+        BACKFILL_JOB,
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.in_process_executor,
+        config=daily_as_of_partitions(all_assets, settings.partitions_start.isoformat()),
+        description="The daily run as of a past day, one partition per day (backfills).",
+        tags=WAREHOUSE_WRITER_TAG,
     )
     daily = dg.ScheduleDefinition(
         job=daily_job,
@@ -40,8 +66,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     return dg.Definitions(
-        assets=[raw_erp_extracts, raw_bank_and_remittance, *dbt_stages, published],
-        jobs=[daily_job],
+        assets=all_assets,
+        jobs=[daily_job, backfill_job],
         schedules=[daily],
         sensors=[
             build_landing_sensor(daily_job, settings.landing_dir / folder, folder)

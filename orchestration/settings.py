@@ -21,6 +21,22 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_AS_OF_DATE = dt.date(2026, 11, 20)
 
 
+# The Dagster instance openar creates under its data folder. The run queue admits one run tagged as a
+# warehouse writer at a time: DuckDB allows one writing process per file, so the daily run, a sensor's
+# run and the runs of a backfill wait for each other instead of failing on the file lock.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    tag_concurrency_limits:
+      - key: openar/warehouse
+        limit: 1
+"""
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -57,8 +73,19 @@ class Settings:
         return self.data_dir / "writeback"
 
     @property
+    def exports_path(self) -> Path:
+        """Files the pipeline hands to other systems (the ERP's cash-application reconciliation CSV);
+        ``OPENAR_EXPORTS_DIR`` moves it, e.g. to the folder the ERP's import job watches."""
+        return Path(os.environ.get("OPENAR_EXPORTS_DIR") or self.data_dir / "exports")
+
+    @property
     def mlflow_tracking_uri(self) -> str:
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def partitions_start(self) -> dt.date:
+        """First day of the backfill job's daily partitions (``OPENAR_PARTITIONS_START``)."""
+        return dt.date.fromisoformat(os.environ.get("OPENAR_PARTITIONS_START") or "2024-01-01")
 
     @property
     def dagster_home(self) -> Path:
@@ -89,8 +116,9 @@ class Settings:
         ):
             d.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+        # Written once; a team that runs its own instance config (PostgreSQL storage, ...) keeps it.
+        if not dagster_yaml.exists() or dagster_yaml.read_text() == "telemetry:\n  enabled: false\n":
+            dagster_yaml.write_text(DAGSTER_YAML)
 
 
 def _date_or_none(value: str | None) -> dt.date | None:

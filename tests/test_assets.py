@@ -106,6 +106,26 @@ def test_definitions_load_with_every_asset_job_schedule_and_sensor(isolated_env)
     ]
 
 
+def test_backfill_job_gives_each_partition_day_to_every_as_of_step(isolated_env):
+    from orchestration.definitions import BACKFILL_JOB, DAILY_JOB, WAREHOUSE_WRITER_TAG, build_definitions
+    from orchestration.resources import ensure_dbt_manifest
+    from orchestration.settings import load_settings
+
+    ensure_dbt_manifest(load_settings())
+    defs = build_definitions()
+    backfill = defs.resolve_job_def(BACKFILL_JOB)
+    run_config = backfill.partitioned_config.get_run_config_for_partition_key("2026-10-15")
+    assert run_config["ops"] == as_of_run_config(backfill, "2026-10-15")
+    assert run_config["ops"]["openar_dbt_models"] == {"config": {"as_of_date": "2026-10-15"}}
+    assert backfill.partitions_def.get_first_partition_key() == "2024-01-01"
+    # both jobs write the warehouse: the instance's run queue lets one such run go at a time
+    assert backfill.tags.items() >= WAREHOUSE_WRITER_TAG.items()
+    assert defs.resolve_job_def(DAILY_JOB).tags.items() >= WAREHOUSE_WRITER_TAG.items()
+    load_settings().ensure_dirs()
+    dagster_yaml = (load_settings().dagster_home / "dagster.yaml").read_text()
+    assert "QueuedRunCoordinator" in dagster_yaml and "openar/warehouse" in dagster_yaml
+
+
 def test_dbt_stages_split_the_project_by_tag():
     from assets.ledger import DBT_STAGES, _stage_selection
 
