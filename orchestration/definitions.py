@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.bank import raw_bank_and_remittance
+from assets.cashapp import cashapp_reconciliation, cashapp_results
 from assets.config import daily_as_of_partitions
 from assets.erp import raw_erp_extracts
 from assets.ledger import build_ledger_assets
@@ -35,6 +36,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         raw_erp_extracts,
         raw_bank_and_remittance,
         *dbt_stages,
+        cashapp_results,
+        cashapp_reconciliation,
         payment_model,
         payment_predictions,
         published,

@@ -60,6 +60,9 @@ METHODS = (
 )
 METHOD_CODE = {m: i for i, m in enumerate(METHODS)}
 MAX_FAMILIES = 3
+# A payer that pays for many customers (a card processor's settlements, a group's payment factory)
+# points at all of them equally: every family tied with the third is kept, up to this many.
+MAX_SHARED_FAMILIES = 12
 MAX_CANDIDATES = 24
 MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
 WINDOW_SPAN = 100  # due-ordered items searched for windows on either side of the habitual due date
@@ -241,7 +244,10 @@ def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list
             best_member[fk] = s
             f.customer_id = cid
     ranked = sorted(fams.values(), key=lambda f: (-f.score, f.family))
-    return ranked[:MAX_FAMILIES], hits
+    n = MAX_FAMILIES
+    while n < len(ranked) and n < MAX_SHARED_FAMILIES and ranked[n].score >= ranked[MAX_FAMILIES - 1].score:
+        n += 1
+    return ranked[:n], hits
 
 
 def _clue_score(c: dict) -> float:
@@ -311,8 +317,14 @@ def _discount(item: OpenItem, day: int, rules: Rules) -> tuple[int, bool] | None
     return d, earned
 
 
-def _tolerance(p: Payment, item_total: int, short: int, customer_id: str, rules: Rules) -> str | None:
-    """Which tolerance, if any, explains a payment ``short`` cents below ``item_total``."""
+def _tolerance(
+    p: Payment, item_total: int, short: int, customer_id: str, rules: Rules, learned_fee: int = 0
+) -> str | None:
+    """Which tolerance, if any, explains a payment ``short`` cents below ``item_total``.
+
+    ``learned_fee``: the largest bank fee people confirmed this customer deducting (see
+    ``PayerKnowledge.learned_bank_fee``): such a customer is treated as paying net of bank fees up to
+    that amount, as if ``net_of_bank_fees`` were set for it in the rules."""
     if short <= 0:
         return None
     if (
@@ -324,6 +336,8 @@ def _tolerance(p: Payment, item_total: int, short: int, customer_id: str, rules:
     if short <= rules.bank_fee_limit(p.currency, customer_id) and (
         short <= item_total * rules.bank_fee_max_share or rule.net_of_bank_fees
     ):
+        return "bank_fee"
+    if learned_fee and short <= learned_fee and short < item_total:
         return "bank_fee"
     acur = account_currency(p.account)
     if acur and acur != p.currency and short <= item_total * rules.fx_tolerance_share:
@@ -558,7 +572,14 @@ class Generator:
                     )
                 short = it.open_cents - p.amount
                 if short > 0:
-                    tol = _tolerance(p, it.open_cents, short, it.customer_id, rules)
+                    tol = _tolerance(
+                        p,
+                        it.open_cents,
+                        short,
+                        it.customer_id,
+                        rules,
+                        self.know.learned_bank_fee(it.customer_id),
+                    )
                     if tol:
                         add(
                             Candidate(
@@ -680,7 +701,9 @@ class Generator:
         total = sum(a.cash for a in good)
         if total > p.amount:
             over = total - p.amount
-            tol = _tolerance(p, total, over, f.customer_id, self.rules)
+            tol = _tolerance(
+                p, total, over, f.customer_id, self.rules, self.know.learned_bank_fee(f.customer_id)
+            )
             if tol:
                 big = max(good, key=lambda a: a.cash)
                 big.cash -= over
@@ -780,7 +803,9 @@ class Generator:
                 return
         if total > p.amount:
             short = total - p.amount
-            tol = _tolerance(p, total, short, group[0].customer_id, rules)
+            tol = _tolerance(
+                p, total, short, group[0].customer_id, rules, self.know.learned_bank_fee(group[0].customer_id)
+            )
             if tol:
                 allocs = [Alloc(it, it.open_cents) for it in group]
                 big = max(allocs, key=lambda a: a.cash)
@@ -847,6 +872,33 @@ class Generator:
                                 ev + [f"{it.item_id} short by {_m(short)}, the others in full"],
                             )
                         )
+                if any(discs):
+                    # The same with the early-pay discounts taken: payers that deduct on one invoice
+                    # usually still take their discount on the others.
+                    base = [(x, d[0] if d else 0) for x, d in zip(group, discs, strict=True)]
+                    short_d = sum(x.open_cents - dc for x, dc in base) - p.amount
+                    for k, (it, dk) in enumerate(base):
+                        cash_k = it.open_cents - dk - short_d
+                        if short_d > 0 and cash_k > 0:
+                            allocs = [
+                                Alloc(x, x.open_cents - dc, discount=dc)
+                                for j, (x, dc) in enumerate(base)
+                                if j != k
+                            ] + [Alloc(it, cash_k, discount=dk)]
+                            add(
+                                Candidate(
+                                    "partial",
+                                    it.customer_id,
+                                    f.family,
+                                    allocs,
+                                    0,
+                                    ev
+                                    + [
+                                        f"{it.item_id} short by {_m(short_d)}, the others in full "
+                                        "net of early-pay discount"
+                                    ],
+                                )
+                            )
         else:
             # More than the named invoices: maybe more invoices ("INV 1234 +2"), else overpayment.
             rest = p.amount - total

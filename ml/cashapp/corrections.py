@@ -75,6 +75,7 @@ HISTORY_COLUMNS = (
     "discount_amount",
     "deduction_amount",
     "source",
+    "deduction_reason",  # last: added after the first layout; readers treat it as optional
 )
 
 
@@ -164,6 +165,7 @@ def confirmed_from_corrections(
                     "discount_amount": Decimal(_cents(r.get("discount_amount"))) / 100,
                     "deduction_amount": Decimal(_cents(r.get("deduction_amount"))) / 100,
                     "source": action,
+                    "deduction_reason": None if _blank(r.get("deduction_reason")) else r["deduction_reason"],
                 }
             )
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))

@@ -396,10 +396,14 @@ class CashApplicationEngine:
         learn who paid and how, and take the cash and allowed discount off the book. A deduction
         stays open on its invoice: the ERP opens a dispute for it, settled later by a credit memo or
         by the customer paying it. ``allocations``: (item_id, cash, discount allowed, deduction) in
-        cents; ``customer_id``: the account an unallocated payment belongs to."""
+        cents, optionally followed by the deduction's reason (a ``BANK_FEE`` one teaches the engine
+        that this customer pays net of bank fees); ``customer_id``: the account an unallocated
+        payment belongs to."""
         owners, dfd, disc, partial, short = [], [], False, False, False
-        applied = 0
-        for item_id, cash, discount, deduction in allocations:
+        applied = fee = 0
+        for item_id, cash, discount, deduction, *reason in allocations:
+            if reason and reason[0] == "BANK_FEE":
+                fee += deduction
             it = self.book.items.get(item_id)
             if it is None:
                 continue
@@ -421,9 +425,10 @@ class CashApplicationEngine:
             short=short,
             over=amount > applied and bool(allocations),
             days_from_due=dfd,
+            bank_fee_cents=fee,
         )
         if reduce_book:
-            for item_id, cash, discount, _deduction in allocations:
+            for item_id, cash, discount, *_rest in allocations:
                 self.book.reduce(item_id, cash + discount)
 
     # -- output frames -----------------------------------------------------------------------------------
@@ -718,8 +723,10 @@ def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
     The items paid are usually closed by now, so who they belonged to comes from the frame's
     ``customer_id``; an optional ``due_date`` column lets the customer's days-from-due habit be learned
     too, and an optional ``item_open_amount`` (open before the payment) its partial-payment habit. An
-    optional ``remittance_text`` (the bank line's text) gives the payer's name and id where the bank
-    put them only there (BAI2 ACH and wire credits: ``ORIG CO NAME:=``, ``ORIG ID:=``)."""
+    optional ``deduction_reason`` lets a confirmed ``BANK_FEE`` deduction teach that the customer pays
+    net of bank fees (up to the largest such fee). An optional ``remittance_text`` (the bank line's
+    text) gives the payer's name and id where the bank put them only there (BAI2 ACH and wire
+    credits: ``ORIG CO NAME:=``, ``ORIG ID:=``)."""
     if history.empty:
         return
     from ml.cashapp.money import to_cents
@@ -729,10 +736,11 @@ def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
 
     has_due = "due_date" in history.columns
     has_open = "item_open_amount" in history.columns
+    has_reason = "deduction_reason" in history.columns
     for _tid, grp in history.groupby("transaction_id", sort=False):
         first = grp.iloc[0]
         day = pd.Timestamp(first["booking_date"]).date().toordinal()
-        owners, dfd, n, disc, ded, partial, applied = [], [], 0, False, False, False, 0
+        owners, dfd, n, disc, ded, partial, applied, fee = [], [], 0, False, False, False, 0, 0
         for r in grp.to_dict("records"):
             if not isinstance(r.get("item_id"), str) or not r["item_id"]:
                 continue
@@ -746,6 +754,8 @@ def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
             applied += cash
             disc |= d > 0
             ded |= x > 0
+            if has_reason and r.get("deduction_reason") == "BANK_FEE":
+                fee += x
             if has_due and r.get("due_date") is not None and r["due_date"] == r["due_date"]:
                 dfd.append(day - pd.Timestamp(r["due_date"]).date().toordinal())
             if has_open and r.get("item_open_amount") is not None:
@@ -770,6 +780,7 @@ def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
             short=ded,
             over=cents(first["amount"]) > applied and n > 0,
             days_from_due=dfd,
+            bank_fee_cents=fee,
         )
 
 

@@ -40,6 +40,8 @@ class Habits:
     on_account: int = 0
     days_from_due_sum: float = 0.0
     days_from_due_sq: float = 0.0
+    bank_fees: int = 0  # confirmed payments closed with a BANK_FEE deduction
+    bank_fee_max_cents: int = 0  # the largest of those fees: the customer pays net of fees up to it
 
     def learn(
         self, n_items: int, discount: bool, partial: bool, short: bool, over: bool, days_from_due: list[int]
@@ -177,9 +179,10 @@ class PayerKnowledge:
         short: bool,
         over: bool,
         days_from_due: list[int],
+        bank_fee_cents: int = 0,
     ) -> None:
         """One confirmed payment: who it paid for and how (customer_ids: owners of the items paid, or
-        the customer it was put on account for)."""
+        the customer it was put on account for; bank_fee_cents: a BANK_FEE deduction confirmed on it)."""
         acct = normalize_account(account)
         norm = normalize_name(name)
         owners = list(dict.fromkeys(customer_ids))
@@ -195,15 +198,22 @@ class PayerKnowledge:
                 counter[cid] += 1
         if owners:
             main = owners[0]
-            self.habits.setdefault(main, Habits()).learn(
-                n_items, discount, partial, short, over, days_from_due
-            )
+            h = self.habits.setdefault(main, Habits())
+            h.learn(n_items, discount, partial, short, over, days_from_due)
+            if bank_fee_cents > 0:
+                h.bank_fees += 1
+                h.bank_fee_max_cents = max(h.bank_fee_max_cents, bank_fee_cents)
             payer = self.master_account.get(acct)
             if payer and payer not in owners:
                 fam = set(self.family_of(payer))
                 extra = {o for o in owners if o not in fam}
                 if extra:
                     self.pays_for.setdefault(payer, set()).update(extra)
+
+    def learned_bank_fee(self, customer_id: str) -> int:
+        """Cents up to which this customer was confirmed to pay net of bank fees (0: never)."""
+        h = self.habits.get(customer_id)
+        return h.bank_fee_max_cents if h is not None and h.bank_fees else 0
 
     def reject(self, account: str | None, customer_id: str, name: str | None = None) -> None:
         """A person said this payer (account, and the name it used) does not pay for this customer."""

@@ -249,7 +249,8 @@ def replay(
             )
             elig.append(b.eligible)
             kinds.append(b.kinds)
-            train_payments += len(b.transaction_ids)
+            train_payments += sum(1 for tid in b.transaction_ids if tid in feed.truth)
+            train_payments += sum(1 for tid in result.skipped.transaction_id if tid in feed.truth)
         _settle(engine, feed, result)
         if progress and i % 100 == 0:
             progress(f"day {i}/{len(feed.days)}")

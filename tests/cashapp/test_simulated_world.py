@@ -12,12 +12,22 @@ import pytest
 from ml.cashapp import bench
 from ml.cashapp.replay import replay
 from ml.cashapp.rules import load_rules
-from ml.cashapp.sources import simulated_feed
+from ml.cashapp.sources import parsed_feed, simulated_feed
 
 
 @pytest.fixture(scope="module")
 def feed(small_world_dir):
     return simulated_feed(small_world_dir)
+
+
+@pytest.fixture(scope="module")
+def parse_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("parsed")
+
+
+@pytest.fixture(scope="module")
+def parsed(small_world_dir, parse_cache):
+    return parsed_feed(small_world_dir, cache_dir=parse_cache, workers=1)
 
 
 def test_every_simulated_payment_is_one_bank_transaction(small_world_dir: Path, feed):
@@ -59,22 +69,10 @@ def test_the_feed_is_deterministic(small_world_dir: Path, feed):
     assert a == b
 
 
-def test_time_ordered_replay_applies_most_payments_and_is_right_when_it_does(feed):
-    res = replay(feed, load_rules(), train_share=0.5)
-    ev = res.evaluation.as_dict()
-    assert res.train_payments > 300 and ev["payments"] > 300
-    assert ev["auto_match_rate"] >= 0.85
-    assert ev["auto_precision"] >= 0.99
-    assert ev["recall_at_3_not_auto"] >= 0.3  # the residue here is mostly unreferenced instalments
-    assert res.scorer.booster is not None and res.scorer.threshold >= 0.9
-    assert ev["auto_wrong"] <= 1
-    assert set(res.scorer.group_thresholds) == {"explained", "tolerance", "residual"}
-
-
-def test_bench_command_prints_its_figures(small_world_dir: Path, tmp_path: Path, capsys):
+def test_bench_command_prints_its_figures(small_world_dir: Path, tmp_path: Path, parsed, parse_cache, capsys):
     out = tmp_path / "cashapp.json"
     argv = f"--payments 800 --world {small_world_dir} --no-mlflow --json --scaling-sizes 10,60 "
-    argv += f"--remittance-lines 40 --out {out}"
+    argv += f"--remittance-lines 40 --out {out} --cache-dir {parse_cache}"
     assert bench.main(argv.split()) == 0
     report = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == report
@@ -92,3 +90,43 @@ def test_bench_command_prints_its_figures(small_world_dir: Path, tmp_path: Path,
     assert [s["open_items"] for s in report["scaling"]] == [10, 60]
     assert report["remittance_800"]["all_lines_applied"] is True
     assert report["remittance_800"]["lines"] == 40
+    # the engine was fed from the landing files by the parsers, not from the truth
+    assert report["inputs"]["origin"] == "parsed" and report["inputs"]["parse_errors"] == 0
+    assert report["inputs"]["files"] > 100 and report["other_credits_auto_applied"] == 0
+
+
+def test_the_parsed_feed_is_what_the_parsers_read_from_the_landing_files(
+    small_world_dir: Path, parsed, parse_cache
+):
+    feed = parsed
+    assert feed.origin == "parsed" and feed.parse_errors == []
+    gt = small_world_dir / "ground_truth"
+    with (gt / "bank_movements.csv").open(newline="") as fh:
+        movements = list(csv.DictReader(fh))
+    with (gt / "payments.csv").open(newline="") as fh:
+        payments = list(csv.DictReader(fh))
+    with (gt / "remittance_documents.csv").open(newline="") as fh:
+        documents = list(csv.DictReader(fh))
+    txns = [t for day in feed.transactions_by_day.values() for t in day]
+    # every movement of every statement (debits, sweeps, interest included), each true payment one of them
+    assert len(txns) == len(movements)
+    assert len(feed.truth) == len(payments)
+    assert sorted(str(t.amount) for t in txns) == sorted(m["amount"] for m in movements)
+    docs = [d for day in feed.remittances_by_day.values() for d in day]
+    assert len(docs) == len(documents)
+    # the second read comes from the cache and is the same
+    again = parsed_feed(small_world_dir, cache_dir=parse_cache)
+    assert again.parse_seconds == 0.0 and list(again.truth) == list(feed.truth)
+
+
+def test_time_ordered_replay_of_the_parsed_files_applies_most_payments_and_is_right_when_it_does(parsed):
+    res = replay(parsed, load_rules(), train_share=0.5)
+    ev = res.evaluation.as_dict()
+    assert res.train_payments > 300 and ev["payments"] > 300
+    assert ev["auto_match_rate"] >= 0.85
+    assert ev["auto_precision"] >= 0.99
+    assert ev["auto_wrong"] <= 1
+    assert res.scorer.booster is not None and res.scorer.threshold >= 0.9
+    assert set(res.scorer.group_thresholds) == {"explained", "tolerance", "residual"}
+    assert ev["other_credits"] > 0 and ev["other_credits_auto_applied"] == 0
+    assert ev["payments_set_aside"] == 0

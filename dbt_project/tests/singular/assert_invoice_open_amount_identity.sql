@@ -1,5 +1,6 @@
 -- The accounting identity per invoice, recomputed from staging by a second route:
---   open amount = invoiced - cash applied - discount allowed - credit memos applied,
+--   open amount = invoiced - cash applied - discount allowed - credit memos applied
+--                 - cash applied from bank files that the ERP has not posted yet,
 -- counting movements dated on or before the as-of date. Invoices not in fct_ar_open_items must
 -- come out at zero. Returns the invoices where the ledger disagrees.
 
@@ -33,6 +34,13 @@ credited as (
     group by credit_memos.applied_invoice_id
 ),
 
+bank_applied as (
+    select bank_events.item_id as invoice_id, -sum(bank_events.amount) as applied_amount
+    from {{ ref('int_cashapp_bank_item_events') }} as bank_events
+    where bank_events.item_type = 'invoice'
+    group by bank_events.item_id
+),
+
 ledger as (
     select item_id as invoice_id, open_amount
     from {{ ref('fct_ar_open_items') }}
@@ -44,11 +52,13 @@ compared as (
         invoices.invoice_id,
         invoices.invoice_amount
             - coalesce(applied.applied_amount, 0)
-            - coalesce(credited.credited_amount, 0) as expected_open_amount,
+            - coalesce(credited.credited_amount, 0)
+            - coalesce(bank_applied.applied_amount, 0) as expected_open_amount,
         coalesce(ledger.open_amount, 0) as ledger_open_amount
     from invoices
     left join applied on invoices.invoice_id = applied.invoice_id
     left join credited on invoices.invoice_id = credited.invoice_id
+    left join bank_applied on invoices.invoice_id = bank_applied.invoice_id
     left join ledger on invoices.invoice_id = ledger.invoice_id
 )
 

@@ -1,3 +1,5 @@
+{{ config(tags=['cash_applied']) }}
+
 {#- Each customer's balance per currency as segments over which every aging bucket and the count
     of open items stay the same: item segments turned into +/- movements on their first and
     after their last day, summed per day and accumulated. Cost follows the number of changes, not

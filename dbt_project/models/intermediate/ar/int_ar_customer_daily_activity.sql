@@ -1,3 +1,5 @@
+{{ config(tags=['cash_applied']) }}
+
 {#- What happened per customer, currency and day: invoiced (invoices issued) and collected (cash
     received), in transaction currency, plus the count of all ledger movements, so a day on
     which the last item closed still shows up in the daily balance. -#}

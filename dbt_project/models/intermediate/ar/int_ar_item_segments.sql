@@ -1,3 +1,5 @@
+{{ config(tags=['cash_applied']) }}
+
 {#- Each item's history as segments: day ranges [valid_from_day_number, valid_to_day_number) over
     which both its open amount and its aging bucket stay the same. A segment starts on every day the
     amount moves and on every day the item enters a new bucket (due date + 1, 31, 61, 91, 121

@@ -1,3 +1,5 @@
+{{ config(tags=['cash_applied']) }}
+
 {#- The receivable balance of every customer and currency on every day from the first document to
     the as-of date on which the customer had an open item or ledger activity, aged as of that
     day. Built from balance segments joined to the calendar by day range (rows = customer-days

@@ -1,3 +1,5 @@
+{{ config(tags=['cash_applied']) }}
+
 {#- The open receivable items on the as-of date, one row per item: invoices net of cash, discount
     and credits applied on or before it, credit memos on account, and unapplied cash. -#}
 

@@ -1,3 +1,5 @@
+{{ config(tags=['cash_applied']) }}
+
 {#- The aging report on the as-of date: open items summed per customer and currency into buckets,
     in transaction and functional currency. Functional totals are sums of the per-item rounded
     amounts, so they tie to fct_ar_open_items to the cent. -#}

@@ -1,3 +1,5 @@
+{{ config(tags=['cash_applied']) }}
+
 {#- Receivables KPIs for every day from the first document to the as-of date, in functional
     currency, from the daily balance (so any past day is stated as it stood then). Formulas are in
     _ar__models.yml. Ratios go through macros/arithmetic.sql `ratio` so they round identically on
