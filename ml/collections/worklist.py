@@ -1,0 +1,383 @@
+"""The collectors' daily worklist: the next action for every customer with money overdue, with the reason.
+
+``build_worklist`` is pure (frames in, a frame out) and follows ``collections_strategy.yaml`` (see its
+header for the order of the rules and the priority formula). ``worklist_inputs_from_warehouse`` reads
+what it needs from the raw ERP tables; ``export_worklists`` writes one CSV and one XLSX per collector.
+
+One row per customer situation (a customer with at least one overdue invoice). Columns: see
+``WORKLIST_COLUMNS``. Money is integer minor units: ``*_functional_minor`` in functional currency for
+ranking and totals, the e-mail draft in the customer's own currency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from ml.collections.cash_forecast import _cdf, _latest, invoice_distributions, open_balances
+from ml.collections.strategy import Strategy
+
+RESPONSES = frozenset({"reached", "promise_to_pay", "dispute_raised", "replied"})
+ATTEMPTS = frozenset({"sent", "no_answer", "left_voicemail", "bounced"})
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+RESPONSIVENESS_PRIOR = 5.0  # pseudo-contacts pulling a customer's answer rate toward the portfolio's
+WORKLIST_COLUMNS = (
+    "as_of_date",
+    "worklist_date",
+    "collector_id",
+    "collector_name",
+    "customer_id",
+    "customer_name",
+    "segment",
+    "tier",
+    "action",
+    "channel",
+    "reason",
+    "status",
+    "rank",
+    "scheduled_for",
+    "priority",
+    "overdue_functional_minor",
+    "at_risk_functional_minor",
+    "p_contact_changes_outcome",
+    "max_days_overdue",
+    "overdue_invoices",
+    "tone",
+    "best_weekday",
+    "best_hour",
+    "currency",
+    "email_to",
+    "email_subject",
+    "email_body",
+)
+
+
+@dataclass
+class WorklistInputs:
+    customers: pd.DataFrame  # customer_id, customer_name, segment, collector_id, contact_email, currency
+    collectors: pd.DataFrame  # collector_id, collector_name, daily_capacity
+    balances: pd.DataFrame  # cash_forecast.open_balances
+    promises: pd.DataFrame  # promise_id, customer_id, invoice_id, promised_pay_date, status, resolved_date
+    disputes: pd.DataFrame  # dispute_id, customer_id, invoice_id, opened_date, status, disputed_minor
+    activities: pd.DataFrame  # customer_id, activity_at (ISO text, customer's offset), activity_type, outcome
+    predictions: pd.DataFrame | None = None  # ml.scoring rows (quantiles and probabilities per invoice)
+    tiers: pd.DataFrame | None = None  # customer_id, tier (ml.risk)
+
+
+def next_business_day(d: dt.date) -> dt.date:
+    return pd.Timestamp(np.busday_offset(np.datetime64(d, "D"), 1, roll="forward")).date()
+
+
+def _business_days_after(d: dt.date, k: int) -> dt.date:
+    return pd.Timestamp(np.busday_offset(np.datetime64(d, "D"), k, roll="forward")).date()
+
+
+def contact_profile(activities: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: answers, attempts, attempts since the last answer, the last contact day, and the
+    weekday and hour (the customer's local time) it answers most often."""
+    if activities.empty:
+        return pd.DataFrame(columns=["customer_id", "answers", "contacts", "unanswered_streak", "last_contact",
+                                     "best_weekday", "best_hour"]).set_index("customer_id")
+    a = activities.copy()
+    local = pd.to_datetime(a["activity_at"].astype(str).str.slice(0, 19))  # wall clock where the customer is
+    a["_day"], a["_wd"], a["_hour"] = local.dt.date, local.dt.dayofweek, local.dt.hour
+    a["_answer"] = a["outcome"].isin(RESPONSES)
+    a = a.sort_values(["customer_id", "activity_at"], kind="stable")
+    rows = []
+    for cid, g in a.groupby("customer_id", sort=False):
+        answered = g["_answer"].to_numpy()
+        last_answer = np.flatnonzero(answered)
+        since = g.iloc[last_answer[-1] + 1 :] if len(last_answer) else g
+        # reminders only count as unanswered when they were dunning attempts (an invoice copy sent is not)
+        streak = int(since["outcome"].isin(ATTEMPTS).sum())
+        hits = g[g["_answer"]]
+        wd, hr = _best_slot(g, "_wd"), _best_slot(g, "_hour")
+        rows.append(
+            {
+                "customer_id": cid,
+                "answers": int(answered.sum()),
+                "contacts": len(g),
+                "unanswered_streak": streak,
+                "last_contact": g["_day"].max(),
+                "best_weekday": wd if len(hits) >= 2 else None,
+                "best_hour": hr if len(hits) >= 2 else None,
+            }
+        )
+    return pd.DataFrame(rows).set_index("customer_id")
+
+
+def _best_slot(g: pd.DataFrame, col: str) -> int | None:
+    """The weekday (or hour) with the best answer rate on calls, smoothed: collectors call at their own
+    times, so the slot answered most often may just be the slot called most often."""
+    calls = g[g["activity_type"] == "call"] if "activity_type" in g else g
+    if calls.empty:
+        return None
+    by = calls.groupby(col)["_answer"].agg(["sum", "count"])
+    rate = (by["sum"] + 1) / (by["count"] + 3)  # one answer in three calls a priori
+    return int(rate.idxmax())
+
+
+def _fmt(minor: int) -> str:
+    return f"{Decimal(int(minor)).scaleb(-2):,.2f}"
+
+
+def invoice_table(inv: pd.DataFrame, as_of: dt.date) -> str:
+    lines = [f"{'Invoice':<14}{'Date':<12}{'Due':<12}{'Open':>14}  Days overdue"]
+    for r in inv.sort_values(["due_date", "invoice_id"]).itertuples(index=False):
+        days = (as_of - pd.Timestamp(r.due_date).date()).days
+        lines.append(
+            f"{r.invoice_id:<14}{pd.Timestamp(r.invoice_date).date()!s:<12}{pd.Timestamp(r.due_date).date()!s:<12}"
+            f"{_fmt(r.open_minor):>14}  {max(days, 0)}"
+        )
+    return "\n".join(lines)
+
+
+def draft_email(
+    strategy: Strategy, template: str, tone: str, *, customer_name: str, collector_name: str, currency: str,
+    invoices: pd.DataFrame, as_of: dt.date,
+) -> tuple[str, str]:
+    t = strategy.templates[template][tone]
+    fill = {
+        "customer_name": customer_name,
+        "contact_greeting": f"Dear {customer_name} accounts payable team,",
+        "collector_name": collector_name,
+        "total": _fmt(int(invoices["open_minor"].sum())),
+        "currency": currency,
+        "invoice_table": invoice_table(invoices, as_of),
+        "as_of": as_of.isoformat(),
+    }
+    return t["subject"].format(**fill), t["body"].format(**fill)
+
+
+def _expected_shares(balances: pd.DataFrame, predictions: pd.DataFrame | None, as_of: dt.date, days: tuple[int, ...]):
+    """Per invoice: the probability it is paid within each of ``days`` days (from the payment model)."""
+    if predictions is None or predictions.empty:
+        return {d: np.zeros(len(balances)) for d in days}
+    dist = invoice_distributions(balances, predictions, None, as_of)
+    cdf = _cdf(dist.knots, dist.levels, np.array(days, dtype="float64"))
+    return {d: cdf[:, i] for i, d in enumerate(days)}
+
+
+def build_worklist(inputs: WorklistInputs, strategy: Strategy, as_of: dt.date) -> pd.DataFrame:
+    """Next action, reason, priority and schedule for every customer with money overdue at ``as_of``."""
+    s = strategy
+    bal = inputs.balances.copy()
+    bal["due_date"] = pd.to_datetime(bal["due_date"])
+    bal["days_overdue"] = (pd.Timestamp(as_of) - bal["due_date"]).dt.days
+    shares = _expected_shares(bal, inputs.predictions, as_of, (s.postpone_within_days, 30))
+    bal["p_soon"] = shares[s.postpone_within_days]
+    bal["p_30"] = shares[30]
+    overdue = bal[bal["days_overdue"] > 0]
+    if overdue.empty:
+        return pd.DataFrame(columns=list(WORKLIST_COLUMNS))
+
+    customers = inputs.customers.set_index("customer_id")
+    collectors = inputs.collectors.set_index("collector_id")
+    tiers = inputs.tiers.set_index("customer_id")["tier"] if inputs.tiers is not None else pd.Series(dtype=object)
+    profile = contact_profile(inputs.activities)
+    answer_rate_all = (profile["answers"].sum() + 1) / (profile["contacts"].sum() + 2) if len(profile) else 0.5
+
+    pr = inputs.promises.copy()
+    for c in ("promised_pay_date", "resolved_date"):
+        if c in pr:
+            pr[c] = pd.to_datetime(pr[c])
+    t = pd.Timestamp(as_of)
+    pending = pr[(pr["status"] == "open") & (pr["promised_pay_date"] + pd.Timedelta(days=s.promise_grace_days) >= t)]
+    broken = pr[pr["status"] == "broken"]
+    broken_recent = broken[broken["resolved_date"] >= t - pd.Timedelta(days=s.broken_promise_within_days)]
+    broken_year = broken[broken["resolved_date"] >= t - pd.Timedelta(days=365)]
+    ds = inputs.disputes.copy()
+    ds["opened_date"] = pd.to_datetime(ds["opened_date"])
+    open_disputes = ds[ds["status"] == "open"]
+
+    rows = []
+    for cid, inv in overdue.groupby("customer_id", sort=True):
+        c = customers.loc[cid] if cid in customers.index else pd.Series(dtype=object)
+        segment = c.get("segment")
+        tier = tiers.get(cid, "normal") if len(tiers) else "normal"
+        tier = tier if tier in s.urgency else "normal"
+        max_days = int(inv["days_overdue"].max())
+        overdue_f = int(inv["open_functional_minor"].sum())
+        soon_share = float((inv["open_functional_minor"] * inv["p_soon"]).sum() / max(overdue_f, 1))
+        at_risk = int(round(float((inv["open_functional_minor"] * (1 - inv["p_30"])).sum())))
+        prof = profile.loc[cid] if cid in profile.index else None
+        answers, contacts = (int(prof["answers"]), int(prof["contacts"])) if prof is not None else (0, 0)
+        streak = int(prof["unanswered_streak"]) if prof is not None else 0
+        last_contact = prof["last_contact"] if prof is not None else None
+        responsiveness = (answers + RESPONSIVENESS_PRIOR * answer_rate_all) / (contacts + RESPONSIVENESS_PRIOR)
+        relative = float(np.clip(responsiveness / answer_rate_all, 0.25, 2.0))
+
+        cust_pending = pending[pending["customer_id"] == cid]
+        cust_broken = broken_recent[broken_recent["customer_id"] == cid]
+        cust_disputes = open_disputes[open_disputes["invoice_id"].isin(inv["invoice_id"])]
+        disputed = int(cust_disputes["disputed_minor"].sum()) if len(cust_disputes) else 0
+        level = s.level_for(segment, max_days)
+        action, channel, template = None, None, None
+        if len(cust_pending):
+            p = cust_pending.sort_values("promised_pay_date").iloc[0]
+            action, reason = "postpone", f"promise to pay pending, due {p['promised_pay_date'].date()}"
+        elif soon_share >= s.postpone_min_share:
+            action = "postpone"
+            reason = f"payment predicted within {s.postpone_within_days} days ({soon_share:.0%} of the overdue amount)"
+        elif last_contact is not None and (as_of - last_contact).days < s.min_days_between_contacts:
+            action, reason = "wait", f"contacted {(as_of - last_contact).days} day(s) ago"
+        elif disputed >= s.dispute_min_share * int(inv["open_minor"].sum()) and disputed > 0:
+            age = (t - cust_disputes["opened_date"].min()).days
+            if age >= s.dispute_follow_up_after_days:
+                action, channel = "dispute_follow_up", "phone"
+                reason = f"{len(cust_disputes)} open dispute(s), oldest {age} days, {disputed / max(inv['open_minor'].sum(), 1):.0%} of overdue"
+            else:
+                action, reason = "wait", f"dispute opened {age} day(s) ago, under review"
+        elif len(cust_broken):
+            action, channel = "escalation", "phone"
+            reason = f"promise to pay broken on {cust_broken['resolved_date'].max().date()}"
+        elif streak >= s.unanswered_reminders and level is not None:
+            action, channel = "escalation", "phone"
+            reason = f"no response after {streak} reminders"
+        elif level is None:
+            action, reason = "wait", f"{max_days} day(s) overdue; first reminder at {s.levels(segment)[0].min_days_overdue}"
+        else:
+            action, channel, template = level.action, level.channel, level.template
+            reason = f"{max_days} days overdue: level {s.levels(segment).index(level) + 1} ({level.action})"
+        firm = (tier in s.firm_tiers or max_days >= s.firm_days_overdue
+                or len(broken_year[broken_year["customer_id"] == cid]) >= s.firm_after_broken_promises
+                or streak >= s.unanswered_reminders)
+        tone = "firm" if firm else "friendly"
+        actionable = action not in ("postpone", "wait")
+        p_change = min(1.0, s.action_effect[action] * relative) if actionable else 0.0
+        priority = at_risk / 100 * p_change * s.urgency[tier] if actionable else 0.0
+        col_id = c.get("collector_id")
+        col_name = collectors["collector_name"].get(col_id) if col_id in collectors.index else None
+        subject = body = None
+        currency = c.get("currency") or (inv["currency"].iloc[0] if "currency" in inv else None)
+        if actionable and template:
+            listed = bal[bal["customer_id"] == cid] if action == "statement" else inv
+            subject, body = draft_email(s, template, tone, customer_name=str(c.get("customer_name", cid)),
+                                        collector_name=str(col_name or "Accounts Receivable"), currency=str(currency),
+                                        invoices=listed, as_of=as_of)
+        best_wd = prof["best_weekday"] if prof is not None else None
+        best_hr = prof["best_hour"] if prof is not None else None
+        rows.append(
+            {
+                "customer_id": cid,
+                "customer_name": c.get("customer_name"),
+                "segment": segment,
+                "tier": tier,
+                "collector_id": col_id,
+                "collector_name": col_name,
+                "action": action,
+                "channel": channel,
+                "reason": reason,
+                "priority": round(priority, 2),
+                "overdue_functional_minor": overdue_f,
+                "at_risk_functional_minor": at_risk,
+                "p_contact_changes_outcome": round(p_change, 4),
+                "max_days_overdue": max_days,
+                "overdue_invoices": " ".join(inv.sort_values("due_date")["invoice_id"]),
+                "tone": tone,
+                "best_weekday": WEEKDAY_NAMES[int(best_wd)] if best_wd is not None and pd.notna(best_wd) else None,
+                "best_hour": int(best_hr) if best_hr is not None and pd.notna(best_hr) else None,
+                "currency": currency,
+                "email_to": c.get("contact_email"),
+                "email_subject": subject,
+                "email_body": body,
+            }
+        )
+    wl = pd.DataFrame(rows)
+    return schedule(wl, collectors, strategy, as_of)
+
+
+def schedule(wl: pd.DataFrame, collectors: pd.DataFrame, strategy: Strategy, as_of: dt.date) -> pd.DataFrame:
+    """Rank each collector's actionable items by priority and fill the next work day up to capacity;
+    what does not fit rolls over to the following work days, visibly (status ``rolled_over``)."""
+    day = next_business_day(as_of)
+    wl = wl.sort_values(["collector_id", "priority", "customer_id"], ascending=[True, False, True], kind="stable")
+    wl["as_of_date"], wl["worklist_date"] = as_of, day
+    wl["rank"], wl["status"], wl["scheduled_for"] = pd.NA, None, None
+    actionable = ~wl["action"].isin(["postpone", "wait"])
+    wl.loc[~actionable, "status"] = np.where(wl.loc[~actionable, "action"] == "postpone", "postponed", "waiting")
+    for col_id, idx in wl[actionable].groupby("collector_id", dropna=False).groups.items():
+        cap = collectors["daily_capacity"].get(col_id) if col_id in collectors.index else None
+        cap = int(cap) if cap is not None and pd.notna(cap) and int(cap) > 0 else strategy.default_daily_capacity
+        for rank, i in enumerate(idx, 1):
+            k = (rank - 1) // cap
+            wl.at[i, "rank"] = rank
+            wl.at[i, "status"] = "today" if k == 0 else "rolled_over"
+            wl.at[i, "scheduled_for"] = _business_days_after(day, k)
+    wl["rank"] = wl["rank"].astype("Int64")
+    return wl[list(WORKLIST_COLUMNS)].reset_index(drop=True)
+
+
+# --- warehouse ---------------------------------------------------------------------------------------
+
+
+def worklist_inputs_from_warehouse(
+    con, as_of: dt.date, predictions: pd.DataFrame | None = None, tiers: pd.DataFrame | None = None
+) -> WorklistInputs:
+    a = f"date '{as_of.isoformat()}'"
+    customers = con.execute(
+        f"select customer_id, customer_name, segment, collector_id, contact_email, currency "
+        f"from {_latest('erp_customers', 'customer_id', as_of)}"
+    ).df()
+    if customers.empty:  # snapshots dated after as-of only (a world starts with one): take the earliest
+        customers = con.execute(
+            "select customer_id, customer_name, segment, collector_id, contact_email, currency from raw.erp_customers "
+            "qualify row_number() over (partition by customer_id order by _extract_date, _row_number desc) = 1"
+        ).df()
+    collectors = con.execute(
+        "select collector_id, collector_name, daily_capacity from raw.erp_collectors "
+        "qualify row_number() over (partition by collector_id order by _extract_date desc, _row_number desc) = 1"
+    ).df()
+    promises = con.execute(
+        f"""
+        with v as (select * from raw.erp_promises_to_pay where _extract_date <= {a}),
+        latest as (select * from v qualify row_number() over (partition by promise_id
+                   order by _extract_date desc, _loaded_at desc, _row_number desc) = 1),
+        res as (select promise_id, min(_extract_date) as resolved_date from v where status <> 'open' group by 1)
+        select latest.promise_id, latest.customer_id, latest.invoice_id, latest.promise_date, latest.promised_pay_date,
+               cast(round(latest.promised_amount * 100) as bigint) as promised_minor, latest.status, res.resolved_date
+        from latest left join res using (promise_id)
+        """
+    ).df()
+    disputes = con.execute(
+        f"""select dispute_id, customer_id, invoice_id, opened_date, status, reason_code,
+                   cast(round(disputed_amount * 100) as bigint) as disputed_minor
+            from {_latest('erp_disputes', 'dispute_id', as_of, f'opened_date <= {a}')}"""
+    ).df()
+    activities = con.execute(
+        f"""select customer_id, cast(activity_at as varchar) as activity_at_utc, activity_type, outcome,
+                   _source_file
+            from {_latest('erp_collection_activities', 'activity_id', as_of)}"""
+    ).df()
+    activities = _with_local_time(con, activities, as_of)
+    return WorklistInputs(customers, collectors, open_balances(con, as_of), promises, disputes, activities,
+                          predictions, tiers)
+
+
+# The ERP stores contact times as UTC instants; the hour a customer answers is a local-time habit. The
+# customer master has a country, not a time zone: each country's main zone stands in (a gap for the US
+# and Canada, which span several; their hours may be off by up to three).
+COUNTRY_TIMEZONES = {
+    "US": "America/New_York", "CA": "America/Toronto", "GB": "Europe/London", "IE": "Europe/Dublin",
+    "DE": "Europe/Berlin", "FR": "Europe/Paris", "NL": "Europe/Amsterdam", "IT": "Europe/Rome",
+    "ES": "Europe/Madrid",
+}
+
+
+def _with_local_time(con, activities: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """``activity_at`` as the customer's local wall-clock time (ISO text without offset)."""
+    countries = con.execute(
+        "select customer_id, any_value(country) as country from raw.erp_customers group by 1"
+    ).df().set_index("customer_id")["country"]
+    out = activities.drop(columns="_source_file").copy()
+    utc = pd.to_datetime(out.pop("activity_at_utc"), utc=True)
+    tz = out["customer_id"].map(countries).map(COUNTRY_TIMEZONES).fillna("UTC")
+    local = pd.Series(index=out.index, dtype=object)
+    for zone, idx in tz.groupby(tz).groups.items():
+        local[idx] = utc[idx].dt.tz_convert(zone).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    out["activity_at"] = local
+    return out

@@ -1,0 +1,174 @@
+"""The cash forecast on hand-made invoices (exact figures) and on the small simulated world."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.collections import cash_forecast as cf
+
+AS_OF = dt.date(2026, 3, 6)  # a Friday
+
+
+def _balances(rows):
+    """rows: (invoice_id, customer_id, due_date, open_functional_minor[, currency])."""
+    return pd.DataFrame(
+        [
+            {"invoice_id": r[0], "customer_id": r[1], "currency": r[4] if len(r) > 4 else "USD",
+             "invoice_date": AS_OF - dt.timedelta(days=20), "due_date": r[2], "open_minor": r[3],
+             "open_functional_minor": r[3], "fx_rate": "1"}
+            for r in rows
+        ]
+    )
+
+
+def _preds(rows):
+    """rows: (invoice_id, p10, p50, p90, p_by_due, p30, p60, p90prob) in days late."""
+    cols = ["invoice_id", "p10_days_late", "p50_days_late", "p90_days_late", "p_paid_by_due", "p_paid_within_30",
+            "p_paid_within_60", "p_paid_within_90"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_sums_are_exact_and_everything_arrives_when_the_model_says_so():
+    bal = _balances([("I1", "C1", AS_OF + dt.timedelta(days=10), 1_000_001),
+                     ("I2", "C2", AS_OF + dt.timedelta(days=3), 250_099)])
+    preds = _preds([("I1", 2, 5, 9, 0.02, 1.0, 1.0, 1.0), ("I2", 0, 1, 4, 0.1, 1.0, 1.0, 1.0)])
+    fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=50)
+    assert fc.daily["expected_minor"].dtype == np.int64
+    assert int(fc.daily["expected_minor"].sum()) == 1_250_100  # to the cent
+    assert int(fc.weekly["expected_minor"].sum()) == 1_250_100
+    totals = fc.totals.set_index("period_days")["expected_minor"]
+    assert totals[60] == 1_250_100 and totals[30] >= 0.9 * 1_250_100  # P90 9 days late, all paid within 30
+    assert fc.beyond_horizon_minor == 0
+    assert (fc.weekly["low_minor"] <= fc.weekly["expected_minor"]).all()
+    assert (fc.weekly["expected_minor"] <= fc.weekly["high_minor"]).all()
+    assert fc.as_decimal("totals")["expected"].tolist()[1:] == [Decimal("12501.00")] * 2
+
+
+def test_cash_lands_on_bank_business_days_only():
+    bal = _balances([("I1", "C1", AS_OF + dt.timedelta(days=5), 700_000)])
+    preds = _preds([("I1", -3, 4, 12, 0.3, 1.0, 1.0, 1.0)])
+    fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
+    paid = fc.daily[fc.daily["expected_minor"] > 0]
+    assert len(paid) > 3
+    assert all(pd.Timestamp(d).dayofweek < 5 for d in paid["day"])
+    # Good Friday 2026 (3 April) is a Fed business day but a TARGET2 holiday: EUR cash rolls to Tuesday 7 April
+    eur = _balances([("E1", "C9", dt.date(2026, 4, 3), 100_000, "EUR")])
+    fc_eur = cf.cash_forecast(eur, _preds([("E1", 0, 0, 0, 1.0, 1.0, 1.0, 1.0)]), None, AS_OF, draws=5)
+    days = fc_eur.daily.set_index("day")["expected_minor"]
+    assert days[dt.date(2026, 4, 3)] == 0 and days[dt.date(2026, 4, 6)] == 0
+    assert days[dt.date(2026, 4, 7)] >= 90_000  # P10 at the due date: 10 % spreads over the days before
+    assert int(days.sum()) == 100_000
+
+
+def test_a_capped_prediction_brings_no_cash():
+    bal = _balances([("I1", "C1", AS_OF - dt.timedelta(days=150), 500_000),  # past the 120-day cap already
+                     ("I2", "C2", AS_OF + dt.timedelta(days=5), 300_000)])
+    preds = _preds([("I1", 151, 151, 151, 0.0, 0.0, 0.0, 0.0), ("I2", 120, 120, 120, 0.0, 0.0, 0.0, 0.0)])
+    fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
+    assert int(fc.daily["expected_minor"].sum()) == 0
+    assert fc.beyond_horizon_minor == 800_000
+
+
+def test_classifier_probabilities_carry_the_upper_tail():
+    """P90 at the cap (as the model often says) must not lose the mass the classifiers put within 60 days."""
+    bal = _balances([("I1", "C1", AS_OF, 1_000_000)])  # due today: horizon day d is d days late
+    preds = _preds([("I1", 5, 20, 120, 0.05, 0.6, 0.8, 0.9)])
+    fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
+    totals = fc.totals.set_index("period_days")["expected_minor"]
+    assert totals[30] == pytest.approx(600_000, abs=25_000)
+    assert totals[60] == pytest.approx(800_000, abs=25_000)
+    assert totals[90] == pytest.approx(900_000, abs=25_000)
+
+
+def test_a_kept_promise_moves_the_cash_to_the_promised_date():
+    due = AS_OF - dt.timedelta(days=20)
+    bal = _balances([("I1", "C1", due, 400_000)])
+    preds = _preds([("I1", 40, 60, 90, 0.0, 0.0, 0.5, 0.9)])  # the model expects it 40-90 days late
+    promises = pd.DataFrame([{"promise_id": "P1", "customer_id": "C1", "invoice_id": "I1",
+                              "promised_pay_date": dt.date(2026, 3, 11), "promised_minor": 400_000,
+                              "keep_rate": 1.0}])
+    fc = cf.cash_forecast(bal, preds, promises, AS_OF, draws=20)
+    days = fc.daily.set_index("day")["expected_minor"]
+    assert int(days[dt.date(2026, 3, 11):dt.date(2026, 3, 13)].sum()) == 400_000
+    assert (fc.weekly["low_minor"] == fc.weekly["expected_minor"]).all()  # certain: no band
+
+
+def test_an_account_level_promise_covers_the_oldest_invoices_first():
+    bal = _balances([("OLD", "C1", AS_OF - dt.timedelta(days=40), 100_000),
+                     ("NEW", "C1", AS_OF - dt.timedelta(days=5), 100_000)])
+    preds = _preds([("OLD", 60, 80, 100, 0, 0, 0.2, 0.6), ("NEW", 60, 80, 100, 0, 0, 0.2, 0.6)])
+    promises = pd.DataFrame([{"promise_id": "P1", "customer_id": "C1", "invoice_id": None,
+                              "promised_pay_date": dt.date(2026, 3, 10), "promised_minor": 150_000,
+                              "keep_rate": 1.0}])
+    d = cf.invoice_distributions(bal, preds, promises, AS_OF)
+    assert dict(zip(d.invoice_id, d.promise_minor, strict=True)) == {"OLD": 100_000, "NEW": 50_000}
+
+
+def test_run_profiles_put_cash_on_the_customers_payment_day():
+    thursdays = pd.date_range("2025-09-04", "2026-03-05", freq="7D")  # a weekly Thursday payer
+    pays = pd.DataFrame({"customer_id": "C1", "payment_date": thursdays})
+    prof = cf.RunProfiles.from_payments(pays, AS_OF)
+    bal = _balances([("I1", "C1", AS_OF + dt.timedelta(days=14), 1_000_000)])
+    preds = _preds([("I1", -2, 3, 9, 0.3, 1.0, 1.0, 1.0)])
+    plain = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
+    fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=10, profiles=prof)
+    by_day = fc.daily.assign(wd=pd.to_datetime(fc.daily["day"]).dt.dayofweek).groupby("wd")["expected_minor"].sum()
+    assert by_day[3] / 1_000_000 > 0.7  # most of it on Thursdays
+    plain_wd = plain.daily.assign(wd=pd.to_datetime(plain.daily["day"]).dt.dayofweek)
+    assert plain_wd.groupby("wd")["expected_minor"].sum()[3] / 1_000_000 < 0.4
+    assert int(fc.daily["expected_minor"].sum()) == 1_000_000  # moved, not lost
+
+
+def test_what_if_delay_and_default():
+    bal = _balances([("A1", "BIG", AS_OF + dt.timedelta(days=10), 900_000),
+                     ("B1", "SMALL", AS_OF + dt.timedelta(days=10), 100_000)])
+    preds = _preds([("A1", 0, 0, 0, 1.0, 1.0, 1.0, 1.0), ("B1", 0, 0, 0, 1.0, 1.0, 1.0, 1.0)])
+    base = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
+    assert cf.top_customers(base.dists, 1) == ["BIG"]
+    late = cf.what_if(base, cf.delay_customers(base.dists, ["BIG"], 30), "BIG 30 days late", ["BIG"])
+    t = late.totals.set_index("period_days")
+    assert t.loc[30, "delta_minor"] == -900_000 and t.loc[60, "delta_minor"] == 0
+    gone = cf.what_if(base, cf.default_customers(base.dists, ["SMALL"]), "SMALL defaults", ["SMALL"])
+    assert gone.totals.set_index("period_days").loc[90, "delta_minor"] == -100_000
+    assert int(gone.weekly["delta_minor"].sum()) == -100_000
+
+
+def test_open_balances_match_the_simulated_ledger(small_warehouse):
+    con, world = small_warehouse
+    as_of = pd.Timestamp(con.execute("select max(_extract_date) from raw.erp_invoices").fetchone()[0]).date()
+    bal = cf.open_balances(con, as_of)
+    truth = pd.read_csv(world / "ground_truth" / "open_items.csv", dtype=str)
+    truth = truth[truth["item_type"] == "invoice"]
+    both = truth.merge(bal, left_on="item_id", right_on="invoice_id")
+    assert len(both) > 20
+    assert all(int(Decimal(a) * 100) == b for a, b in zip(both["open_amount_functional"],
+                                                            both["open_functional_minor"], strict=True))
+    # the only invoices the ledger shows open and the forecast does not are short-paid ones (deductions)
+    missing = set(truth["item_id"]) - set(bal["invoice_id"])
+    if missing:
+        ded = set(con.execute("select invoice_id from raw.erp_disputes where is_deduction = 'true'").df()["invoice_id"])
+        assert missing <= ded
+
+
+def test_forecast_on_the_simulated_world(small_warehouse):
+    con, world = small_warehouse
+    as_of = pd.Timestamp(con.execute("select max(_extract_date) from raw.erp_invoices").fetchone()[0]).date()
+    as_of = as_of - dt.timedelta(days=120)
+    bal = cf.open_balances(con, as_of)
+    # predictions from the truth: every invoice's real pay date, ±3 days
+    out = pd.read_csv(world / "ground_truth" / "invoice_outcomes.csv", dtype=str)[["invoice_id", "paid_date"]]
+    b = bal.merge(out, on="invoice_id")
+    late = (pd.to_datetime(b["paid_date"]) - pd.to_datetime(b["due_date"])).dt.days
+    preds = pd.DataFrame({"invoice_id": b["invoice_id"], "p10_days_late": late - 3, "p50_days_late": late,
+                          "p90_days_late": late + 3})
+    preds = preds.dropna()
+    fc = cf.cash_forecast_from_warehouse(con, as_of, preds, draws=20)
+    actual = cf.cash_received(con, as_of)
+    a = int(actual["cash_minor"].sum())
+    f = int(fc.daily["expected_minor"].sum())
+    assert a > 0 and abs(f - a) / a < 0.15
