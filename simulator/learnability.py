@@ -100,7 +100,10 @@ def _rows(world: Path):
         paid_dl = [max(DL_MIN, min(DL_CAP, p - due)) for p, _, due, _, _ in paid]
         prev_amounts: list[float] = []  # sorted amounts of the invoices issued before this one
         sorted_dl: list[float] = []  # sorted days late of the invoices paid before this one
-        early = month_end = mid_month = 0
+        early = month_end = mid_month = splits = 0
+        split_gaps: list[int] = []  # sorted days between first and last payment of split invoices
+        min_split_amt = max_full_amt = math.nan  # amount thresholds of the instalment habit
+        min_early_amt = max_late_amt = math.nan  # and of the discount habit
         weekdays = [0] * 7
         j = k = old_k = 0
         season_n, season_sum = [0] * 12, [0.0] * 12
@@ -112,6 +115,17 @@ def _rows(world: Path):
                 p, i, _, _, first = paid[k]
                 bisect.insort(sorted_dl, paid_dl[k])
                 early += first - i <= 14
+                amt = paid[k][3]
+                if first < p:  # paid in instalments
+                    splits += 1
+                    bisect.insort(split_gaps, p - first)
+                    min_split_amt = amt if math.isnan(min_split_amt) else min(min_split_amt, amt)
+                else:
+                    max_full_amt = amt if math.isnan(max_full_amt) else max(max_full_amt, amt)
+                if first - i <= 14:
+                    min_early_amt = amt if math.isnan(min_early_amt) else min(min_early_amt, amt)
+                else:
+                    max_late_amt = amt if math.isnan(max_late_amt) else max(max_late_amt, amt)
                 month_end += (dt.date.fromordinal(p) + dt.timedelta(days=4)).day <= 4
                 mid_month += 13 <= dt.date.fromordinal(p).day <= 17
                 weekdays[(p - 1) % 7] += 1
@@ -175,6 +189,15 @@ def _rows(world: Path):
                 ).days,
                 "usual_to_15th": (15 - usual_d.day) % 31,
                 "usual_to_pay_weekday": (wd_mode - (usual - 1) % 7) % 7 if k else math.nan,
+                # Instalments and discounts follow the amount (the cash is not there for the big ones;
+                # the discount is worth the effort on the big ones): where this invoice sits against
+                # the amounts the customer split / paid early before.
+                "split_share": splits / k if k else math.nan,
+                "split_gap": _median_sorted(split_gaps) if split_gaps else math.nan,
+                "vs_min_split_log2": math.log2(amount / min_split_amt) if min_split_amt > 0 else math.nan,
+                "vs_max_full_log2": math.log2(amount / max_full_amt) if max_full_amt > 0 else math.nan,
+                "vs_min_early_log2": math.log2(amount / min_early_amt) if min_early_amt > 0 else math.nan,
+                "vs_max_late_log2": math.log2(amount / max_late_amt) if max_late_amt > 0 else math.nan,
                 "od_count": len(open_overdue),
                 "od_max_dpd": max(open_overdue) if open_overdue else 0,
             }

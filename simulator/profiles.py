@@ -369,6 +369,9 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
         lo, hi = start_o + int(span * 0.2), as_of_o - 120
         c.det_start_o = d.randint(lo, max(lo, hi))
         c.det_rate = d.uniform(3, 9)
+        # A slide is a change against the customer's own past: it needs a past (a new account that
+        # pays 90 days late from its first invoice is a bad onboarding, not a deterioration).
+        c.created_o = min(c.created_o, c.det_start_o - 180)
     c.stress_days = 0.0
     if a == "sudden_default":
         lo, hi = start_o + int(span * 0.15), as_of_o - 20

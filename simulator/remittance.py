@@ -280,9 +280,17 @@ def advice_pdf(a: Advice) -> bytes:
     ]
     size = 8.5 if len(cols) > 5 else 9.5
     pages, items, y = [], list(head), 185.0
-    table_head = [(x, 0, h, size, True) for x, (_, h) in zip(xs, cols, strict=True)]
-    items += [(x, y, h, s, b) for x, _, h, s, b in table_head]
-    y += 18
+    # A bilingual heading ("Invoice Amount / Rechnungsbetrag") does not fit a column of a printed
+    # table: AP systems stack the two languages, the German under the English.
+    table_head = []
+    for x, (_, h) in zip(xs, cols, strict=True):
+        top, _, bottom = h.partition(" / ")
+        table_head.append((x, 0, top, size, True))
+        if bottom:
+            table_head.append((x, size + 2, bottom, size, False))
+    head_height = 18 + (size + 2 if any(dy for _, dy, _, _, _ in table_head) else 0)
+    items += [(x, y + dy, h, s, b) for x, dy, h, s, b in table_head]
+    y += head_height
     for n, ln in enumerate(a.lines):
         if n and n % 38 == 0:
             pages.append(items)
@@ -290,8 +298,8 @@ def advice_pdf(a: Advice) -> bytes:
                 [(left, 50, f"REMITTANCE ADVICE (continued) - {a.reference or a.payment_id}", 10, True)],
                 80.0,
             )
-            items += [(x, y, h, s, b) for x, _, h, s, b in table_head]
-            y += 18
+            items += [(x, y + dy, h, s, b) for x, dy, h, s, b in table_head]
+            y += head_height
         for x, (k, _) in zip(xs, cols, strict=True):
             items.append((x, y, a.cell(k, ln), size, False))
         y += 15

@@ -1535,8 +1535,9 @@ class World:
             if keep:
                 if not inv.plan_o or inv.plan_o > promised_o:
                     self._set_plan(inv, promised_o, "full")
-            elif inv.plan_o and inv.plan_o <= promised_o + 3:
-                # Broken: the run the customer had planned slips past the promised date.
+            elif inv.plan_o and promised_o - 3 <= inv.plan_o <= promised_o + 3:
+                # Broken: the run the customer had planned for the promised date slips past it. Invoices
+                # already scheduled for earlier runs go out in those runs.
                 self._set_plan(inv, self._arrival(c, promised_o + d.randint(3, 12), use_run=True), "full")
         c.promise_until_o = promised_o + 3
         if erp_logged and self.writing(o):

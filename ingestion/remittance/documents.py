@@ -321,6 +321,18 @@ def _extract_email(data: bytes, name: str, depth: int) -> list[Extraction]:
         # References named without any amount (a subject line, a sentence) next to a document that
         # states paid amounts are mentions of that document's invoices, or not invoices at all.
         docs = [ex for ex in docs if any(ln.paid_amount is not None for ln in ex.lines)]
+    if body_ex in docs and len(body_ex.lines) == 1 and body_ex.lines[0].paid_amount is not None:
+        # "Payment advice INV-100857 ... our payment of 3,039.47": the subject's reference and the
+        # sentence's amount read as one line, when an attachment itemizes exactly that amount. That is
+        # the payment (its reference and total), not another invoice.
+        stated = body_ex.lines[0].paid_amount.value
+        itemized = [
+            sum(ln.paid_amount.value for ln in ex.lines if ln.paid_amount is not None)
+            for ex in found
+            if ex.lines
+        ]
+        if stated in itemized:
+            docs.remove(body_ex)
     docs = _dedupe(docs)
     if not docs:
         docs = [body_ex]
