@@ -210,7 +210,7 @@ DELEGATED = {
     ("evaluate", "payments"): "ml.evaluate_payments",
     ("evaluate", "triage"): "ml.triage.evaluate",
     ("evaluate", "forecast"): "ml.collections.evaluate_forecast",
-    ("evaluate", "workload"): "ml.collections.evaluate_workload",
+    ("evaluate", "workload"): "ml.collections.workload",
     ("whatif", None): "ml.collections.whatif",
 }
 

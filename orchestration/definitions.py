@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.bank import raw_bank_and_remittance
 from assets.cashapp import cashapp_reconciliation, cashapp_results
+from assets.collections import cash_forecast, collector_worklist
 from assets.config import daily_as_of_partitions
 from assets.erp import raw_erp_extracts
 from assets.ledger import build_ledger_assets
@@ -40,6 +41,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         cashapp_reconciliation,
         payment_model,
         payment_predictions,
+        collector_worklist,
+        cash_forecast,
         published,
     ]
 

@@ -44,7 +44,9 @@ CUSTOMER_CORRELATION = 0.8
 # the band of a total of hundreds of invoices would shrink to nothing.
 GLOBAL_SHARE = 0.25
 PROMISE_GRACE_DAYS = 3  # the ERP's promise check allows three days for the money to arrive
-PROMISE_PRIOR_KEEP = 0.6  # keep rate of a customer without promise history (pulled toward by 3 pseudo-promises)
+PROMISE_PRIOR_KEEP = (
+    0.6  # keep rate of a customer without promise history (pulled toward by 3 pseudo-promises)
+)
 PROMISE_PRIOR_WEIGHT = 3.0
 
 
@@ -114,7 +116,9 @@ def open_promises(con, as_of: dt.date) -> pd.DataFrame:
         order by v.promised_pay_date, v.promise_id
         """
     ).df()
-    p["keep_rate"] = (p["kept"] + PROMISE_PRIOR_KEEP * PROMISE_PRIOR_WEIGHT) / (p["resolved"] + PROMISE_PRIOR_WEIGHT)
+    p["keep_rate"] = (p["kept"] + PROMISE_PRIOR_KEEP * PROMISE_PRIOR_WEIGHT) / (
+        p["resolved"] + PROMISE_PRIOR_WEIGHT
+    )
     return p
 
 
@@ -235,7 +239,9 @@ def invoice_distributions(
         xs.append(np.where(ok, float(edge), np.nan))
         ys.append(pr)
     x, y = np.column_stack(xs), np.column_stack(ys)
-    unscored = np.isnan(x).all(axis=1) & (floor_late < CAP_DAYS_LATE) & b[cols[1:2]].isna().all(axis=1).to_numpy()
+    unscored = (
+        np.isnan(x).all(axis=1) & (floor_late < CAP_DAYS_LATE) & b[cols[1:2]].isna().all(axis=1).to_numpy()
+    )
     x[unscored, :3] = [-3.0, 0.0, 10.0]  # around the due date
     order = np.argsort(np.where(np.isnan(x), np.inf, x), axis=1, kind="stable")
     x = np.take_along_axis(x, order, axis=1)
@@ -286,11 +292,19 @@ def _allocate_promises(b: pd.DataFrame, promises: pd.DataFrame, as_of: dt.date):
     keep = np.zeros(n)
     pos = {inv: i for i, inv in enumerate(b["invoice_id"])}
     by_customer = (
-        b.assign(_i=np.arange(n)).sort_values(["due_date", "invoice_id"]).groupby("customer_id")["_i"].apply(list).to_dict()
+        b.assign(_i=np.arange(n))
+        .sort_values(["due_date", "invoice_id"])
+        .groupby("customer_id")["_i"]
+        .apply(list)
+        .to_dict()
     )
     for p in promises.itertuples(index=False):
         left = int(p.promised_minor)
-        targets = [pos[p.invoice_id]] if isinstance(p.invoice_id, str) and p.invoice_id in pos else by_customer.get(p.customer_id, [])
+        targets = (
+            [pos[p.invoice_id]]
+            if isinstance(p.invoice_id, str) and p.invoice_id in pos
+            else by_customer.get(p.customer_id, [])
+        )
         o = (pd.Timestamp(p.promised_pay_date) - pd.Timestamp(as_of)).days
         for i in targets:
             room = int(b["open_minor"].iat[i]) - covered[i]
@@ -383,8 +397,10 @@ class RunProfiles:
     def from_payments(cls, payments: pd.DataFrame, as_of: dt.date, lookback_days: int = RUN_LOOKBACK_DAYS):
         """``payments``: customer_id, payment_date (one row per receipt)."""
         t = pd.Timestamp(as_of)
-        p = payments[(pd.to_datetime(payments["payment_date"]) <= t)
-                     & (pd.to_datetime(payments["payment_date"]) > t - pd.Timedelta(days=lookback_days))]
+        p = payments[
+            (pd.to_datetime(payments["payment_date"]) <= t)
+            & (pd.to_datetime(payments["payment_date"]) > t - pd.Timedelta(days=lookback_days))
+        ]
         dates = pd.to_datetime(p["payment_date"])
         ids, codes = np.unique(p["customer_id"].astype(str).to_numpy(), return_inverse=True)
         wd = np.zeros((len(ids), 7))
@@ -535,12 +551,20 @@ def forecast_from_distributions(
     days = [as_of + dt.timedelta(days=i) for i in range(1, H + 1)]
 
     def band(totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.percentile(totals, 10, axis=-1).round().astype(np.int64),
-                np.percentile(totals, 90, axis=-1).round().astype(np.int64))
+        return (
+            np.percentile(totals, 10, axis=-1).round().astype(np.int64),
+            np.percentile(totals, 90, axis=-1).round().astype(np.int64),
+        )
 
     lo, hi = band(sim)
-    daily = pd.DataFrame({"day": days, "low_minor": np.minimum(lo, expected), "expected_minor": expected,
-                          "high_minor": np.maximum(hi, expected)})
+    daily = pd.DataFrame(
+        {
+            "day": days,
+            "low_minor": np.minimum(lo, expected),
+            "expected_minor": expected,
+            "high_minor": np.maximum(hi, expected),
+        }
+    )
     weeks = np.arange(H) // 7 + 1
     wk_sim = np.stack([sim[weeks == w].sum(axis=0) for w in range(1, WEEKS + 1)])
     wk_exp = np.array([expected[weeks == w].sum() for w in range(1, WEEKS + 1)])
@@ -560,7 +584,14 @@ def forecast_from_distributions(
         tot = sim[:p].sum(axis=0)
         e = int(expected[:p].sum())
         plo, phi = band(tot)
-        rows.append({"period_days": p, "low_minor": min(int(plo), e), "expected_minor": e, "high_minor": max(int(phi), e)})
+        rows.append(
+            {
+                "period_days": p,
+                "low_minor": min(int(plo), e),
+                "expected_minor": e,
+                "high_minor": max(int(phi), e),
+            }
+        )
     totals = pd.DataFrame(rows)
     total_open = int(d.amount_minor.sum())
     return CashForecast(as_of, daily, weekly, totals, total_open, total_open - int(expected.sum()), dists=d)
@@ -628,7 +659,9 @@ class WhatIf:
     totals: pd.DataFrame  # period_days, base, scenario, delta
 
 
-def what_if(base: CashForecast, scenario: InvoiceDistributions, description: str, customers: list[str]) -> WhatIf:
+def what_if(
+    base: CashForecast, scenario: InvoiceDistributions, description: str, customers: list[str]
+) -> WhatIf:
     s = forecast_from_distributions(scenario, base.as_of, draws=50)
     w = pd.DataFrame(
         {

@@ -47,9 +47,15 @@ def _point_distributions(d: InvoiceDistributions, offsets: np.ndarray) -> Invoic
     off = np.maximum(offsets.astype("float64"), 1.0)
     n = len(off)
     return InvoiceDistributions(
-        d.invoice_id, d.customer_id, d.currency, d.amount_minor,
-        knots=np.column_stack([off, off]), levels=np.ones((n, 2)),
-        promise_minor=np.zeros(n, dtype=np.int64), promise_offset=np.full(n, np.nan), keep_rate=np.zeros(n),
+        d.invoice_id,
+        d.customer_id,
+        d.currency,
+        d.amount_minor,
+        knots=np.column_stack([off, off]),
+        levels=np.ones((n, 2)),
+        promise_minor=np.zeros(n, dtype=np.int64),
+        promise_offset=np.full(n, np.nan),
+        keep_rate=np.zeros(n),
     )
 
 
@@ -91,9 +97,14 @@ def backtest_forecast(con, origins: list[dt.date], *, config=None, progress=None
     from ml.payment_model import fit_payment_model
     from ml.scoring import score_open_invoices
 
-    world_end = pd.Timestamp(con.execute("select max(_extract_date) from raw.erp_invoices").fetchone()[0]).date()
+    world_end = pd.Timestamp(
+        con.execute("select max(_extract_date) from raw.erp_invoices").fetchone()[0]
+    ).date()
     h = invoice_history_from_warehouse(con, world_end)
-    series, per_origin = [], []  # series: (origin, {method: daily cents}, actual daily, weekly low, weekly high)
+    series, per_origin = (
+        [],
+        [],
+    )  # series: (origin, {method: daily cents}, actual daily, weekly low, weekly high)
     for T in origins:
         t0 = time.perf_counter()
         model = fit_payment_model(h, T, config)
@@ -113,7 +124,9 @@ def backtest_forecast(con, origins: list[dt.date], *, config=None, progress=None
             "baseline_due_date": base_due.daily["expected_minor"].to_numpy(),
             "baseline_customer_history": base_hist.daily["expected_minor"].to_numpy(),
         }
-        series.append((T, daily, actual, fc.weekly["low_minor"].to_numpy(), fc.weekly["high_minor"].to_numpy()))
+        series.append(
+            (T, daily, actual, fc.weekly["low_minor"].to_numpy(), fc.weekly["high_minor"].to_numpy())
+        )
         per_origin.append(
             {
                 "origin": T.isoformat(),
@@ -145,7 +158,9 @@ def summarize_backtest(series, per_origin) -> dict:
     low = np.concatenate([lo for *_, lo, _ in series])
     high = np.concatenate([hi for *_, hi in series])
     weekly = {m: _wape(np.concatenate([_weeks(d[m]) for _, d, _, _, _ in series]), actual_w) for m in METHODS}
-    monthly = {m: _wape(np.concatenate([_months(d[m]) for _, d, _, _, _ in series]), actual_m) for m in METHODS}
+    monthly = {
+        m: _wape(np.concatenate([_months(d[m]) for _, d, _, _, _ in series]), actual_m) for m in METHODS
+    }
     best_baseline = min(weekly["baseline_due_date"], weekly["baseline_customer_history"])
     return {
         "origins": [T.isoformat() for T, *_ in series],
@@ -159,14 +174,18 @@ def summarize_backtest(series, per_origin) -> dict:
 
 
 def format_report(r: dict) -> str:
-    lines = [f"cash forecast backtest: {len(r['origins'])} origins {r['origins'][0]} … {r['origins'][-1]}, "
-             "13 weeks each, open AR at each origin"]
+    lines = [
+        f"cash forecast backtest: {len(r['origins'])} origins {r['origins'][0]} … {r['origins'][-1]}, "
+        "13 weeks each, open AR at each origin"
+    ]
     lines.append(f"{'method':<28}{'weekly WAPE':>12}{'monthly WAPE':>14}")
     for m in METHODS:
         lines.append(f"{m:<28}{r['weekly_wape'][m]:>12.1%}{r['monthly_wape'][m]:>14.1%}")
     lines.append(f"weekly P10–P90 band coverage: {r['weekly_band_coverage_p10_p90']:.0%} (nominal 80%)")
-    lines.append(f"target: weekly WAPE ≤ {r['target_weekly_wape']:.0%} and below both baselines → "
-                 f"{'met' if r['meets_target'] else 'NOT met'}")
+    lines.append(
+        f"target: weekly WAPE ≤ {r['target_weekly_wape']:.0%} and below both baselines → "
+        f"{'met' if r['meets_target'] else 'NOT met'}"
+    )
     return "\n".join(lines)
 
 
@@ -176,12 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.settings import load_settings
 
     ap = argparse.ArgumentParser(prog="openar evaluate forecast", description=__doc__.splitlines()[0])
-    ap.add_argument("--warehouse", type=Path, default=None, help="DuckDB file with the raw ERP tables "
-                    "(default: the installation's warehouse)")
-    ap.add_argument("--world", type=Path, default=None,
-                    help="a simulated world folder: its landing files are loaded into a temporary DuckDB first")
-    ap.add_argument("--origins", type=int, default=6, help="number of forecast origins (default 6)")
-    ap.add_argument("--step-days", type=int, default=42, help="days between origins (default 42)")
+    ap.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="DuckDB file with the raw ERP tables (default: the installation's warehouse)",
+    )
+    ap.add_argument(
+        "--world",
+        type=Path,
+        default=None,
+        help="a simulated world folder: its landing files are loaded into a temporary DuckDB first",
+    )
+    ap.add_argument("--origins", type=int, default=8, help="number of forecast origins (default 8)")
+    ap.add_argument("--step-days", type=int, default=28, help="days between origins (default 28)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     progress = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))

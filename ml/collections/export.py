@@ -51,7 +51,10 @@ def _rows(wl: pd.DataFrame) -> list[list]:
         r["overdue"] = Decimal(int(r["overdue_functional_minor"])).scaleb(-2)
         r["at_risk"] = Decimal(int(r["at_risk_functional_minor"])).scaleb(-2)
         hour, wd = r.get("best_hour"), r.get("best_weekday")
-        parts = [wd if isinstance(wd, str) else None, f"{int(hour):02d}:00" if hour is not None and pd.notna(hour) else None]
+        parts = [
+            wd if isinstance(wd, str) else None,
+            f"{int(hour):02d}:00" if hour is not None and pd.notna(hour) else None,
+        ]
         r["best_time"] = " ".join(x for x in parts if x) or None
         row = []
         for key, _ in EXPORT_COLUMNS:
@@ -65,7 +68,9 @@ def _rows(wl: pd.DataFrame) -> list[list]:
     return out
 
 
-def export_worklists(wl: pd.DataFrame, out_dir: Path, *, formats: tuple[str, ...] = ("csv", "xlsx")) -> list[Path]:
+def export_worklists(
+    wl: pd.DataFrame, out_dir: Path, *, formats: tuple[str, ...] = ("csv", "xlsx")
+) -> list[Path]:
     """One file per collector and format: ``worklist_<collector>_<date>.<ext>``, ranked rows first."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font

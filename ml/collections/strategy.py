@@ -18,7 +18,15 @@ WORKLIST_ACTIONS = ACTIONS + ("postpone", "wait")
 CHANNELS = ("email", "phone", "letter")
 TIERS = ("critical", "high", "normal")
 TONES = ("friendly", "firm")
-PLACEHOLDERS = ("customer_name", "contact_greeting", "collector_name", "total", "currency", "invoice_table", "as_of")
+PLACEHOLDERS = (
+    "customer_name",
+    "contact_greeting",
+    "collector_name",
+    "total",
+    "currency",
+    "invoice_table",
+    "as_of",
+)
 
 
 class StrategyError(ValueError):
@@ -95,7 +103,7 @@ def parse_strategy(doc: dict, src: str = "<strategy>") -> Strategy:
     for a in ACTIONS:
         _get(doc, f"action_effect.{a}", float, src, minimum=0, maximum=1)
     templates = _get(doc, "templates", dict, src)
-    for name, tones in templates.items():
+    for name in templates:
         for tone in TONES:
             for part in ("subject", "body"):
                 text = _get(doc, f"templates.{name}.{tone}.{part}", str, src)
@@ -120,11 +128,17 @@ def parse_strategy(doc: dict, src: str = "<strategy>") -> Strategy:
                 raise StrategyError(f"{src}: '{where}' must be a mapping")
             days = lv.get("min_days_overdue")
             if not isinstance(days, int) or days <= last:
-                raise StrategyError(f"{src}: '{where}.min_days_overdue' must be an integer above the previous level's")
+                raise StrategyError(
+                    f"{src}: '{where}.min_days_overdue' must be an integer above the previous level's"
+                )
             if lv.get("action") not in ACTIONS:
-                raise StrategyError(f"{src}: '{where}.action' must be one of {ACTIONS}, got {lv.get('action')!r}")
+                raise StrategyError(
+                    f"{src}: '{where}.action' must be one of {ACTIONS}, got {lv.get('action')!r}"
+                )
             if lv.get("channel") not in CHANNELS:
-                raise StrategyError(f"{src}: '{where}.channel' must be one of {CHANNELS}, got {lv.get('channel')!r}")
+                raise StrategyError(
+                    f"{src}: '{where}.channel' must be one of {CHANNELS}, got {lv.get('channel')!r}"
+                )
             tpl = lv.get("template")
             if tpl is not None and tpl not in templates:
                 raise StrategyError(f"{src}: '{where}.template' names no template: {tpl!r}")

@@ -73,12 +73,16 @@ def format_whatif(w: WhatIf, currency: str) -> str:
     lines = [f"what-if: {w.description}", f"customers: {', '.join(w.customers)}", ""]
     lines.append(f"{'week from':<12}{'base':>16}{'scenario':>16}{'change':>16}   ({currency})")
     for r in w.weekly.itertuples(index=False):
-        lines.append(f"{r.week_start!s:<12}{money(r.base_expected_minor):>16}{money(r.scenario_expected_minor):>16}"
-                     f"{money(r.delta_minor):>16}")
+        lines.append(
+            f"{r.week_start!s:<12}{money(r.base_expected_minor):>16}{money(r.scenario_expected_minor):>16}"
+            f"{money(r.delta_minor):>16}"
+        )
     lines.append("")
     for r in w.totals.itertuples(index=False):
-        lines.append(f"next {r.period_days} days{'':<3}{money(r.base_expected_minor):>16}"
-                     f"{money(r.scenario_expected_minor):>16}{money(r.delta_minor):>16}")
+        lines.append(
+            f"next {r.period_days} days{'':<3}{money(r.base_expected_minor):>16}"
+            f"{money(r.scenario_expected_minor):>16}{money(r.delta_minor):>16}"
+        )
     return "\n".join(lines)
 
 
@@ -90,8 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="openar whatif", description=__doc__.splitlines()[0])
     ap.add_argument("--delay-top", type=int, default=0, metavar="N", help="the N customers with most open AR")
     ap.add_argument("--days", type=int, default=0, metavar="D", help="pay D days later")
-    ap.add_argument("--default", dest="defaults", action="append", default=[], metavar="CUSTOMER",
-                    help="a customer that pays nothing (repeatable)")
+    ap.add_argument(
+        "--default",
+        dest="defaults",
+        action="append",
+        default=[],
+        metavar="CUSTOMER",
+        help="a customer that pays nothing (repeatable)",
+    )
     ap.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: the installation's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -103,16 +113,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         con = duckdb.connect(str(path), read_only=True)
         preds, as_of = latest_predictions(con)
-        base = cash_forecast(open_balances(con, as_of), preds, open_promises(con, as_of), as_of,
-                             profiles=RunProfiles.from_warehouse(con, as_of), draws=100)
+        base = cash_forecast(
+            open_balances(con, as_of),
+            preds,
+            open_promises(con, as_of),
+            as_of,
+            profiles=RunProfiles.from_warehouse(con, as_of),
+            draws=100,
+        )
         w = scenario(base, delay_top=args.delay_top, days=args.days, defaults=tuple(args.defaults))
     except (LookupError, ValueError, duckdb.Error) as e:
         print(f"openar whatif: {e}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"as_of": as_of.isoformat(), "description": w.description, "customers": w.customers,
-                          "weekly": w.weekly.to_dict("records"), "totals": w.totals.to_dict("records")},
-                         default=str, indent=2))
+        print(
+            json.dumps(
+                {
+                    "as_of": as_of.isoformat(),
+                    "description": w.description,
+                    "customers": w.customers,
+                    "weekly": w.weekly.to_dict("records"),
+                    "totals": w.totals.to_dict("records"),
+                },
+                default=str,
+                indent=2,
+            )
+        )
     else:
         print(f"as of {as_of}\n" + format_whatif(w, base.currency))
     return 0

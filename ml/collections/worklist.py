@@ -78,47 +78,43 @@ def _business_days_after(d: dt.date, k: int) -> dt.date:
 
 def contact_profile(activities: pd.DataFrame) -> pd.DataFrame:
     """Per customer: answers, attempts, attempts since the last answer, the last contact day, and the
-    weekday and hour (the customer's local time) it answers most often."""
+    weekday and hour (the customer's local time) with the best answer rate on calls."""
+    cols = ["answers", "contacts", "unanswered_streak", "last_contact", "best_weekday", "best_hour"]
     if activities.empty:
-        return pd.DataFrame(columns=["customer_id", "answers", "contacts", "unanswered_streak", "last_contact",
-                                     "best_weekday", "best_hour"]).set_index("customer_id")
-    a = activities.copy()
+        return pd.DataFrame(columns=["customer_id", *cols]).set_index("customer_id")
+    a = activities[["customer_id", "activity_at", "activity_type", "outcome"]].copy()
     local = pd.to_datetime(a["activity_at"].astype(str).str.slice(0, 19))  # wall clock where the customer is
     a["_day"], a["_wd"], a["_hour"] = local.dt.date, local.dt.dayofweek, local.dt.hour
     a["_answer"] = a["outcome"].isin(RESPONSES)
-    a = a.sort_values(["customer_id", "activity_at"], kind="stable")
-    rows = []
-    for cid, g in a.groupby("customer_id", sort=False):
-        answered = g["_answer"].to_numpy()
-        last_answer = np.flatnonzero(answered)
-        since = g.iloc[last_answer[-1] + 1 :] if len(last_answer) else g
-        # reminders only count as unanswered when they were dunning attempts (an invoice copy sent is not)
-        streak = int(since["outcome"].isin(ATTEMPTS).sum())
-        hits = g[g["_answer"]]
-        wd, hr = _best_slot(g, "_wd"), _best_slot(g, "_hour")
-        rows.append(
-            {
-                "customer_id": cid,
-                "answers": int(answered.sum()),
-                "contacts": len(g),
-                "unanswered_streak": streak,
-                "last_contact": g["_day"].max(),
-                "best_weekday": wd if len(hits) >= 2 else None,
-                "best_hour": hr if len(hits) >= 2 else None,
-            }
-        )
-    return pd.DataFrame(rows).set_index("customer_id")
+    a = a.sort_values(["customer_id", "activity_at"], kind="stable").reset_index(drop=True)
+    g = a.groupby("customer_id", sort=True)
+    out = pd.DataFrame(
+        {"answers": g["_answer"].sum().astype(int), "contacts": g.size(), "last_contact": g["_day"].max()}
+    )
+    # answers at or after each row; zero means the row came after the customer's last answer
+    later = a["_answer"][::-1].groupby(a["customer_id"][::-1]).cumsum()[::-1]
+    # only dunning attempts count as unanswered reminders (an invoice copy sent is not one)
+    unanswered = (later == 0) & a["outcome"].isin(ATTEMPTS)
+    out["unanswered_streak"] = unanswered.groupby(a["customer_id"]).sum().astype(int)
+    out["best_weekday"] = _best_slot(a, "_wd")
+    out["best_hour"] = _best_slot(a, "_hour")
+    few = out["answers"] < 2
+    out.loc[few, ["best_weekday", "best_hour"]] = np.nan
+    return out[cols]
 
 
-def _best_slot(g: pd.DataFrame, col: str) -> int | None:
-    """The weekday (or hour) with the best answer rate on calls, smoothed: collectors call at their own
-    times, so the slot answered most often may just be the slot called most often."""
-    calls = g[g["activity_type"] == "call"] if "activity_type" in g else g
+def _best_slot(a: pd.DataFrame, col: str) -> pd.Series:
+    """Per customer, the weekday (or hour) with the best answer rate on calls, smoothed: collectors call
+    at their own times, so the slot answered most often may just be the slot called most often."""
+    calls = a[a["activity_type"] == "call"]
     if calls.empty:
-        return None
-    by = calls.groupby(col)["_answer"].agg(["sum", "count"])
-    rate = (by["sum"] + 1) / (by["count"] + 3)  # one answer in three calls a priori
-    return int(rate.idxmax())
+        return pd.Series(dtype="float64")
+    by = calls.groupby(["customer_id", col])["_answer"].agg(["sum", "count"]).reset_index()
+    by["rate"] = (by["sum"] + 1) / (by["count"] + 3)  # one answer in three calls a priori
+    best = by.sort_values(["customer_id", "rate", col], ascending=[True, False, True]).drop_duplicates(
+        "customer_id"
+    )
+    return best.set_index("customer_id")[col].astype("float64")
 
 
 def _fmt(minor: int) -> str:
@@ -137,8 +133,15 @@ def invoice_table(inv: pd.DataFrame, as_of: dt.date) -> str:
 
 
 def draft_email(
-    strategy: Strategy, template: str, tone: str, *, customer_name: str, collector_name: str, currency: str,
-    invoices: pd.DataFrame, as_of: dt.date,
+    strategy: Strategy,
+    template: str,
+    tone: str,
+    *,
+    customer_name: str,
+    collector_name: str,
+    currency: str,
+    invoices: pd.DataFrame,
+    as_of: dt.date,
 ) -> tuple[str, str]:
     t = strategy.templates[template][tone]
     fill = {
@@ -153,7 +156,9 @@ def draft_email(
     return t["subject"].format(**fill), t["body"].format(**fill)
 
 
-def _expected_shares(balances: pd.DataFrame, predictions: pd.DataFrame | None, as_of: dt.date, days: tuple[int, ...]):
+def _expected_shares(
+    balances: pd.DataFrame, predictions: pd.DataFrame | None, as_of: dt.date, days: tuple[int, ...]
+):
     """Per invoice: the probability it is paid within each of ``days`` days (from the payment model)."""
     if predictions is None or predictions.empty:
         return {d: np.zeros(len(balances)) for d in days}
@@ -177,23 +182,36 @@ def build_worklist(inputs: WorklistInputs, strategy: Strategy, as_of: dt.date) -
 
     customers = inputs.customers.set_index("customer_id")
     collectors = inputs.collectors.set_index("collector_id")
-    tiers = inputs.tiers.set_index("customer_id")["tier"] if inputs.tiers is not None else pd.Series(dtype=object)
+    tiers = (
+        inputs.tiers.set_index("customer_id")["tier"] if inputs.tiers is not None else pd.Series(dtype=object)
+    )
     profile = contact_profile(inputs.activities)
-    answer_rate_all = (profile["answers"].sum() + 1) / (profile["contacts"].sum() + 2) if len(profile) else 0.5
+    answer_rate_all = (
+        (profile["answers"].sum() + 1) / (profile["contacts"].sum() + 2) if len(profile) else 0.5
+    )
 
     pr = inputs.promises.copy()
     for c in ("promised_pay_date", "resolved_date"):
         if c in pr:
             pr[c] = pd.to_datetime(pr[c])
     t = pd.Timestamp(as_of)
-    pending = pr[(pr["status"] == "open") & (pr["promised_pay_date"] + pd.Timedelta(days=s.promise_grace_days) >= t)]
+    pending = pr[
+        (pr["status"] == "open") & (pr["promised_pay_date"] + pd.Timedelta(days=s.promise_grace_days) >= t)
+    ]
     broken = pr[pr["status"] == "broken"]
     broken_recent = broken[broken["resolved_date"] >= t - pd.Timedelta(days=s.broken_promise_within_days)]
     broken_year = broken[broken["resolved_date"] >= t - pd.Timedelta(days=365)]
     ds = inputs.disputes.copy()
     ds["opened_date"] = pd.to_datetime(ds["opened_date"])
     open_disputes = ds[ds["status"] == "open"]
+    empty = pd.DataFrame()
+    pending_by = dict(tuple(pending.groupby("customer_id")))
+    broken_by = dict(tuple(broken_recent.groupby("customer_id")))
+    broken_year_n = broken_year.groupby("customer_id").size()
+    disputes_by = dict(tuple(open_disputes.groupby("customer_id")))
+    balances_by = dict(tuple(bal.groupby("customer_id")))
 
+    work_day = next_business_day(as_of)
     rows = []
     for cid, inv in overdue.groupby("customer_id", sort=True):
         c = customers.loc[cid] if cid in customers.index else pd.Series(dtype=object)
@@ -208,12 +226,15 @@ def build_worklist(inputs: WorklistInputs, strategy: Strategy, as_of: dt.date) -
         answers, contacts = (int(prof["answers"]), int(prof["contacts"])) if prof is not None else (0, 0)
         streak = int(prof["unanswered_streak"]) if prof is not None else 0
         last_contact = prof["last_contact"] if prof is not None else None
-        responsiveness = (answers + RESPONSIVENESS_PRIOR * answer_rate_all) / (contacts + RESPONSIVENESS_PRIOR)
+        responsiveness = (answers + RESPONSIVENESS_PRIOR * answer_rate_all) / (
+            contacts + RESPONSIVENESS_PRIOR
+        )
         relative = float(np.clip(responsiveness / answer_rate_all, 0.25, 2.0))
 
-        cust_pending = pending[pending["customer_id"] == cid]
-        cust_broken = broken_recent[broken_recent["customer_id"] == cid]
-        cust_disputes = open_disputes[open_disputes["invoice_id"].isin(inv["invoice_id"])]
+        cust_pending = pending_by.get(cid, empty)
+        cust_broken = broken_by.get(cid, empty)
+        cust_disputes = disputes_by.get(cid, ds.iloc[:0])
+        cust_disputes = cust_disputes[cust_disputes["invoice_id"].isin(inv["invoice_id"])]
         disputed = int(cust_disputes["disputed_minor"].sum()) if len(cust_disputes) else 0
         level = s.level_for(segment, max_days)
         action, channel, template = None, None, None
@@ -223,8 +244,12 @@ def build_worklist(inputs: WorklistInputs, strategy: Strategy, as_of: dt.date) -
         elif soon_share >= s.postpone_min_share:
             action = "postpone"
             reason = f"payment predicted within {s.postpone_within_days} days ({soon_share:.0%} of the overdue amount)"
-        elif last_contact is not None and (as_of - last_contact).days < s.min_days_between_contacts:
-            action, reason = "wait", f"contacted {(as_of - last_contact).days} day(s) ago"
+        elif last_contact is not None and (work_day - last_contact).days < s.min_days_between_contacts:
+            # counted from the day the list is worked: a Friday call makes Monday's list, not Tuesday's
+            action, reason = (
+                "wait",
+                f"last contact {last_contact} ({(work_day - last_contact).days} day(s) before)",
+            )
         elif disputed >= s.dispute_min_share * int(inv["open_minor"].sum()) and disputed > 0:
             age = (t - cust_disputes["opened_date"].min()).days
             if age >= s.dispute_follow_up_after_days:
@@ -239,13 +264,19 @@ def build_worklist(inputs: WorklistInputs, strategy: Strategy, as_of: dt.date) -
             action, channel = "escalation", "phone"
             reason = f"no response after {streak} reminders"
         elif level is None:
-            action, reason = "wait", f"{max_days} day(s) overdue; first reminder at {s.levels(segment)[0].min_days_overdue}"
+            action, reason = (
+                "wait",
+                f"{max_days} day(s) overdue; first reminder at {s.levels(segment)[0].min_days_overdue}",
+            )
         else:
             action, channel, template = level.action, level.channel, level.template
             reason = f"{max_days} days overdue: level {s.levels(segment).index(level) + 1} ({level.action})"
-        firm = (tier in s.firm_tiers or max_days >= s.firm_days_overdue
-                or len(broken_year[broken_year["customer_id"] == cid]) >= s.firm_after_broken_promises
-                or streak >= s.unanswered_reminders)
+        firm = (
+            tier in s.firm_tiers
+            or max_days >= s.firm_days_overdue
+            or int(broken_year_n.get(cid, 0)) >= s.firm_after_broken_promises
+            or streak >= s.unanswered_reminders
+        )
         tone = "firm" if firm else "friendly"
         actionable = action not in ("postpone", "wait")
         p_change = min(1.0, s.action_effect[action] * relative) if actionable else 0.0
@@ -255,10 +286,17 @@ def build_worklist(inputs: WorklistInputs, strategy: Strategy, as_of: dt.date) -
         subject = body = None
         currency = c.get("currency") or (inv["currency"].iloc[0] if "currency" in inv else None)
         if actionable and template:
-            listed = bal[bal["customer_id"] == cid] if action == "statement" else inv
-            subject, body = draft_email(s, template, tone, customer_name=str(c.get("customer_name", cid)),
-                                        collector_name=str(col_name or "Accounts Receivable"), currency=str(currency),
-                                        invoices=listed, as_of=as_of)
+            listed = balances_by[cid] if action == "statement" else inv
+            subject, body = draft_email(
+                s,
+                template,
+                tone,
+                customer_name=str(c.get("customer_name", cid)),
+                collector_name=str(col_name or "Accounts Receivable"),
+                currency=str(currency),
+                invoices=listed,
+                as_of=as_of,
+            )
         best_wd = prof["best_weekday"] if prof is not None else None
         best_hr = prof["best_hour"] if prof is not None else None
         rows.append(
@@ -279,7 +317,9 @@ def build_worklist(inputs: WorklistInputs, strategy: Strategy, as_of: dt.date) -
                 "max_days_overdue": max_days,
                 "overdue_invoices": " ".join(inv.sort_values("due_date")["invoice_id"]),
                 "tone": tone,
-                "best_weekday": WEEKDAY_NAMES[int(best_wd)] if best_wd is not None and pd.notna(best_wd) else None,
+                "best_weekday": WEEKDAY_NAMES[int(best_wd)]
+                if best_wd is not None and pd.notna(best_wd)
+                else None,
                 "best_hour": int(best_hr) if best_hr is not None and pd.notna(best_hr) else None,
                 "currency": currency,
                 "email_to": c.get("contact_email"),
@@ -295,14 +335,22 @@ def schedule(wl: pd.DataFrame, collectors: pd.DataFrame, strategy: Strategy, as_
     """Rank each collector's actionable items by priority and fill the next work day up to capacity;
     what does not fit rolls over to the following work days, visibly (status ``rolled_over``)."""
     day = next_business_day(as_of)
-    wl = wl.sort_values(["collector_id", "priority", "customer_id"], ascending=[True, False, True], kind="stable")
+    wl = wl.sort_values(
+        ["collector_id", "priority", "customer_id"], ascending=[True, False, True], kind="stable"
+    )
     wl["as_of_date"], wl["worklist_date"] = as_of, day
     wl["rank"], wl["status"], wl["scheduled_for"] = pd.NA, None, None
     actionable = ~wl["action"].isin(["postpone", "wait"])
-    wl.loc[~actionable, "status"] = np.where(wl.loc[~actionable, "action"] == "postpone", "postponed", "waiting")
+    wl.loc[~actionable, "status"] = np.where(
+        wl.loc[~actionable, "action"] == "postpone", "postponed", "waiting"
+    )
     for col_id, idx in wl[actionable].groupby("collector_id", dropna=False).groups.items():
         cap = collectors["daily_capacity"].get(col_id) if col_id in collectors.index else None
-        cap = int(cap) if cap is not None and pd.notna(cap) and int(cap) > 0 else strategy.default_daily_capacity
+        cap = (
+            int(cap)
+            if cap is not None and pd.notna(cap) and int(cap) > 0
+            else strategy.default_daily_capacity
+        )
         for rank, i in enumerate(idx, 1):
             k = (rank - 1) // cap
             wl.at[i, "rank"] = rank
@@ -346,33 +394,42 @@ def worklist_inputs_from_warehouse(
     disputes = con.execute(
         f"""select dispute_id, customer_id, invoice_id, opened_date, status, reason_code,
                    cast(round(disputed_amount * 100) as bigint) as disputed_minor
-            from {_latest('erp_disputes', 'dispute_id', as_of, f'opened_date <= {a}')}"""
+            from {_latest("erp_disputes", "dispute_id", as_of, f"opened_date <= {a}")}"""
     ).df()
     activities = con.execute(
         f"""select customer_id, cast(activity_at as varchar) as activity_at_utc, activity_type, outcome,
                    _source_file
-            from {_latest('erp_collection_activities', 'activity_id', as_of)}"""
+            from {_latest("erp_collection_activities", "activity_id", as_of)}"""
     ).df()
     activities = _with_local_time(con, activities, as_of)
-    return WorklistInputs(customers, collectors, open_balances(con, as_of), promises, disputes, activities,
-                          predictions, tiers)
+    return WorklistInputs(
+        customers, collectors, open_balances(con, as_of), promises, disputes, activities, predictions, tiers
+    )
 
 
 # The ERP stores contact times as UTC instants; the hour a customer answers is a local-time habit. The
 # customer master has a country, not a time zone: each country's main zone stands in (a gap for the US
 # and Canada, which span several; their hours may be off by up to three).
 COUNTRY_TIMEZONES = {
-    "US": "America/New_York", "CA": "America/Toronto", "GB": "Europe/London", "IE": "Europe/Dublin",
-    "DE": "Europe/Berlin", "FR": "Europe/Paris", "NL": "Europe/Amsterdam", "IT": "Europe/Rome",
+    "US": "America/New_York",
+    "CA": "America/Toronto",
+    "GB": "Europe/London",
+    "IE": "Europe/Dublin",
+    "DE": "Europe/Berlin",
+    "FR": "Europe/Paris",
+    "NL": "Europe/Amsterdam",
+    "IT": "Europe/Rome",
     "ES": "Europe/Madrid",
 }
 
 
 def _with_local_time(con, activities: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """``activity_at`` as the customer's local wall-clock time (ISO text without offset)."""
-    countries = con.execute(
-        "select customer_id, any_value(country) as country from raw.erp_customers group by 1"
-    ).df().set_index("customer_id")["country"]
+    countries = (
+        con.execute("select customer_id, any_value(country) as country from raw.erp_customers group by 1")
+        .df()
+        .set_index("customer_id")["country"]
+    )
     out = activities.drop(columns="_source_file").copy()
     utc = pd.to_datetime(out.pop("activity_at_utc"), utc=True)
     tz = out["customer_id"].map(countries).map(COUNTRY_TIMEZONES).fillna("UTC")

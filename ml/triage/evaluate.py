@@ -46,8 +46,12 @@ def scores(truth: pd.DataFrame, triaged: pd.DataFrame) -> dict:
     per = f1_score(y, p, labels=labels, average=None, zero_division=0)
     out = {
         "n": int(len(y)),
-        "macro_f1": round(float(f1_score(y, p, labels=[i for i in INTENTS if i in set(y)], average="macro",
-                                         zero_division=0)), 4),
+        "macro_f1": round(
+            float(
+                f1_score(y, p, labels=[i for i in INTENTS if i in set(y)], average="macro", zero_division=0)
+            ),
+            4,
+        ),
         "accuracy": round(float((y == p).mean()), 4) if len(y) else None,
         "f1_by_intent": {lab: round(float(f), 4) for lab, f in zip(labels, per, strict=True)},
         "confusion": {"labels": labels, "matrix": confusion_matrix(y, p, labels=labels).tolist()},
@@ -65,11 +69,16 @@ def scores(truth: pd.DataFrame, triaged: pd.DataFrame) -> dict:
             "recognised": round(float((q["intent"] == "promise_to_pay").mean()), 4),
             "date_accuracy": round(sum(date_ok) / len(date_ok), 4),
             "amount_accuracy": round(sum(amt_ok) / len(amt_ok), 4),
-            "both_accuracy": round(sum(a and b for a, b in zip(date_ok, amt_ok, strict=True)) / len(date_ok), 4),
+            "both_accuracy": round(
+                sum(a and b for a, b in zip(date_ok, amt_ok, strict=True)) / len(date_ok), 4
+            ),
         }
     disputes = ((truth["intent"] == "dispute") & (triaged["intent"] == "dispute")).to_numpy()
     if disputes.any():
-        ok = truth.loc[disputes, "dispute_reason"].to_numpy() == triaged.loc[disputes, "dispute_reason"].to_numpy()
+        ok = (
+            truth.loc[disputes, "dispute_reason"].to_numpy()
+            == triaged.loc[disputes, "dispute_reason"].to_numpy()
+        )
         out["dispute_reason"] = {"n": int(disputes.sum()), "accuracy": round(float(ok.mean()), 4)}
     return out
 
@@ -79,7 +88,9 @@ def evaluate_triage(world: Path, test_share: float = 0.3, blind: Path = BLIND_FI
     df = labelled_messages(world)
     cut_at = int(len(df) * (1 - test_share))
     if cut_at < 50 or len(df) - cut_at < 20:
-        raise ValueError(f"{world}: {len(df)} labelled messages are too few for a {test_share:.0%} time split")
+        raise ValueError(
+            f"{world}: {len(df)} labelled messages are too few for a {test_share:.0%} time split"
+        )
     cut = df["received_local"].iat[cut_at]
     train, test = df[df["received_local"] < cut], df[df["received_local"] >= cut].reset_index(drop=True)
     model = train_triage_model(train)
@@ -105,23 +116,35 @@ def evaluate_triage(world: Path, test_share: float = 0.3, blind: Path = BLIND_FI
 
 
 def format_report(r: dict) -> str:
-    lines = [f"triage evaluation on {r['world']} ({r['train_messages']} train / {r['test_messages']} test, "
-             f"split at {r['split_at']})"]
-    for key, title in (("simulated_time_split", "simulated, held out by time"),
-                       ("handwritten_blind", "hand-written, blind")):
+    lines = [
+        f"triage evaluation on {r['world']} ({r['train_messages']} train / {r['test_messages']} test, "
+        f"split at {r['split_at']})"
+    ]
+    for key, title in (
+        ("simulated_time_split", "simulated, held out by time"),
+        ("handwritten_blind", "hand-written, blind"),
+    ):
         s = r[key]
-        lines.append(f"\n{title}: n={s['n']}  macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}"
-                     f"  (target {r['target_macro_f1']:.2f})")
+        lines.append(
+            f"\n{title}: n={s['n']}  macro-F1 {s['macro_f1']:.3f}  accuracy {s['accuracy']:.3f}"
+            f"  (target {r['target_macro_f1']:.2f})"
+        )
         lines.append("  " + "  ".join(f"{k} {v:.2f}" for k, v in s["f1_by_intent"].items()))
         if "promise" in s:
             p = s["promise"]
-            lines.append(f"  promises n={p['n']}: date {p['date_accuracy']:.1%}  amount {p['amount_accuracy']:.1%}"
-                         f"  both {p['both_accuracy']:.1%}")
+            lines.append(
+                f"  promises n={p['n']}: date {p['date_accuracy']:.1%}  amount {p['amount_accuracy']:.1%}"
+                f"  both {p['both_accuracy']:.1%}"
+            )
         if "dispute_reason" in s:
-            lines.append(f"  dispute reason accuracy {s['dispute_reason']['accuracy']:.1%} (n={s['dispute_reason']['n']})")
+            lines.append(
+                f"  dispute reason accuracy {s['dispute_reason']['accuracy']:.1%} (n={s['dispute_reason']['n']})"
+            )
         if "template_overlap" in s:
-            lines.append(f"  template overlap: {s['template_overlap']:.1%} of test subjects seen in training "
-                         "(the simulator's messages are templated: read the hand-written figure)")
+            lines.append(
+                f"  template overlap: {s['template_overlap']:.1%} of test subjects seen in training "
+                "(the simulator's messages are templated: read the hand-written figure)"
+            )
     return "\n".join(lines)
 
 

@@ -69,9 +69,13 @@ _AMOUNT_RE = re.compile(
 )
 _ISO_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _NUMERIC_RE = re.compile(r"\b(\d{1,2})([./])(\d{1,2})\2(\d{4}|\d{2})\b")
-_DAY_MONTH_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:of\s+)?({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b", re.I)
+_DAY_MONTH_RE = re.compile(
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:of\s+)?({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b", re.I
+)
 _MONTH_DAY_RE = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
-_WEEKDAY_ONLY_RE = re.compile(rf"\b(?:(next|this|coming)\s+)?({_WEEKDAY_RE})\b(?!,?\s+(?:\d|{_MONTH_RE}))", re.I)
+_WEEKDAY_ONLY_RE = re.compile(
+    rf"\b(?:(next|this|coming)\s+)?({_WEEKDAY_RE})\b(?!,?\s+(?:\d|{_MONTH_RE}))", re.I
+)
 _RELATIVE_RE = re.compile(
     r"\b(today|tomorrow|end of (?:the )?(?:this )?month|end of next week|next week|within (\d+) days|in (\d+) days)\b",
     re.I,
@@ -232,8 +236,17 @@ def promise_terms(
 DISPUTE_REASON_CUES: dict[str, tuple[str, ...]] = {
     # Fallback when the learned reason classifier is unsure; ordered by how specific the cue is.
     "DUPLICATE_BILLING": ("duplicate", "twice", "doppelt", "doublon", "already paid", "billed us two"),
-    "NOT_RECEIVED": ("never received", "not received", "no record of receiving", "proof of delivery",
-                     "nie erhalten", "jamais reçu", "not delivered", "never arrived", "didn't arrive"),
+    "NOT_RECEIVED": (
+        "never received",
+        "not received",
+        "no record of receiving",
+        "proof of delivery",
+        "nie erhalten",
+        "jamais reçu",
+        "not delivered",
+        "never arrived",
+        "didn't arrive",
+    ),
     "DAMAGED": ("damaged", "crushed", "broken", "beschädigt", "endommag", "defective", "unusable"),
     "QUANTITY": ("quantity", "units", "pcs", "menge", "quantité", "short shipped", "only received"),
     "PROMOTION": ("promo", "promotion", "aktionsrabatt", "promotionnelle", "allowance", "rebate"),

@@ -40,7 +40,12 @@ _MASKS = (
     (re.compile(r"\b(?:INV|RE|RG|FA|FAC)[-‐ ]?\d{4,9}\b", re.I), " _invoice_ "),
     (re.compile(r"\bPO[-‐ ]?\d+\b", re.I), " _po_ "),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"), " _date_ "),
-    (re.compile(r"(?:USD|EUR|GBP|[$€£])\s?\d[\d.,\u00a0\u202f ]*\d|\d[\d.,\u00a0\u202f ]*\d\s?(?:USD|EUR|GBP|[$€£])"), " _amount_ "),
+    (
+        re.compile(
+            r"(?:USD|EUR|GBP|[$€£])\s?\d[\d.,\u00a0\u202f ]*\d|\d[\d.,\u00a0\u202f ]*\d\s?(?:USD|EUR|GBP|[$€£])"
+        ),
+        " _amount_ ",
+    ),
     (re.compile(r"\bC\d{6}\b"), " _account_ "),
     (re.compile(r"\d+"), " _n_ "),
 )
@@ -50,26 +55,47 @@ _MASKS = (
 # will move (a promise), whether a document is asked for, whether the writer is away. Each adds a token
 # the linear model weighs like a word, so a real e-mail phrased unlike any template still carries it.
 _CUES = (
-    ("_cue_paid_", r"\b(?:we )?(?:have |has |just )?(?:paid|sent|mailed|wired|transferred|remitted|deposited|"
-     r"went out|was sent|were sent|have made|has been made|has been paid|payment made|überwiesen|bezahlt|"
-     r"réglé|réglant|avons réglé|virement effectué|payé)\b(?! (?:by|on|next|within|once|until))"),
+    (
+        "_cue_paid_",
+        r"\b(?:we )?(?:have |has |just )?(?:paid|sent|mailed|wired|transferred|remitted|deposited|"
+        r"went out|was sent|were sent|have made|has been made|has been paid|payment made|überwiesen|bezahlt|"
+        r"réglé|réglant|avons réglé|virement effectué|payé)\b(?! (?:by|on|next|within|once|until))",
+    ),
     ("_cue_past_day_", r"\b(?:today|this morning|yesterday|heute|aujourd'hui|hier)\b"),
-    ("_cue_future_", r"\b(?:will|shall|going to|scheduled|planned|approved|next run|next payment|payment run|"
-     r"payment batch|by the end|we can (?:pay|do)|wird|werden|erfolgt am|überweisen|sera|partira|allons)\b"),
-    ("_cue_remittance_", r"\b(?:remittance|remit|payment advice|zahlungsavis|avis de (?:paiement|virement)|"
-     r"value date|ref(?:erence)?\b|check #|cheque #)"),
-    ("_cue_copy_", r"\b(?:copy|copies|resend|re-send|send (?:it )?again|duplicat\w*|kopie|noch einmal|"
-     r"renvoyer|can't find|cannot find|don't have|missing|no record of|upload|portal|corrupt\w*|nicht vor)"),
-    ("_cue_dispute_", r"\b(?:dispute\w*|disagree|wrong|incorrect|error|not what|credit note|credit memo|"
-     r"gutschrift|avoir|reklamation|contest\w*|litige|damaged|never (?:got|arrived|delivered|received)|"
-     r"didn't (?:get|receive)|short|overcharg\w*|deduct\w*|holding|rejected|not accept\w*|doppelt|"
-     r"identique|twice|quoted|contract says|missing (?:promo|discount))"),
-    ("_cue_away_", r"\b(?:out of (?:the )?office|on leave|on holiday|vacation|urlaub|abwesen\w*|congé|absent|"
-     r"auto(?:matic|mated)?[- ]?(?:reply|response)|back on|return(?:ing)?|wieder erreichbar|out sick|"
-     r"parental leave|traveling)"),
-    ("_cue_contact_", r"\b(?:new (?:ap )?(?:contact|e-?mail|address|mailbox|clerk)|taken over|replac\w*|remplace|"
-     r"left the company|no longer|moved to|going forward|from now on|instead|update your records|"
-     r"ansprechpartner|interlocuteur|désormais|künftig|ruhestand|retired)"),
+    (
+        "_cue_future_",
+        r"\b(?:will|shall|going to|scheduled|planned|approved|next run|next payment|payment run|"
+        r"payment batch|by the end|we can (?:pay|do)|wird|werden|erfolgt am|überweisen|sera|partira|allons)\b",
+    ),
+    (
+        "_cue_remittance_",
+        r"\b(?:remittance|remit|payment advice|zahlungsavis|avis de (?:paiement|virement)|"
+        r"value date|ref(?:erence)?\b|check #|cheque #)",
+    ),
+    (
+        "_cue_copy_",
+        r"\b(?:copy|copies|resend|re-send|send (?:it )?again|duplicat\w*|kopie|noch einmal|"
+        r"renvoyer|can't find|cannot find|don't have|missing|no record of|upload|portal|corrupt\w*|nicht vor)",
+    ),
+    (
+        "_cue_dispute_",
+        r"\b(?:dispute\w*|disagree|wrong|incorrect|error|not what|credit note|credit memo|"
+        r"gutschrift|avoir|reklamation|contest\w*|litige|damaged|never (?:got|arrived|delivered|received)|"
+        r"didn't (?:get|receive)|short|overcharg\w*|deduct\w*|holding|rejected|not accept\w*|doppelt|"
+        r"identique|twice|quoted|contract says|missing (?:promo|discount))",
+    ),
+    (
+        "_cue_away_",
+        r"\b(?:out of (?:the )?office|on leave|on holiday|vacation|urlaub|abwesen\w*|congé|absent|"
+        r"auto(?:matic|mated)?[- ]?(?:reply|response)|back on|return(?:ing)?|wieder erreichbar|out sick|"
+        r"parental leave|traveling)",
+    ),
+    (
+        "_cue_contact_",
+        r"\b(?:new (?:ap )?(?:contact|e-?mail|address|mailbox|clerk)|taken over|replac\w*|remplace|"
+        r"left the company|no longer|moved to|going forward|from now on|instead|update your records|"
+        r"ansprechpartner|interlocuteur|désormais|künftig|ruhestand|retired)",
+    ),
 )
 _CUE_RES = tuple((token, re.compile(rx, re.I)) for token, rx in _CUES)
 
@@ -99,7 +125,11 @@ def _vectorizer() -> FeatureUnion:
             (
                 "chars",
                 TfidfVectorizer(
-                    preprocessor=mask, analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True,
+                    preprocessor=mask,
+                    analyzer="char_wb",
+                    ngram_range=(3, 5),
+                    min_df=2,
+                    sublinear_tf=True,
                     max_features=60_000,
                 ),
             ),
@@ -119,15 +149,20 @@ class TriageModel:
     trained_on: dict = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, texts: list[str], intents: list[str], dispute_reasons: list[str | None] | None = None) -> TriageModel:
+    def fit(
+        cls, texts: list[str], intents: list[str], dispute_reasons: list[str | None] | None = None
+    ) -> TriageModel:
         unknown = sorted(set(intents) - set(INTENTS))
         if unknown:
             raise ValueError(f"unknown intents in training labels: {unknown}; expected {INTENTS}")
         intent = Pipeline([("tfidf", _vectorizer()), ("clf", _classifier())]).fit(texts, intents)
         reason = None
         if dispute_reasons is not None:
-            pairs = [(t, r) for t, i, r in zip(texts, intents, dispute_reasons, strict=True)
-                     if i == "dispute" and isinstance(r, str)]
+            pairs = [
+                (t, r)
+                for t, i, r in zip(texts, intents, dispute_reasons, strict=True)
+                if i == "dispute" and isinstance(r, str)
+            ]
             if len({r for _, r in pairs}) >= 2:
                 reason = Pipeline([("tfidf", _vectorizer()), ("clf", _classifier())]).fit(
                     [t for t, _ in pairs], [r for _, r in pairs]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ml.triage.extract import _AMOUNT_RE, _INVOICE_RE, _ISO_RE, _NUMERIC_RE, _MONTH_DAY_RE, _DAY_MONTH_RE
+from ml.triage.extract import _AMOUNT_RE, _DAY_MONTH_RE, _INVOICE_RE, _ISO_RE, _MONTH_DAY_RE, _NUMERIC_RE
 
 LONG_MESSAGE_CHARS = 400  # shorter messages are their own summary
 _QUOTE_HEAD = re.compile(

@@ -158,14 +158,22 @@ def triage_messages(messages: pd.DataFrame, model: TriageModel) -> pd.DataFrame:
         if intent == "promise_to_pay":
             d, amount, cur = extract.promise_terms(newest, received, country)
             row.update(promised_date=d, promised_amount_minor=_minor(amount), promised_currency=cur)
-            row["action_detail"] = f"log promise: {cur or ''} {amount or '?'} by {d or '?'}".replace("  ", " ")
+            row["action_detail"] = f"log promise: {cur or ''} {amount or '?'} by {d or '?'}".replace(
+                "  ", " "
+            )
         elif intent == "dispute":
             reason = next(reasons)
             found = extract.amounts(newest)
-            row.update(dispute_reason=reason, disputed_amount_minor=_minor(found[0].value[0]) if found else None)
-            row["action_detail"] = f"open dispute ({reason or 'reason unknown'}) on {row['invoice_ids'] or 'invoice?'}"
+            row.update(
+                dispute_reason=reason, disputed_amount_minor=_minor(found[0].value[0]) if found else None
+            )
+            row["action_detail"] = (
+                f"open dispute ({reason or 'reason unknown'}) on {row['invoice_ids'] or 'invoice?'}"
+            )
         elif intent == "invoice_copy_request":
-            row["action_detail"] = f"send copy of {row['invoice_ids'] or 'the invoices asked for (ask which)'}"
+            row["action_detail"] = (
+                f"send copy of {row['invoice_ids'] or 'the invoices asked for (ask which)'}"
+            )
         elif intent == "remittance_advice":
             row["action_detail"] = "route to cash application"
         elif intent == "contact_change":

@@ -18,9 +18,16 @@ def _balances(rows):
     """rows: (invoice_id, customer_id, due_date, open_functional_minor[, currency])."""
     return pd.DataFrame(
         [
-            {"invoice_id": r[0], "customer_id": r[1], "currency": r[4] if len(r) > 4 else "USD",
-             "invoice_date": AS_OF - dt.timedelta(days=20), "due_date": r[2], "open_minor": r[3],
-             "open_functional_minor": r[3], "fx_rate": "1"}
+            {
+                "invoice_id": r[0],
+                "customer_id": r[1],
+                "currency": r[4] if len(r) > 4 else "USD",
+                "invoice_date": AS_OF - dt.timedelta(days=20),
+                "due_date": r[2],
+                "open_minor": r[3],
+                "open_functional_minor": r[3],
+                "fx_rate": "1",
+            }
             for r in rows
         ]
     )
@@ -28,14 +35,26 @@ def _balances(rows):
 
 def _preds(rows):
     """rows: (invoice_id, p10, p50, p90, p_by_due, p30, p60, p90prob) in days late."""
-    cols = ["invoice_id", "p10_days_late", "p50_days_late", "p90_days_late", "p_paid_by_due", "p_paid_within_30",
-            "p_paid_within_60", "p_paid_within_90"]
+    cols = [
+        "invoice_id",
+        "p10_days_late",
+        "p50_days_late",
+        "p90_days_late",
+        "p_paid_by_due",
+        "p_paid_within_30",
+        "p_paid_within_60",
+        "p_paid_within_90",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
 def test_sums_are_exact_and_everything_arrives_when_the_model_says_so():
-    bal = _balances([("I1", "C1", AS_OF + dt.timedelta(days=10), 1_000_001),
-                     ("I2", "C2", AS_OF + dt.timedelta(days=3), 250_099)])
+    bal = _balances(
+        [
+            ("I1", "C1", AS_OF + dt.timedelta(days=10), 1_000_001),
+            ("I2", "C2", AS_OF + dt.timedelta(days=3), 250_099),
+        ]
+    )
     preds = _preds([("I1", 2, 5, 9, 0.02, 1.0, 1.0, 1.0), ("I2", 0, 1, 4, 0.1, 1.0, 1.0, 1.0)])
     fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=50)
     assert fc.daily["expected_minor"].dtype == np.int64
@@ -66,8 +85,12 @@ def test_cash_lands_on_bank_business_days_only():
 
 
 def test_a_capped_prediction_brings_no_cash():
-    bal = _balances([("I1", "C1", AS_OF - dt.timedelta(days=150), 500_000),  # past the 120-day cap already
-                     ("I2", "C2", AS_OF + dt.timedelta(days=5), 300_000)])
+    bal = _balances(
+        [
+            ("I1", "C1", AS_OF - dt.timedelta(days=150), 500_000),  # past the 120-day cap already
+            ("I2", "C2", AS_OF + dt.timedelta(days=5), 300_000),
+        ]
+    )
     preds = _preds([("I1", 151, 151, 151, 0.0, 0.0, 0.0, 0.0), ("I2", 120, 120, 120, 0.0, 0.0, 0.0, 0.0)])
     fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
     assert int(fc.daily["expected_minor"].sum()) == 0
@@ -89,22 +112,44 @@ def test_a_kept_promise_moves_the_cash_to_the_promised_date():
     due = AS_OF - dt.timedelta(days=20)
     bal = _balances([("I1", "C1", due, 400_000)])
     preds = _preds([("I1", 40, 60, 90, 0.0, 0.0, 0.5, 0.9)])  # the model expects it 40-90 days late
-    promises = pd.DataFrame([{"promise_id": "P1", "customer_id": "C1", "invoice_id": "I1",
-                              "promised_pay_date": dt.date(2026, 3, 11), "promised_minor": 400_000,
-                              "keep_rate": 1.0}])
+    promises = pd.DataFrame(
+        [
+            {
+                "promise_id": "P1",
+                "customer_id": "C1",
+                "invoice_id": "I1",
+                "promised_pay_date": dt.date(2026, 3, 11),
+                "promised_minor": 400_000,
+                "keep_rate": 1.0,
+            }
+        ]
+    )
     fc = cf.cash_forecast(bal, preds, promises, AS_OF, draws=20)
     days = fc.daily.set_index("day")["expected_minor"]
-    assert int(days[dt.date(2026, 3, 11):dt.date(2026, 3, 13)].sum()) == 400_000
+    assert int(days[dt.date(2026, 3, 11) : dt.date(2026, 3, 13)].sum()) == 400_000
     assert (fc.weekly["low_minor"] == fc.weekly["expected_minor"]).all()  # certain: no band
 
 
 def test_an_account_level_promise_covers_the_oldest_invoices_first():
-    bal = _balances([("OLD", "C1", AS_OF - dt.timedelta(days=40), 100_000),
-                     ("NEW", "C1", AS_OF - dt.timedelta(days=5), 100_000)])
+    bal = _balances(
+        [
+            ("OLD", "C1", AS_OF - dt.timedelta(days=40), 100_000),
+            ("NEW", "C1", AS_OF - dt.timedelta(days=5), 100_000),
+        ]
+    )
     preds = _preds([("OLD", 60, 80, 100, 0, 0, 0.2, 0.6), ("NEW", 60, 80, 100, 0, 0, 0.2, 0.6)])
-    promises = pd.DataFrame([{"promise_id": "P1", "customer_id": "C1", "invoice_id": None,
-                              "promised_pay_date": dt.date(2026, 3, 10), "promised_minor": 150_000,
-                              "keep_rate": 1.0}])
+    promises = pd.DataFrame(
+        [
+            {
+                "promise_id": "P1",
+                "customer_id": "C1",
+                "invoice_id": None,
+                "promised_pay_date": dt.date(2026, 3, 10),
+                "promised_minor": 150_000,
+                "keep_rate": 1.0,
+            }
+        ]
+    )
     d = cf.invoice_distributions(bal, preds, promises, AS_OF)
     assert dict(zip(d.invoice_id, d.promise_minor, strict=True)) == {"OLD": 100_000, "NEW": 50_000}
 
@@ -117,7 +162,9 @@ def test_run_profiles_put_cash_on_the_customers_payment_day():
     preds = _preds([("I1", -2, 3, 9, 0.3, 1.0, 1.0, 1.0)])
     plain = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
     fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=10, profiles=prof)
-    by_day = fc.daily.assign(wd=pd.to_datetime(fc.daily["day"]).dt.dayofweek).groupby("wd")["expected_minor"].sum()
+    by_day = (
+        fc.daily.assign(wd=pd.to_datetime(fc.daily["day"]).dt.dayofweek).groupby("wd")["expected_minor"].sum()
+    )
     assert by_day[3] / 1_000_000 > 0.7  # most of it on Thursdays
     plain_wd = plain.daily.assign(wd=pd.to_datetime(plain.daily["day"]).dt.dayofweek)
     assert plain_wd.groupby("wd")["expected_minor"].sum()[3] / 1_000_000 < 0.4
@@ -125,8 +172,12 @@ def test_run_profiles_put_cash_on_the_customers_payment_day():
 
 
 def test_what_if_delay_and_default():
-    bal = _balances([("A1", "BIG", AS_OF + dt.timedelta(days=10), 900_000),
-                     ("B1", "SMALL", AS_OF + dt.timedelta(days=10), 100_000)])
+    bal = _balances(
+        [
+            ("A1", "BIG", AS_OF + dt.timedelta(days=10), 900_000),
+            ("B1", "SMALL", AS_OF + dt.timedelta(days=10), 100_000),
+        ]
+    )
     preds = _preds([("A1", 0, 0, 0, 1.0, 1.0, 1.0, 1.0), ("B1", 0, 0, 0, 1.0, 1.0, 1.0, 1.0)])
     base = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
     assert cf.top_customers(base.dists, 1) == ["BIG"]
@@ -146,12 +197,18 @@ def test_open_balances_match_the_simulated_ledger(small_warehouse):
     truth = truth[truth["item_type"] == "invoice"]
     both = truth.merge(bal, left_on="item_id", right_on="invoice_id")
     assert len(both) > 20
-    assert all(int(Decimal(a) * 100) == b for a, b in zip(both["open_amount_functional"],
-                                                            both["open_functional_minor"], strict=True))
+    assert all(
+        int(Decimal(a) * 100) == b
+        for a, b in zip(both["open_amount_functional"], both["open_functional_minor"], strict=True)
+    )
     # the only invoices the ledger shows open and the forecast does not are short-paid ones (deductions)
     missing = set(truth["item_id"]) - set(bal["invoice_id"])
     if missing:
-        ded = set(con.execute("select invoice_id from raw.erp_disputes where is_deduction = 'true'").df()["invoice_id"])
+        ded = set(
+            con.execute("select invoice_id from raw.erp_disputes where is_deduction = 'true'").df()[
+                "invoice_id"
+            ]
+        )
         assert missing <= ded
 
 
@@ -164,8 +221,14 @@ def test_forecast_on_the_simulated_world(small_warehouse):
     out = pd.read_csv(world / "ground_truth" / "invoice_outcomes.csv", dtype=str)[["invoice_id", "paid_date"]]
     b = bal.merge(out, on="invoice_id")
     late = (pd.to_datetime(b["paid_date"]) - pd.to_datetime(b["due_date"])).dt.days
-    preds = pd.DataFrame({"invoice_id": b["invoice_id"], "p10_days_late": late - 3, "p50_days_late": late,
-                          "p90_days_late": late + 3})
+    preds = pd.DataFrame(
+        {
+            "invoice_id": b["invoice_id"],
+            "p10_days_late": late - 3,
+            "p50_days_late": late,
+            "p90_days_late": late + 3,
+        }
+    )
     preds = preds.dropna()
     fc = cf.cash_forecast_from_warehouse(con, as_of, preds, draws=20)
     actual = cf.cash_received(con, as_of)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import pytest
 
@@ -17,8 +15,16 @@ def predicted(small_warehouse):
     con, _ = small_warehouse
     as_of = pd.Timestamp(con.execute("select max(_extract_date) from raw.erp_invoices").fetchone()[0]).date()
     bal = cf.open_balances(con, as_of)
-    p = pd.DataFrame({"invoice_id": bal["invoice_id"], "customer_id": bal["customer_id"], "as_of_date": as_of,
-                      "p10_days_late": 5.0, "p50_days_late": 10.0, "p90_days_late": 15.0})
+    p = pd.DataFrame(
+        {
+            "invoice_id": bal["invoice_id"],
+            "customer_id": bal["customer_id"],
+            "as_of_date": as_of,
+            "p10_days_late": 5.0,
+            "p50_days_late": 10.0,
+            "p90_days_late": 15.0,
+        }
+    )
     con.execute("create schema if not exists ml")
     con.register("_p", p)
     con.execute("create or replace table ml.payment_predictions as select * from _p")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ml.collections.export import export_worklists, neutralize
-from ml.collections.strategy import StrategyError, load_strategy, parse_strategy
+from ml.collections.strategy import DEFAULT_STRATEGY, StrategyError, load_strategy, parse_strategy
 from ml.collections.worklist import WorklistInputs, build_worklist, worklist_inputs_from_warehouse
 
 AS_OF = dt.date(2026, 3, 11)  # a Wednesday
@@ -21,23 +21,67 @@ def strategy():
     return load_strategy()
 
 
-def inputs(invoices, *, promises=(), disputes=(), activities=(), predictions=None, tiers=None, capacity=10,
-           customers=None):
+def inputs(
+    invoices,
+    *,
+    promises=(),
+    disputes=(),
+    activities=(),
+    predictions=None,
+    tiers=None,
+    capacity=10,
+    customers=None,
+):
     """invoices: (invoice_id, customer_id, days_overdue, open_minor)."""
     bal = pd.DataFrame(
-        [{"invoice_id": i, "customer_id": c, "currency": "USD", "invoice_date": AS_OF - D(days=30 + d),
-          "due_date": AS_OF - D(days=d), "open_minor": m, "open_functional_minor": m, "fx_rate": "1"}
-         for i, c, d, m in invoices]
+        [
+            {
+                "invoice_id": i,
+                "customer_id": c,
+                "currency": "USD",
+                "invoice_date": AS_OF - D(days=30 + d),
+                "due_date": AS_OF - D(days=d),
+                "open_minor": m,
+                "open_functional_minor": m,
+                "fx_rate": "1",
+            }
+            for i, c, d, m in invoices
+        ]
     )
     ids = sorted(set(bal["customer_id"]))
-    cust = customers if customers is not None else pd.DataFrame(
-        {"customer_id": ids, "customer_name": [f"{c} Ltd" for c in ids], "segment": "mid_market",
-         "collector_id": "COL1", "contact_email": [f"ap@{c.lower()}.example" for c in ids], "currency": "USD"})
-    cols = pd.DataFrame({"collector_id": ["COL1"], "collector_name": ["Maria Gonzalez"], "daily_capacity": [capacity]})
-    pr = pd.DataFrame(list(promises), columns=["promise_id", "customer_id", "invoice_id", "promised_pay_date",
-                                                "promised_minor", "status", "resolved_date"])
-    ds = pd.DataFrame(list(disputes), columns=["dispute_id", "customer_id", "invoice_id", "opened_date", "status",
-                                                "disputed_minor"])
+    cust = (
+        customers
+        if customers is not None
+        else pd.DataFrame(
+            {
+                "customer_id": ids,
+                "customer_name": [f"{c} Ltd" for c in ids],
+                "segment": "mid_market",
+                "collector_id": "COL1",
+                "contact_email": [f"ap@{c.lower()}.example" for c in ids],
+                "currency": "USD",
+            }
+        )
+    )
+    cols = pd.DataFrame(
+        {"collector_id": ["COL1"], "collector_name": ["Maria Gonzalez"], "daily_capacity": [capacity]}
+    )
+    pr = pd.DataFrame(
+        list(promises),
+        columns=[
+            "promise_id",
+            "customer_id",
+            "invoice_id",
+            "promised_pay_date",
+            "promised_minor",
+            "status",
+            "resolved_date",
+        ],
+    )
+    ds = pd.DataFrame(
+        list(disputes),
+        columns=["dispute_id", "customer_id", "invoice_id", "opened_date", "status", "disputed_minor"],
+    )
     ac = pd.DataFrame(list(activities), columns=["customer_id", "activity_at", "activity_type", "outcome"])
     return WorklistInputs(cust, cols, bal, pr, ds, ac, predictions, tiers)
 
@@ -58,14 +102,21 @@ def ts(days_ago: int, hour: int = 10) -> str:
     [
         (5, "postpone"),  # pending, not yet due
         (-2, "postpone"),  # due two days ago: still inside the 3-day grace for the money to land
-        (-4, "escalation"),  # past the grace and still open: the promise is as good as broken → no postponement
+        (
+            -4,
+            "escalation",
+        ),  # past the grace and still open: the promise is as good as broken → no postponement
     ],
 )
 def test_pending_promise_postpones(strategy, promised_in, expected):
     status = "open"
     promises = [("P1", "C1", "I1", AS_OF + D(days=promised_in), 100_00, status, None)]
-    acts = [("C1", ts(10), "email", "sent"), ("C1", ts(8), "email", "sent")] if expected == "escalation" else []
-    wl = build_worklist(inputs([("I1", "C1", 20, 100_00)], promises=promises, activities=acts), strategy, AS_OF)
+    acts = (
+        [("C1", ts(10), "email", "sent"), ("C1", ts(8), "email", "sent")] if expected == "escalation" else []
+    )
+    wl = build_worklist(
+        inputs([("I1", "C1", 20, 100_00)], promises=promises, activities=acts), strategy, AS_OF
+    )
     r = row(wl, "C1")
     assert r["action"] == expected
     if expected == "postpone":
@@ -74,22 +125,35 @@ def test_pending_promise_postpones(strategy, promised_in, expected):
 
 
 def _preds(invoice_id, p10, p50, p90, p_due, p30):
-    return pd.DataFrame([{"invoice_id": invoice_id, "p10_days_late": p10, "p50_days_late": p50, "p90_days_late": p90,
-                          "p_paid_by_due": p_due, "p_paid_within_30": p30, "p_paid_within_60": 1.0,
-                          "p_paid_within_90": 1.0}])
+    return pd.DataFrame(
+        [
+            {
+                "invoice_id": invoice_id,
+                "p10_days_late": p10,
+                "p50_days_late": p50,
+                "p90_days_late": p90,
+                "p_paid_by_due": p_due,
+                "p_paid_within_30": p30,
+                "p_paid_within_60": 1.0,
+                "p_paid_within_90": 1.0,
+            }
+        ]
+    )
 
 
 def test_payment_predicted_within_three_days_postpones(strategy):
     # 20 days overdue, predicted paid 21-22 days late: tomorrow or the day after
-    wl = build_worklist(inputs([("I1", "C1", 20, 500_00)], predictions=_preds("I1", 21, 21.5, 22, 0, 1.0)),
-                        strategy, AS_OF)
+    wl = build_worklist(
+        inputs([("I1", "C1", 20, 500_00)], predictions=_preds("I1", 21, 21.5, 22, 0, 1.0)), strategy, AS_OF
+    )
     assert row(wl, "C1")["action"] == "postpone"
     assert row(wl, "C1")["reason"] == "payment predicted within 3 days (91% of the overdue amount)"
 
 
 def test_payment_predicted_later_does_not_postpone(strategy):
-    wl = build_worklist(inputs([("I1", "C1", 20, 500_00)], predictions=_preds("I1", 28, 35, 50, 0, 0.2)),
-                        strategy, AS_OF)
+    wl = build_worklist(
+        inputs([("I1", "C1", 20, 500_00)], predictions=_preds("I1", 28, 35, 50, 0, 0.2)), strategy, AS_OF
+    )
     r = row(wl, "C1")
     assert r["action"] == "call" and r["reason"] == "20 days overdue: level 2 (call)"
     assert 0 < r["at_risk_functional_minor"] < 500_00
@@ -145,16 +209,28 @@ def test_no_response_after_two_reminders_escalates(strategy, history, expected):
     ],
 )
 def test_dunning_levels_by_segment(strategy, days_overdue, segment, action):
-    cust = pd.DataFrame({"customer_id": ["C1"], "customer_name": ["C1 Ltd"], "segment": [segment],
-                         "collector_id": ["COL1"], "contact_email": ["ap@c1.example"], "currency": ["USD"]})
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["C1"],
+            "customer_name": ["C1 Ltd"],
+            "segment": [segment],
+            "collector_id": ["COL1"],
+            "contact_email": ["ap@c1.example"],
+            "currency": ["USD"],
+        }
+    )
     wl = build_worklist(inputs([("I1", "C1", days_overdue, 100_00)], customers=cust), strategy, AS_OF)
     assert row(wl, "C1")["action"] == action
 
 
 def test_recent_contact_waits(strategy):
-    wl = build_worklist(inputs([("I1", "C1", 20, 100_00)], activities=[("C1", ts(1), "call", "reached")]),
-                        strategy, AS_OF)
-    assert row(wl, "C1")["action"] == "wait" and row(wl, "C1")["reason"] == "contacted 1 day(s) ago"
+    wl = build_worklist(
+        inputs([("I1", "C1", 20, 100_00)], activities=[("C1", ts(1), "call", "reached")]), strategy, AS_OF
+    )
+    assert row(wl, "C1")["action"] == "wait"
+    assert (
+        row(wl, "C1")["reason"] == "last contact 2026-03-10 (2 day(s) before)"
+    )  # the list is for Thursday 12th
 
 
 def test_dispute_follow_up(strategy):
@@ -164,18 +240,27 @@ def test_dispute_follow_up(strategy):
     assert r["action"] == "dispute_follow_up"
     assert r["reason"] == "1 open dispute(s), oldest 12 days, 80% of overdue"
     young = [("D1", "C1", "I1", AS_OF - D(days=3), "open", 80_00)]
-    assert row(build_worklist(inputs([("I1", "C1", 20, 100_00)], disputes=young), strategy, AS_OF), "C1")[
-        "action"] == "wait"
+    assert (
+        row(build_worklist(inputs([("I1", "C1", 20, 100_00)], disputes=young), strategy, AS_OF), "C1")[
+            "action"
+        ]
+        == "wait"
+    )
 
 
 # --- priority, capacity, drafts ----------------------------------------------------------------------
 
 
 def test_priority_and_capacity_rollover(strategy):
-    inv = [("I1", "SMALL", 20, 1_000_00), ("I2", "BIG", 20, 50_000_00), ("I3", "MID", 20, 10_000_00),
-           ("I4", "CRIT", 20, 10_000_00)]
-    tiers = pd.DataFrame({"customer_id": ["SMALL", "BIG", "MID", "CRIT"], "tier": ["normal", "normal", "normal",
-                                                                                    "critical"]})
+    inv = [
+        ("I1", "SMALL", 20, 1_000_00),
+        ("I2", "BIG", 20, 50_000_00),
+        ("I3", "MID", 20, 10_000_00),
+        ("I4", "CRIT", 20, 10_000_00),
+    ]
+    tiers = pd.DataFrame(
+        {"customer_id": ["SMALL", "BIG", "MID", "CRIT"], "tier": ["normal", "normal", "normal", "critical"]}
+    )
     wl = build_worklist(inputs(inv, tiers=tiers, capacity=2), strategy, AS_OF)
     wl = wl.sort_values("rank")
     assert wl["customer_id"].tolist() == ["BIG", "CRIT", "MID", "SMALL"]  # critical ×3 beats a bigger normal
@@ -187,8 +272,11 @@ def test_priority_and_capacity_rollover(strategy):
 
 
 def test_reminder_draft_lists_the_overdue_invoices(strategy):
-    wl = build_worklist(inputs([("I1", "C1", 6, 1_234_56), ("I2", "C1", 5, 100_00), ("I3", "C1", -3, 999_00)]),
-                        strategy, AS_OF)
+    wl = build_worklist(
+        inputs([("I1", "C1", 6, 1_234_56), ("I2", "C1", 5, 100_00), ("I3", "C1", -3, 999_00)]),
+        strategy,
+        AS_OF,
+    )
     r = row(wl, "C1")
     assert r["action"] == "reminder_email" and r["tone"] == "friendly"
     assert r["email_subject"] == "Friendly reminder: USD 1,334.56 overdue on your account"
@@ -213,15 +301,15 @@ def test_best_weekday_from_answer_rates(strategy):
 def test_strategy_errors_name_the_key(tmp_path):
     import yaml
 
-    doc = yaml.safe_load(open("collections_strategy.yaml", encoding="utf-8"))
+    doc = yaml.safe_load(DEFAULT_STRATEGY.read_text(encoding="utf-8"))
     doc["segments"]["default"][1]["action"] = "shout"
     with pytest.raises(StrategyError, match=r"'segments.default\[1\].action' must be one of"):
         parse_strategy(doc, "x.yaml")
-    doc = yaml.safe_load(open("collections_strategy.yaml", encoding="utf-8"))
+    doc = yaml.safe_load(DEFAULT_STRATEGY.read_text(encoding="utf-8"))
     doc["templates"]["reminder"]["firm"]["body"] = "Pay {amount_due} now"
     with pytest.raises(StrategyError, match=r"'templates.reminder.firm.body' uses an unknown placeholder"):
         parse_strategy(doc, "x.yaml")
-    doc = yaml.safe_load(open("collections_strategy.yaml", encoding="utf-8"))
+    doc = yaml.safe_load(DEFAULT_STRATEGY.read_text(encoding="utf-8"))
     del doc["postpone"]["predicted_within_days"]
     with pytest.raises(StrategyError, match="x.yaml: missing key 'postpone.predicted_within_days'"):
         parse_strategy(doc, "x.yaml")
@@ -230,9 +318,19 @@ def test_strategy_errors_name_the_key(tmp_path):
 # --- exports ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, expected", [("=1+1", "'=1+1"), ("+1 555", "'+1 555"), ("-2", "'-2"),
-                                             ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("Acme", "Acme"),
-                                             (-5, -5), (None, None)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+1 555", "'+1 555"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("Acme", "Acme"),
+        (-5, -5),
+        (None, None),
+    ],
+)
 def test_neutralize(value, expected):
     assert neutralize(value) == expected
 
@@ -241,10 +339,19 @@ def test_exports_neutralize_formulas_and_open_in_a_spreadsheet_library(strategy,
     from openpyxl import load_workbook
 
     evil = '=HYPERLINK("http://evil.example","Click")'
-    cust = pd.DataFrame({"customer_id": ["C1", "C2"], "customer_name": [evil, "Plain GmbH"], "segment": "mid_market",
-                         "collector_id": "COL1", "contact_email": ["+ap@c1.example", "ap@c2.example"],
-                         "currency": "USD"})
-    wl = build_worklist(inputs([("I1", "C1", 20, 1_000_00), ("I2", "C2", 6, 55_50)], customers=cust), strategy, AS_OF)
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "customer_name": [evil, "Plain GmbH"],
+            "segment": "mid_market",
+            "collector_id": "COL1",
+            "contact_email": ["+ap@c1.example", "ap@c2.example"],
+            "currency": "USD",
+        }
+    )
+    wl = build_worklist(
+        inputs([("I1", "C1", 20, 1_000_00), ("I2", "C2", 6, 55_50)], customers=cust), strategy, AS_OF
+    )
     files = export_worklists(wl, tmp_path)
     assert sorted(p.name for p in files) == ["worklist_COL1_2026-03-12.csv", "worklist_COL1_2026-03-12.xlsx"]
     with open(tmp_path / "worklist_COL1_2026-03-12.csv", encoding="utf-8-sig", newline="") as f:

@@ -26,7 +26,9 @@ def model(labelled):
 
 
 def test_time_split_on_the_simulated_world(labelled, model):
-    test = labelled[labelled["received_local"] >= labelled["received_local"].quantile(0.7)].reset_index(drop=True)
+    test = labelled[labelled["received_local"] >= labelled["received_local"].quantile(0.7)].reset_index(
+        drop=True
+    )
     s = scores(test, triage_messages(test, model))
     assert s["n"] > 100
     assert s["macro_f1"] >= 0.9
@@ -35,14 +37,25 @@ def test_time_split_on_the_simulated_world(labelled, model):
 
 def _one(subject, body, received, country="US"):
     return pd.DataFrame(
-        {"message_id": ["M1"], "subject": [subject], "body": [body], "received_date": [received],
-         "country": [country], "from_address": ["old.ap@customer.example"], "account_id": ["C000001"]}
+        {
+            "message_id": ["M1"],
+            "subject": [subject],
+            "body": [body],
+            "received_date": [received],
+            "country": [country],
+            "from_address": ["old.ap@customer.example"],
+            "account_id": ["C000001"],
+        }
     )
 
 
 def test_a_promise_gets_logged_with_its_date_and_amount(model):
     r = triage_messages(
-        _one("RE: overdue", "Hi Tom, we'll cut a check for $4,870.00 this Friday. Thanks, Dana", dt.date(2026, 3, 10)),
+        _one(
+            "RE: overdue",
+            "Hi Tom, we'll cut a check for $4,870.00 this Friday. Thanks, Dana",
+            dt.date(2026, 3, 10),
+        ),
         model,
     ).iloc[0]
     assert r["intent"] == "promise_to_pay" and r["quick_action"] == "log_promise"
@@ -51,8 +64,10 @@ def test_a_promise_gets_logged_with_its_date_and_amount(model):
 
 
 def test_a_contact_change_names_the_new_address(model):
-    body = ("Hello, please note Sam has left the company. Going forward please send all invoices and "
-            "statements to payables@customer.example.\n\nRegards, Kim")
+    body = (
+        "Hello, please note Sam has left the company. Going forward please send all invoices and "
+        "statements to payables@customer.example.\n\nRegards, Kim"
+    )
     r = triage_messages(_one("Change of AP contact", body, dt.date(2026, 4, 1)), model).iloc[0]
     assert r["intent"] == "contact_change"
     assert r["new_contact_email"] == "payables@customer.example"
@@ -61,7 +76,9 @@ def test_a_contact_change_names_the_new_address(model):
 
 def test_an_out_of_office_reply_says_when_to_retry(model):
     body = "Thank you for your email. I am out of the office until 28/08/2026 with limited access to email."
-    r = triage_messages(_one("Automatic reply: Payment reminder", body, dt.date(2026, 8, 17), "GB"), model).iloc[0]
+    r = triage_messages(
+        _one("Automatic reply: Payment reminder", body, dt.date(2026, 8, 17), "GB"), model
+    ).iloc[0]
     assert r["intent"] == "out_of_office"
     assert r["back_date"] == dt.date(2026, 8, 28)
     assert r["action_detail"] == "retry after 2026-08-29"
@@ -71,9 +88,19 @@ def test_handwritten_sets_load_and_are_disjoint():
     seed, blind = load_handwritten(SEED_FILE), load_handwritten(BLIND_FILE)
     assert len(seed) >= 60 and len(blind) >= 30
     assert not set(seed["message_id"]) & set(blind["message_id"])
-    assert set(seed["intent"]) == set(blind["intent"]) == {
-        "promise_to_pay", "dispute", "invoice_copy_request", "remittance_advice", "contact_change",
-        "out_of_office", "other"}
+    assert (
+        set(seed["intent"])
+        == set(blind["intent"])
+        == {
+            "promise_to_pay",
+            "dispute",
+            "invoice_copy_request",
+            "remittance_advice",
+            "contact_change",
+            "out_of_office",
+            "other",
+        }
+    )
 
 
 def test_a_malformed_handwritten_file_names_the_message(tmp_path):
