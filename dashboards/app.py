@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.views import ar_overview, ingestion, risk
+from dashboards.views import ar_overview, cash_application, ingestion, risk
 
 
 def main() -> None:
@@ -24,6 +24,12 @@ def main() -> None:
                 default=True,
             ),
             st.Page(risk.render, title=risk.TITLE, icon=":material/warning:", url_path="risk"),
+            st.Page(
+                cash_application.render,
+                title=cash_application.TITLE,
+                icon=":material/payments:",
+                url_path="cash-application",
+            ),
         ],
         "Data": [
             st.Page(
