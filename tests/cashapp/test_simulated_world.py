@@ -130,3 +130,16 @@ def test_time_ordered_replay_of_the_parsed_files_applies_most_payments_and_is_ri
     assert set(res.scorer.group_thresholds) == {"explained", "tolerance", "residual"}
     assert ev["other_credits"] > 0 and ev["other_credits_auto_applied"] == 0
     assert ev["payments_set_aside"] == 0
+
+
+def test_the_throughput_feed_parses_bank_files_and_synthesizes_only_e_mailed_advices(
+    small_world_dir: Path, parsed, tmp_path
+):
+    hybrid = parsed_feed(small_world_dir, cache_dir=tmp_path, workers=1, documents="synthesized")
+    assert hybrid.origin != "parsed" and hybrid.parse_errors == []
+    assert hybrid.files < parsed.files  # the e-mails were not read
+    assert list(hybrid.truth) == list(parsed.truth)  # the same bank movements, parsed
+    formats = {d.source_format for day in hybrid.remittances_by_day.values() for d in day}
+    assert {"x12-820", "lockbox"} <= formats
+    n_docs = sum(len(v) for v in hybrid.remittances_by_day.values())
+    assert abs(n_docs - sum(len(v) for v in parsed.remittances_by_day.values())) <= 0.05 * n_docs
