@@ -287,7 +287,10 @@ def confirmed_history(con, before: dt.date) -> pd.DataFrame:
         con,
         f"""
         select a.transaction_id, a.booking_date, p.amount, t.counterparty_account, t.counterparty_name,
-            a.customer_id, a.item_id, a.applied_amount, a.discount_amount, a.deduction_amount
+            a.customer_id, a.item_id, a.applied_amount, a.discount_amount, a.deduction_amount,
+            -- BAI2 credits carry their payer only in the remittance text; a confirmed BANK_FEE deduction
+            -- teaches that the customer pays net of fees (ml/cashapp/knowledge.py)
+            t.remittance_text, a.deduction_reason
         from {CASHAPP_SCHEMA}.applications as a
         inner join {CASHAPP_SCHEMA}.payments as p
             on a.run_date = p.run_date and a.transaction_id = p.transaction_id
