@@ -42,6 +42,10 @@ _ARCHETYPE_WEIGHTS = (
     ("slow_deteriorating", 0.11),
     ("sudden_default", 0.09),
 )
+# A default is sudden to the seller, not in the customer's books: in the months before it the
+# customer stretches payables (days late grow), pays in part, stops taking discounts and breaks
+# promises. How long that run-up lasts:
+DEFAULT_RUNUP_DAYS = 150
 _SEGMENT_WEIGHTS = (("enterprise", 0.12), ("mid_market", 0.33), ("small_business", 0.55))
 _TERMS = {
     "enterprise": (("NET60", 0.35), ("NET45", 0.3), ("NET30", 0.25), ("2/10NET30", 0.1)),
@@ -204,6 +208,7 @@ class Customer:
         "season_amp",
         "det_start_o",
         "det_rate",
+        "det_end_o",
         "default_o",
         "stress_days",
         "rebate_pct",
@@ -232,10 +237,19 @@ class Customer:
         return self.default_o is not None and o >= self.default_o
 
     def _decline(self, o: int) -> float:
-        """1 until deterioration starts, then down by 7% a month (floor 15%)."""
+        """1 until deterioration starts, then down by 7% a month (floor 15%); in the run-up to a
+        default, down to 15% by the default date. Promises are kept less and reminders work less."""
         if self.det_start_o is not None and o > self.det_start_o:
             return max(0.15, 1.0 - 0.07 * (o - self.det_start_o) / 30.4)
+        if self.default_o is not None and o > self.default_o - DEFAULT_RUNUP_DAYS:
+            return max(0.15, 1.0 - 0.85 * (o - (self.default_o - DEFAULT_RUNUP_DAYS)) / DEFAULT_RUNUP_DAYS)
         return 1.0
+
+    def runup(self, o: int) -> float:
+        """How far into the run-up to its default the customer is on day ``o``: 0 outside, 1 at default."""
+        if self.default_o is None or o <= self.default_o - DEFAULT_RUNUP_DAYS:
+            return 0.0
+        return min(1.0, (o - (self.default_o - DEFAULT_RUNUP_DAYS)) / DEFAULT_RUNUP_DAYS)
 
     def keep_rate(self, o: int) -> float:
         return 0.0 if self.defaulted(o) else self.promise_keep * self._decline(o)
@@ -364,7 +378,7 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
     )
     c.lean_month = d.randint(1, 12)
     c.season_amp = d.uniform(15, 35) if a == "seasonal" else 0.0
-    c.det_start_o = c.det_rate = c.default_o = None
+    c.det_start_o = c.det_rate = c.det_end_o = c.default_o = None
     if a == "slow_deteriorating":
         lo, hi = start_o + int(span * 0.2), as_of_o - 120
         c.det_start_o = d.randint(lo, max(lo, hi))
@@ -372,13 +386,17 @@ def _behaviour(c: Customer, d: Draws, start_o: int, as_of_o: int, span: int) -> 
         # A slide is a change against the customer's own past: it needs a past (a new account that
         # pays 90 days late from its first invoice is a bad onboarding, not a deterioration).
         c.created_o = min(c.created_o, c.det_start_o - 180)
+        # A slide does not go on for ever: after some months the customer settles at its new, worse
+        # level (a treasury that now stretches payables by 40-100 days), or fails. Long enough for
+        # the slide to add at least 40 days.
+        c.det_end_o = c.det_start_o + int(30.4 * max(d.uniform(5, 12), 40 / c.det_rate))
     c.stress_days = 0.0
     if a == "sudden_default":
         lo, hi = start_o + int(span * 0.15), as_of_o - 20
         c.default_o = d.randint(lo, max(lo, hi))
         # "Sudden" to the seller, not in the books: in the months before it fails a company stretches
         # its payables, up to this many days late on what falls due just before the end.
-        c.stress_days = d.uniform(20, 45)
+        c.stress_days = d.uniform(25, 50)
         # A customer cannot default before it has been invoiced for a while.
         c.created_o = min(c.created_o, c.default_o - 150)
         c.churn_o = None

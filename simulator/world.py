@@ -43,6 +43,7 @@ from simulator.money import convert, fmt_cents, fmt_grouped, fraction_of, pct_of
 from simulator.output import ExtractFiles, Table, write_table
 from simulator.profiles import (
     ARCHETYPES,
+    DEFAULT_RUNUP_DAYS,
     MONTH_VOLUME,
     SELLER_DOMAIN,
     SELLER_NAME,
@@ -122,6 +123,7 @@ GROUND_TRUTH_COLUMNS = {
         "cash_crunch_rate_per_month",
         "deterioration_start",
         "deterioration_days_per_month",
+        "deterioration_end",
         "default_date",
         "created_date",
         "churn_date",
@@ -695,7 +697,8 @@ class World:
                 self.at(inv.copy_o, P_MESSAGE, c, "copy_request", inv)
             # The larger invoices are the ones paid in two instalments (see Customer.split_z).
             z = math.log(max(inv.amount, 100) / (c.amount_median * 100)) / c.amount_sigma
-            inv.split = z + d.normal(0, 0.3) > c.split_z
+            # Short of cash before a default, the customer pays more and more of its invoices in part.
+            inv.split = z + d.normal(0, 0.3) > c.split_z - 3.5 * min(1.0, 2 * c.runup(o))
         self._plan_initial(c, inv, o)
 
     def _seller_bd(self, o: int) -> int:
@@ -726,9 +729,10 @@ class World:
             x += c.season_amp * (1 + math.cos(2 * math.pi * (due.month - c.lean_month) / 12)) / 2
         if c.det_start_o is not None and inv.due_o > c.det_start_o:
             # A steady slide: the same few days more every month, not a random walk.
-            x += c.det_rate * (inv.due_o - c.det_start_o) / 30.4 + d.normal(0, 1.5)
-        if c.default_o is not None and inv.due_o > c.default_o - 120:
-            x += c.stress_days * min(1.0, (inv.due_o - (c.default_o - 120)) / 120)
+            x += c.det_rate * (min(inv.due_o, c.det_end_o) - c.det_start_o) / 30.4 + d.normal(0, 1.5)
+        # Before a default the customer stretches payables: by half-way through the run-up it pays
+        # everything ``stress_days`` late.
+        x += c.stress_days * min(1.0, 2 * c.runup(inv.due_o))
         if c.quarter_end_hold:
             target = dt.date.fromordinal(inv.due_o + int(x))
             if target.month in (3, 6, 9, 12) and target.day >= 19:
@@ -750,24 +754,7 @@ class World:
     def _arrival(self, c: Customer, initiate: int, use_run: bool) -> int:
         """When money the customer releases on ``initiate`` is booked on the seller's bank account."""
         d = c.draws
-        o = initiate
-        if use_run:
-            rt = c.run_type
-            if rt == "weekly":
-                o += (c.run_weekday - (o - 1) % 7) % 7  # ordinal 1 is a Monday
-            elif rt == "semi_monthly":
-                day = dt.date.fromordinal(o)
-                if day.day <= 15:
-                    o = self.cals.on_or_after(
-                        c.country_calendar, dt.date(day.year, day.month, 15).toordinal()
-                    )
-                else:
-                    o = self.cals.last_business_day_of_month(c.country_calendar, o)
-            elif rt == "month_end":
-                last = self.cals.last_business_day_of_month(c.country_calendar, o)
-                if o > last:
-                    last = self.cals.last_business_day_of_month(c.country_calendar, last + 10)
-                o = last
+        o = self._run_day(c, initiate) if use_run else initiate
         payer = c.parent if c.paid_by_parent else c
         ch = payer.channel
         if ch == "check":
@@ -778,6 +765,28 @@ class World:
             o += d.randint(0, 1)
         return self.cals.on_or_after(c.bank_calendar, o)
 
+    def _run_day(self, c: Customer, o: int) -> int:
+        """The customer's first payment run on or after day ``o`` (no randomness: its AP calendar)."""
+        rt = c.run_type
+        if rt == "weekly":
+            return o + (c.run_weekday - (o - 1) % 7) % 7  # ordinal 1 is a Monday
+        if rt == "semi_monthly":
+            day = dt.date.fromordinal(o)
+            if day.day <= 15:
+                mid = self.cals.on_or_after(c.country_calendar, dt.date(day.year, day.month, 15).toordinal())
+                if mid >= o:
+                    return mid
+            return self._month_end_run(c, o)
+        if rt == "month_end":
+            return self._month_end_run(c, o)
+        return o
+
+    def _month_end_run(self, c: Customer, o: int) -> int:
+        last = self.cals.last_business_day_of_month(c.country_calendar, o)
+        if o > last:  # after the month's last business day: next month's run
+            last = self.cals.last_business_day_of_month(c.country_calendar, last + 10)
+        return last
+
     def _plan_initial(self, c: Customer, inv: Invoice, o: int) -> None:
         if inv.is_duplicate or inv.dispute_plan is not None or c.defaulted(o):
             return
@@ -787,7 +796,7 @@ class World:
         strained = (
             (c.crunch_until_o is not None and o <= c.crunch_until_o)
             or (c.det_start_o is not None and o > c.det_start_o)
-            or (c.default_o is not None and o > c.default_o - 120)
+            or c.runup(o) > 0
         )
         z = math.log(max(inv.amount, 100) / (c.amount_median * 100)) / c.amount_sigma
         if c.discount_taker and inv.deduct == 0 and not strained and z > c.discount_z:
@@ -818,8 +827,12 @@ class World:
     def _stuck(self, inv: Invoice, o: int) -> bool:
         """Planned well past what the customer's habits give it (a crunch, a forgotten invoice, a broken
         promise): the payments a reminder or a call can move. One paid on the customer's usual schedule
-        is not moved by reminders: that run is already booked."""
-        return bool(inv.plan_o) and inv.plan_o > max(o + 10, inv.due_o + int(inv.usual_dl) + 10)
+        is not moved by reminders: that run is already booked (for a month-end payer, the month end
+        after its usual delay, weeks after the due date)."""
+        if not inv.plan_o:
+            return False
+        usual = self._run_day(inv.cust, inv.due_o + int(inv.usual_dl))
+        return inv.plan_o > max(o + 10, usual + 10)
 
     def _pull_forward(self, c: Customer, o: int) -> None:
         """A reminder worked: overdue invoices that were stuck go out in the next run, a few days on."""
@@ -2029,8 +2042,15 @@ class World:
             str(c.lean_month) if c.season_amp else None,
             f(c.season_amp, 2) if c.season_amp else None,
             f(c.crunch_rate),
-            iso(c.det_start_o),
+            # For a sudden default the trouble starts with its run-up: that is when an early warning
+            # can first be right.
+            iso(
+                c.det_start_o
+                if c.det_start_o is not None
+                else (c.default_o - DEFAULT_RUNUP_DAYS if c.default_o else None)
+            ),
             f(c.det_rate, 2) if c.det_rate else None,
+            iso(c.det_end_o),
             iso(c.default_o),
             iso(c.created_o),
             iso(c.churn_o),

@@ -83,6 +83,56 @@ def test_defaulted_customers_stop_paying_and_leave_old_items(mid_world):
     assert old and {r["customer_id"] for r in old} & set(default)
 
 
+def test_a_default_is_preceded_by_a_run_up_a_model_can_see(mid_world):
+    """In the 150 days before a default the customer pays later, pays more in part and takes no
+    discount: the evidence an early warning needs, before the payments stop."""
+    customers = {r["customer_id"]: r for r in mid_world.truth("customers")}
+    before, runup = defaultdict(list), defaultdict(list)
+    for o in mid_world.truth("invoice_outcomes"):
+        c = customers[o["customer_id"]]
+        if c["archetype"] != "sudden_default" or not o["first_payment_date"]:
+            continue  # cash that never came is not evidence anyone could see before the default
+        default = dt.date.fromisoformat(c["default_date"])
+        due = dt.date.fromisoformat(o["due_date"])
+        if due < default - dt.timedelta(days=180):
+            before[o["customer_id"]].append(o)
+        elif due < default:
+            runup[o["customer_id"]].append(o)
+    both = [cid for cid in runup if len(before[cid]) >= 4 and len(runup[cid]) >= 2]
+    assert len(both) >= 3
+
+    def late(o: dict) -> int:
+        paid = o["paid_date"] or o["first_payment_date"]
+        return (dt.date.fromisoformat(paid) - dt.date.fromisoformat(o["due_date"])).days
+
+    later = [
+        statistics.mean(late(o) for o in runup[cid]) - statistics.mean(late(o) for o in before[cid])
+        for cid in both
+    ]
+    assert statistics.median(later) > 10
+    runup_rows = [o for cid in both for o in runup[cid]]
+    before_rows = [o for cid in both for o in before[cid]]
+    in_part = [o["is_installment"] == "true" or not o["paid_date"] for o in runup_rows]
+    assert sum(in_part) / len(in_part) > 0.12  # about 1% before the run-up
+    assert sum(o["is_installment"] == "true" for o in before_rows) / len(before_rows) < 0.05
+    assert all(o["discount_taken"] == "0.00" for o in runup_rows)
+
+
+def test_a_slide_settles_at_a_worse_level_after_some_months(mid_world):
+    customers = {r["customer_id"]: r for r in mid_world.truth("customers")}
+    slides = [c for c in customers.values() if c["archetype"] == "slow_deteriorating"]
+    assert slides
+    for c in slides:
+        start, end = (
+            dt.date.fromisoformat(c["deterioration_start"]),
+            dt.date.fromisoformat(c["deterioration_end"]),
+        )
+        months = (end - start).days / 30.4
+        assert 4.9 <= months <= 13.4
+        assert months * float(c["deterioration_days_per_month"]) >= 39  # a slide worth alerting on
+        assert dt.date.fromisoformat(c["created_date"]) <= start - dt.timedelta(days=180)
+
+
 def test_calls_are_answered_more_on_the_preferred_weekday_and_hour(mid_world):
     customers = {r["customer_id"]: r for r in mid_world.truth("customers")}
     answered = defaultdict(list)
