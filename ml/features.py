@@ -221,6 +221,23 @@ def window_quantiles(
     return out
 
 
+def _running_extreme(stream: Stream, values: np.ndarray, mask: np.ndarray, kind: str) -> np.ndarray:
+    """Per event of ``stream`` (sorted by key, day): the min or max of ``values`` over the key's
+    events so far where ``mask`` holds (NaN before the first). ``values``/``mask`` are in the order
+    the stream was built from. One vectorized pass: each key's values are shifted into a band of
+    their own (keys ascend), so a plain running max never carries one key's value into the next."""
+    v = np.asarray(values, dtype="float64")[stream.take]
+    m = np.asarray(mask, dtype=bool)[stream.take]
+    if kind == "min":
+        v = -v
+    floor = -1e3  # below every value (log2 amounts are >= 0)
+    band = 1e4  # wider than the values' range plus the floor's distance
+    w = np.where(m, v, floor) + stream.keys.astype("float64") * band
+    out = np.maximum.accumulate(w) - stream.keys.astype("float64") * band if len(w) else w
+    out = np.where(out <= floor + 1, np.nan, out)
+    return -out if kind == "min" else out
+
+
 def window_ewm(
     keys: np.ndarray, values: np.ndarray, span: float, at: np.ndarray | None = None, k: int = 20
 ) -> np.ndarray:
@@ -249,7 +266,24 @@ def _row_frame(inv: pd.DataFrame, as_of: pd.Series, extra: tuple[str, ...]) -> p
     cols = list(STATIC_INVOICE_COLUMNS) + [c for c in extra if c in inv.columns]
     rows = inv[cols].copy()
     rows["as_of"] = pd.to_datetime(as_of).astype("datetime64[s]").to_numpy()
-    return rows.reset_index(drop=True)
+    positions = inv.index.to_numpy()  # the history's RangeIndex: each row's position there
+    rows = rows.reset_index(drop=True)
+    if positions.dtype.kind in "iu":
+        rows.attrs["history_position"] = _Positions(positions)
+    return rows
+
+
+class _Positions:
+    """Row positions in the history, kept in a frame's ``attrs``. A plain array would not do: pandas
+    compares attrs with ``==`` when it concatenates frames; this object equals only itself."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
 
 
 def issue_rows(h: InvoiceHistory, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
@@ -286,25 +320,50 @@ def snapshot_rows(h: InvoiceHistory, dates) -> pd.DataFrame:
 
 class _Codes:
     """Integer codes of customers, families and invoices; ids the history has never seen get fresh
-    codes (past the known ones), so they match no event rather than each other."""
+    codes (past the known ones), so they match no event rather than each other.
+
+    The invoice code is the invoice's position in the history. Its hash index (every invoice id)
+    is built only when an id must be looked up: at a million open invoices hashing four million
+    ids costs seconds, and rows taken from the history carry their positions (``_row_frame``)."""
 
     def __init__(self, h: InvoiceHistory):
-        self.customer = pd.Index(
-            pd.unique(
-                np.concatenate(
-                    [
-                        h.invoices["customer_id"].to_numpy(dtype=object),
-                        h.customers["customer_id"].to_numpy(dtype=object),
-                    ]
-                )
-            )
-        )
-        self.invoice = pd.Index(h.invoices["invoice_id"].to_numpy(dtype=object))
+        # factorize works on the Arrow strings directly; a detour through Python objects costs
+        # seconds at millions of ids. Codes are in order of first appearance, as pd.unique's.
+        both = pd.concat([h.invoices["customer_id"], h.customers["customer_id"]], ignore_index=True)
+        codes, uniques = pd.factorize(both)
+        self.customer = pd.Index(np.asarray(uniques, dtype=object))
+        self.history_customer = codes[: len(h.invoices)].astype("int64")
+        self._invoice_ids = h.invoices["invoice_id"]
+        self._invoice: pd.Index | None = None
         parent = h.customers.set_index("customer_id")["parent_id"].dropna()
         self.family = None  # family code of each customer code; None when no parents are known
         if len(parent):
             ids = pd.Series(self.customer.to_numpy(dtype=object), index=self.customer)
             self.family = pd.factorize(ids.map(parent).fillna(ids).to_numpy(dtype=object))[0].astype("int64")
+
+    @property
+    def invoice(self) -> pd.Index:
+        if self._invoice is None:
+            self._invoice = pd.Index(self._invoice_ids.to_numpy(dtype=object))
+        return self._invoice
+
+    @property
+    def n_invoices(self) -> int:
+        return len(self._invoice_ids)
+
+    def inv_of_rows(self, rows: pd.DataFrame) -> np.ndarray:
+        """Invoice codes of feature rows: their history positions when they carry them and the ids
+        there match, else a lookup."""
+        pos = rows.attrs.get("history_position")
+        if isinstance(pos, _Positions) and len(pos) == len(rows):
+            pos = pos.array.astype("int64")
+            if (
+                len(pos) == 0
+                or (pos.min() >= 0 and pos.max() < self.n_invoices)
+                and bool((self._invoice_ids.to_numpy()[pos] == rows["invoice_id"].to_numpy()).all())
+            ):
+                return pos
+        return self.inv(rows["invoice_id"].to_numpy(dtype=object))
 
     @staticmethod
     def _code(index: pd.Index, ids) -> np.ndarray:
@@ -394,6 +453,14 @@ _CUSTOMER_FEATURES = (
 _BASE_FEATURES = _CUSTOMER_FEATURES + (
     # invoice
     "trend_extrapolated",
+    "vs_min_split_log2",
+    "vs_max_full_log2",
+    "vs_min_early_log2",
+    "vs_max_late_log2",
+    "usual_day",
+    "usual_to_month_end",
+    "usual_to_15th",
+    "usual_to_pay_weekday",
     "amount_effect",
     "season_excess",
     "due_to_run_days",
@@ -465,7 +532,7 @@ class FeatureContext:
         self.h = h
         inv = h.invoices
         self.codes = codes = _Codes(h)
-        self.h_cust = h_cust = codes.cust(inv["customer_id"].to_numpy(dtype=object))
+        self.h_cust = h_cust = codes.history_customer
         self.h_inv = np.arange(len(inv), dtype="int64")
         self.h_inv_day = h_inv_day = to_days(inv["invoice_date"])
         self.h_due_day = h_due_day = to_days(inv["due_date"])
@@ -508,6 +575,19 @@ class FeatureContext:
             pv[f"wd{k}"] = (wd == k).astype("int64")
         sel = is_paid
         self.paid = Stream(h_cust[sel], h_paid_known[sel], {k: v[sel] for k, v in pv.items()})
+        # Amount thresholds of the instalment and discount habits (big invoices wait for the cash and
+        # get split; the early-payment discount is worth the effort on big ones): the smallest amount
+        # the customer split / paid early and the largest it paid in one go / late, among the
+        # settlements known by each day (log2 of the functional amount).
+        la = np.log2(np.maximum(h_amount / 100.0, 1.0))[sel]
+        split = (inv["n_payments"].to_numpy() > 1)[sel]
+        early = (dtp <= 14)[sel]
+        self.amount_extremes = {
+            "min_split": _running_extreme(self.paid, la, split, "min"),
+            "max_full": _running_extreme(self.paid, la, ~split, "max"),
+            "min_early": _running_extreme(self.paid, la, early, "min"),
+            "max_late": _running_extreme(self.paid, la, ~early, "max"),
+        }
         # Each settlement against the customer's habit known when the invoice was issued, in robust
         # standard units (median and IQR/1.35, at least 3 days), clipped so one forgotten invoice
         # cannot carry a window: the early-warning signal (risk.py). Only *plain* settlements count,
@@ -557,7 +637,7 @@ class FeatureContext:
                 {"kept": (status == "kept").astype("int64"), "broken": (status == "broken").astype("int64")},
             )
             p_inv = codes.inv(prom["invoice_id"].fillna("").to_numpy(dtype=object))
-            ok = prom["invoice_id"].notna().to_numpy() & (p_inv < len(codes.invoice))
+            ok = prom["invoice_id"].notna().to_numpy() & (p_inv < codes.n_invoices)
             if ok.any():
                 self.promise_made = Stream(p_inv[ok], to_days(prom["promise_date"])[ok])
                 self.promised_day = to_days(prom["promised_date"])[ok][self.promise_made.take].astype(
@@ -575,7 +655,7 @@ class FeatureContext:
                 codes.cust(act["customer_id"].to_numpy(dtype=object)), a_day, {"resp": responded}
             )
             a_inv = codes.inv(act["invoice_id"].fillna("").to_numpy(dtype=object))
-            ok = act["invoice_id"].notna().to_numpy() & (a_inv < len(codes.invoice))
+            ok = act["invoice_id"].notna().to_numpy() & (a_inv < codes.n_invoices)
             if ok.any():
                 self.invoice_activities = Stream(a_inv[ok], a_day[ok])
 
@@ -813,16 +893,17 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     n = len(rows)
     t = to_days(rows["as_of"])
     r_cust = codes.cust(rows["customer_id"].to_numpy(dtype=object))
-    r_inv = codes.inv(rows["invoice_id"].to_numpy(dtype=object))
+    r_inv = codes.inv_of_rows(rows)
     r_inv_day = to_days(rows["invoice_date"])
     r_due_day = to_days(rows["due_date"])
     r_amount = rows["amount_functional_minor"].to_numpy(dtype="float64") / 100.0
 
     # Customer-level state is computed once per distinct (customer, as_of) and broadcast to rows.
-    pairs = pd.DataFrame({"c": r_cust, "t": t})
-    uniq = pairs.drop_duplicates().reset_index(drop=True)
-    back = pairs.merge(uniq.reset_index(), on=["c", "t"], how="left")["index"].to_numpy()
-    f = ctx.customer(uniq["c"].to_numpy(dtype="int64"), uniq["t"].to_numpy(dtype="int64"))
+    # (one integer key per pair and np.unique: a frame drop_duplicates + merge costs seconds at 1M rows)
+    pair = r_cust.astype("int64") * _DAY_SPAN + (t.astype("int64") + _DAY_OFFSET)
+    uniq, back = np.unique(pair, return_inverse=True)
+    back = back.reshape(-1)
+    f = ctx.customer(uniq // _DAY_SPAN, uniq % _DAY_SPAN - _DAY_OFFSET)
     out = pd.DataFrame({k: f[k][back] for k in _CUSTOMER_FEATURES})
 
     out["amount_log"] = np.log10(np.clip(r_amount, 0, None) + 1)
@@ -852,6 +933,23 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
         np.nan,
     )
     out["trend_extrapolated"] = out["dl_slope_180"].to_numpy() / 30.4 * np.clip(r_due_day - t, 0, None)
+
+    # Where this invoice's amount sits against the customer's instalment and discount thresholds.
+    r_la = np.log2(np.maximum(r_amount, 1.0))
+    for name, extreme in ctx.amount_extremes.items():
+        out[f"vs_{name}_log2"] = r_la - ctx.paid.last(extreme, r_cust, t)
+    # Where the customer's usual lateness lands this invoice: payment runs go out on set days (month
+    # end, the 15th, one weekday), so the day the usual lateness reaches decides the next run.
+    usual = r_due_day + np.round(np.nan_to_num(out["dl_median"].to_numpy(), nan=0.0)).astype("int64")
+    usual_dates = pd.DatetimeIndex(usual.astype("datetime64[D]"))
+    usual_day = np.asarray(usual_dates.day)
+    known = out["n_paid"].to_numpy() > 0
+    out["usual_day"] = np.where(known, usual_day, np.nan)
+    out["usual_to_month_end"] = np.where(known, np.asarray(usual_dates.days_in_month) - usual_day, np.nan)
+    out["usual_to_15th"] = np.where(known, (15 - usual_day) % 31, np.nan)
+    out["usual_to_pay_weekday"] = np.where(
+        known, (out["pay_wd_mode"].to_numpy() - np.asarray(usual_dates.weekday)) % 7, np.nan
+    )
 
     # Same season last year: mean days late of invoices due within a month of this due month. Only
     # settlements known 9+ months ago count as "last season"; newer ones are just recent history.

@@ -51,6 +51,8 @@ BUCKETS = ("on_time", "1-30", "31-60", "61-90", "90+")
 BUCKET_EDGES = (0, 30, 60, 90)  # upper bounds (inclusive) of the first four buckets, in days late
 PROBABILITY_COLUMNS = ("p_paid_by_due", "p_paid_within_30", "p_paid_within_60", "p_paid_within_90")
 ALPHA = 0.2  # 1 - nominal coverage of the P10-P90 interval
+# Batches at least this large are predicted on every core (0 threads: OpenMP's default).
+PARALLEL_PREDICT_ROWS = 100_000
 
 
 def bucket_of(days_late) -> np.ndarray:
@@ -216,11 +218,23 @@ class PaymentModel:
             return np.zeros(len(X))
         return X["dl_median"].fillna(self.meta.get("base_fallback", 0.0)).to_numpy(dtype="float64")
 
-    def _raw_quantiles(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The features as one float64 matrix in the model's column order. LightGBM converts a
+        frame on every ``predict``; four boosters on a million rows would convert it four times."""
+        return np.ascontiguousarray(X[self.features].to_numpy(dtype="float64", na_value=np.nan))
+
+    def _threads(self, n_rows: int) -> int:
+        """Training stays on ``config.num_threads`` (small data: OpenMP spinning costs more than it
+        gives); predicting a large batch is embarrassingly parallel and uses every core."""
+        return 0 if n_rows >= PARALLEL_PREDICT_ROWS else self.config.num_threads
+
+    def _raw_quantiles(self, X: pd.DataFrame, M: np.ndarray | None = None) -> dict[str, np.ndarray]:
         X = X[self.features]
+        M = self._matrix(X) if M is None else M
         base = self._base(X)
+        threads = self._threads(len(X))
         return {
-            _qname(q): base + self.boosters[_qname(q)].predict(X, num_threads=self.config.num_threads)
+            _qname(q): base + self.boosters[_qname(q)].predict(M, num_threads=threads)
             for q in self.config.quantiles
         }
 
@@ -230,7 +244,8 @@ class PaymentModel:
         """Per row: p10/p50/p90 days late (interval conformalized), bucket probabilities, drivers."""
         groups = _groups(X)
         X = X[self.features]
-        raw = self._raw_quantiles(X)
+        M = self._matrix(X)
+        raw = self._raw_quantiles(X, M)
         q = np.sort(np.stack([raw[_qname(x)] for x in sorted(self.config.quantiles)], axis=1), axis=1)
         lo, mid, hi = q[:, 0], q[:, len(self.config.quantiles) // 2], q[:, -1]
         for g, (dlo, dhi) in self.conformal.items():
@@ -240,7 +255,7 @@ class PaymentModel:
         lo = np.clip(np.minimum(lo, mid), DAYS_LATE_MIN, DAYS_LATE_CAP)
         hi = np.clip(np.maximum(hi, mid), DAYS_LATE_MIN, DAYS_LATE_CAP)
         mid = np.clip(mid, DAYS_LATE_MIN, DAYS_LATE_CAP)
-        probs = self.boosters["buckets"].predict(X, num_threads=self.config.num_threads)
+        probs = self.boosters["buckets"].predict(M, num_threads=self._threads(len(X)))
         cum = np.cumsum(probs, axis=1)
         out = pd.DataFrame({"p10_days_late": lo, "p50_days_late": mid, "p90_days_late": hi}, index=X.index)
         for i, col in enumerate(PROBABILITY_COLUMNS):
@@ -257,7 +272,9 @@ class PaymentModel:
         When the model starts from the customer's median, that start is the customer's habit and is
         credited to ``dl_median`` (minus the training median, so "a normal customer" adds nothing)."""
         X = X[self.features]
-        c = self.boosters[_qname(0.5)].predict(X, pred_contrib=True, num_threads=self.config.num_threads)
+        # TreeSHAP costs ~100 predictions a row: parallel from a thousand rows on
+        threads = 0 if len(X) >= PARALLEL_PREDICT_ROWS // 100 else self.config.num_threads
+        c = self.boosters[_qname(0.5)].predict(self._matrix(X), pred_contrib=True, num_threads=threads)
         if self.config.start_from_customer_median and "dl_median" in self.features:
             fallback = self.meta.get("base_fallback", 0.0)
             j = self.features.index("dl_median")

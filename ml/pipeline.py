@@ -37,6 +37,10 @@ class NoChampionError(LookupError):
     """No model carries the @champion alias yet: train one first."""
 
 
+class HistoryTooShortError(ValueError):
+    """The invoice history is too short to train and measure a model."""
+
+
 @dataclass
 class Predictions:
     invoices: pd.DataFrame  # fct_payment_predictions: one row per open invoice (scoring.PREDICTION_COLUMNS)
@@ -56,7 +60,7 @@ def backtest_plan(h: InvoiceHistory) -> dict:
             return dict(plan)
     smallest = BACKTEST_PLANS[-1]
     need = smallest["min_train_days"] + smallest["step_days"] + DAYS_LATE_CAP + 60
-    raise ValueError(
+    raise HistoryTooShortError(
         f"the invoice history spans {span} days ({h.first_date} to {h.last_date}); training a payment "
         f"model needs at least {need} days (training, a test month and time for its outcomes)"
     )

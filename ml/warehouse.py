@@ -164,6 +164,25 @@ def write_predictions(con, invoices: pd.DataFrame, customers: pd.DataFrame, revi
     }
 
 
+def ensure_tables(con) -> list[str]:
+    """Create the tables, empty, where they do not exist yet (no model to score with: the marts
+    that read them still build, empty); returns the tables created."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    existing = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]
+        ).fetchall()
+    }
+    created = []
+    for table, types in TYPES.items():
+        if table not in existing:
+            cols = ", ".join(f'"{c}" {t}' for c, t in types.items())
+            con.execute(f"create table {SCHEMA}.{table} ({cols})")
+            created.append(table)
+    return created
+
+
 def _one_as_of(*frames: pd.DataFrame) -> dt.date:
     dates = {pd.Timestamp(d).date() for f in frames for d in pd.unique(f["as_of_date"])}
     if len(dates) > 1:
@@ -210,6 +229,15 @@ def _replace_as_of_rows(con, table: str, frame: pd.DataFrame, as_of: dt.date) ->
 # --- checks the scoring asset reports -------------------------------------------------------------------
 
 
+def _exists(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
 def prediction_check_results(con, ledger_schema: str = "marts") -> dict[str, tuple[bool, str, dict]]:
     """(passed, description, metadata) of each check on the tables as written."""
     t = f"{SCHEMA}.{PREDICTIONS}"
@@ -243,33 +271,40 @@ def prediction_check_results(con, ledger_schema: str = "marts") -> dict[str, tup
         {"distinct_versions": versions},
     )
     # The ledger's open invoices and the ones scored must be the same set, with one known gap: the
-    # model's history settles an invoice once cash, credits and deductions taken cover it, the
-    # ledger once its open amount is zero, so an invoice whose residue is a deduction still in
-    # dispute is open in the ledger and settled (paid what the customer will pay) for the model.
+    # model's history (ml.history) settles an invoice once cash, credits and the deductions the
+    # customer took cover it, the ledger once its open amount is zero. An invoice whose residue is
+    # a deduction (a dispute opened as one, pending, or rejected and still unpaid) is open in the
+    # ledger and settled (paid what the customer meant to pay) for the model.
     ledger = f"{ledger_schema}.fct_ar_open_items"
-    has_ledger = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'fct_ar_open_items'",
-        [ledger_schema],
-    ).fetchone()[0]
+    has_ledger = _exists(con, ledger_schema, "fct_ar_open_items")
     if has_ledger:
-        missing, disputed, extra, open_n = con.execute(f"""
+        deductions = (
+            f"select distinct invoice_id from {RAW_SCHEMA}.erp_disputes where is_deduction = 'true'"
+            if _exists(con, RAW_SCHEMA, "erp_disputes")
+            else "select null as invoice_id where false"
+        )
+        missing, deducted, extra, open_n = con.execute(f"""
             with l as (select item_id as invoice_id, is_disputed from {ledger} where item_type = 'invoice'),
             p as (select invoice_id from {t}),
-            unscored as (select * from l anti join p using (invoice_id))
-            select (select count(*) from unscored where not is_disputed),
-                   (select count(*) from unscored where is_disputed),
+            d as ({deductions}),
+            unscored as (
+                select l.*, d.invoice_id is not null as has_deduction
+                from (select * from l anti join p using (invoice_id)) l
+                left join d using (invoice_id))
+            select (select count(*) from unscored where not (is_disputed or has_deduction)),
+                   (select count(*) from unscored where is_disputed or has_deduction),
                    (select count(*) from p anti join l using (invoice_id)),
                    (select count(*) from l)
         """).fetchone()
         out["every_open_invoice_scored_once"] = (
             dupes == 0 and missing == 0,
             f"{dupes} invoices scored more than once; {missing} of the ledger's {open_n} open invoices "
-            f"not scored (besides {disputed} whose open residue is a deduction in dispute); {extra} "
+            f"not scored (besides {deducted} whose open residue is a deduction or a dispute); {extra} "
             "scored invoices the ledger holds closed",
             {
                 "duplicates": dupes,
                 "ledger_open_not_scored": missing,
-                "deduction_in_dispute_not_scored": disputed,
+                "deduction_or_dispute_not_scored": deducted,
                 "scored_not_open_in_ledger": extra,
             },
         )

@@ -186,3 +186,29 @@ def test_open_state_direct_equals_streams(synthetic):
         for k in direct:
             assert (direct[k] == streamed[k]).all(), k
         assert direct["od30_n"].sum() > 0
+
+
+def test_rows_carrying_history_positions_get_the_same_features_as_looked_up_ids(synthetic):
+    h, _, _ = synthetic
+    rows = open_rows(h, h.last_date - dt.timedelta(days=200))
+    assert "history_position" in rows.attrs and len(rows) > 20
+    looked_up = rows.copy()
+    looked_up.attrs = {}
+    pd.testing.assert_frame_equal(build_features(h, rows), build_features(h, looked_up))
+    # positions that do not match the ids are not trusted
+    shuffled = rows.iloc[::-1].reset_index(drop=True)
+    shuffled.attrs = dict(rows.attrs)
+    plain = shuffled.copy()
+    plain.attrs = {}
+    pd.testing.assert_frame_equal(build_features(h, shuffled), build_features(h, plain))
+
+
+def test_running_extreme_stays_within_each_customer():
+    from ml.features import _running_extreme
+
+    # customer 0: 3 (split), 5 (not), 1 (split); customer 1: 9 (not), 2 (split)
+    s = Stream(np.array([0, 0, 0, 1, 1]), np.array([1, 2, 3, 1, 2]))
+    values = np.array([3.0, 5.0, 1.0, 9.0, 2.0])
+    split = np.array([True, False, True, False, True])
+    np.testing.assert_array_equal(_running_extreme(s, values, split, "min"), [3.0, 3.0, 1.0, np.nan, 2.0])
+    np.testing.assert_array_equal(_running_extreme(s, values, ~split, "max"), [np.nan, 5.0, 5.0, 9.0, 9.0])
