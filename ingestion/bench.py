@@ -33,7 +33,6 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-DEFAULT_WORLD = Path("/work/worlds/default")
 FORMATS = ("camt.053", "mt940", "bai2", "lockbox", "csv")
 KIND_LABELS = {
     "email_body_text": "eml body (text table)",
@@ -432,9 +431,33 @@ def _print_throughput(r: dict) -> None:
         )
 
 
+def _default_world() -> Path:
+    """The world `make run` simulated into the data folder; else the default world, simulated once."""
+    from orchestration.settings import load_settings
+
+    settings = load_settings()
+    if (settings.ground_truth_dir / "remittance_documents.csv").exists():
+        return settings.data_dir
+    path = settings.data_dir / "bench" / "ingest-world"
+    # summary.json is written last: a world without it was interrupted and is simulated again
+    if not (path / "ground_truth" / "summary.json").exists():
+        from simulator.world import simulate_world
+
+        print(f"simulating the default world into {path} ...", file=sys.stderr, flush=True)
+        simulate_world(
+            path, customers=settings.sim_customers, years=settings.sim_years, seed=settings.sim_seed
+        )
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="openar bench ingest", description=__doc__.split("\n\n")[0])
-    p.add_argument("--world", type=Path, default=DEFAULT_WORLD, help="simulated world (default %(default)s)")
+    p.add_argument(
+        "--world",
+        type=Path,
+        help="simulated world (default: the data folder's world, else the default world simulated "
+        "under <data dir>/bench/ingest-world)",
+    )
     p.add_argument(
         "--transactions", type=int, default=1_000_000, help="movements to parse (default %(default)s)"
     )
@@ -450,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {}
     if not args.skip_extraction:
         try:
-            report["extraction"] = extraction_benchmark(args.world, max_documents=args.max_documents)
+            world = args.world or _default_world()
+            report["extraction"] = extraction_benchmark(world, max_documents=args.max_documents)
         except FileNotFoundError as e:
             print(f"openar bench ingest: {e}", file=sys.stderr)
             return 2

@@ -40,7 +40,8 @@ current_risk as (
 ),
 
 previous_risk as (
-    select * from ranked where day_rank = 2
+    select * from ranked
+    where day_rank = 2
 ),
 
 final as (
