@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.config import AsOfConfig
+from orchestration.resources import OpenARSettings
 
 PREDICTION_DEPS = [dg.AssetKey(["ml", "payment_predictions"]), dg.AssetKey(["ml", "customer_risk"])]
 WORKLIST_KEY = dg.AssetKey(["collections", "collector_worklist"])
@@ -38,7 +39,9 @@ def _predictions_and_tiers(con):
     kinds={"python", "duckdb"},
     metadata={"grain": "as_of_date, customer_id"},
 )
-def collector_worklist(config: AsOfConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def collector_worklist(
+    config: AsOfConfig, openar: OpenARSettings, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
     """One row per customer with money overdue: next action, reason, priority, schedule, e-mail draft."""
     from ml.collections.strategy import load_strategy
     from ml.collections.warehouse import write_worklist
@@ -49,7 +52,9 @@ def collector_worklist(config: AsOfConfig, duckdb: DuckDBResource) -> dg.Materia
         if config.as_of_date and config.as_of_date != as_of.isoformat():
             raise ValueError(f"ml.payment_predictions is as of {as_of}, the run is as of {config.as_of_date}")
         strategy = load_strategy()
-        wl = build_worklist(worklist_inputs_from_warehouse(con, as_of, preds, tiers), strategy, as_of)
+        # the promises and call outcomes collectors logged in the app count from this run on
+        inputs = worklist_inputs_from_warehouse(con, as_of, preds, tiers, openar.get().writeback_path)
+        wl = build_worklist(inputs, strategy, as_of)
         rows = write_worklist(con, wl, as_of)
     counts = wl["action"].value_counts().to_dict()
     return dg.MaterializeResult(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.views import ar_overview, cash_application, ingestion, risk
+from dashboards.views import ar_overview, cash_application, collector, ingestion, manager, risk
 
 
 def main() -> None:
@@ -30,6 +30,8 @@ def main() -> None:
                 icon=":material/payments:",
                 url_path="cash-application",
             ),
+            st.Page(collector.render, title=collector.TITLE, icon=":material/call:", url_path="collector"),
+            st.Page(manager.render, title=manager.TITLE, icon=":material/query_stats:", url_path="collections-manager"),
         ],
         "Data": [
             st.Page(

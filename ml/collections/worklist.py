@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ml.collections.cash_forecast import _cdf, _latest, invoice_distributions, open_balances
+from ml.collections.contact_log import apply_contacts, read_contacts
 from ml.collections.strategy import Strategy
 
 RESPONSES = frozenset({"reached", "promise_to_pay", "dispute_raised", "replied"})
@@ -364,8 +366,14 @@ def schedule(wl: pd.DataFrame, collectors: pd.DataFrame, strategy: Strategy, as_
 
 
 def worklist_inputs_from_warehouse(
-    con, as_of: dt.date, predictions: pd.DataFrame | None = None, tiers: pd.DataFrame | None = None
+    con,
+    as_of: dt.date,
+    predictions: pd.DataFrame | None = None,
+    tiers: pd.DataFrame | None = None,
+    writeback_path: Path | None = None,
 ) -> WorklistInputs:
+    """What ``build_worklist`` needs, as known at ``as_of``; with ``writeback_path``, the call outcomes
+    and promises collectors logged in the app (``ml.collections.contact_log``) are added."""
     a = f"date '{as_of.isoformat()}'"
     customers = con.execute(
         f"select customer_id, customer_name, segment, collector_id, contact_email, currency "
@@ -402,6 +410,7 @@ def worklist_inputs_from_warehouse(
             from {_latest("erp_collection_activities", "activity_id", as_of)}"""
     ).df()
     activities = _with_local_time(con, activities, as_of)
+    promises, activities = apply_contacts(promises, activities, read_contacts(writeback_path), as_of)
     return WorklistInputs(
         customers, collectors, open_balances(con, as_of), promises, disputes, activities, predictions, tiers
     )

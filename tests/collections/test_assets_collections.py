@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import dagster as dg
@@ -10,6 +11,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.collections import WORKLIST_KEY, cash_forecast, collector_worklist
 from ml.collections import cash_forecast as cf
+from ml.collections.contact_log import write_contact
+from orchestration.resources import OpenARSettings
 
 
 def test_assets_write_the_collections_tables(small_warehouse, tmp_path):
@@ -42,12 +45,34 @@ def test_assets_write_the_collections_tables(small_warehouse, tmp_path):
     w.execute("create or replace table ml.payment_predictions as select * from _p")
     w.close()
 
+    data_dir = tmp_path / "data"
+    resources = {
+        "duckdb": DuckDBResource(database=str(path)),
+        "openar": OpenARSettings(data_dir=str(data_dir)),
+    }
+    first = None
     for _ in range(2):  # a rerun replaces its as-of day's rows
-        result = dg.materialize(
-            [collector_worklist, cash_forecast], resources={"duckdb": DuckDBResource(database=str(path))}
-        )
+        result = dg.materialize([collector_worklist, cash_forecast], resources=resources)
         assert result.success
+        if first is None:
+            # a collector logs a promise in the app for the top customer of the first run's list
+            w = duckdb.connect(str(path), read_only=True)
+            first = w.execute(
+                "select customer_id from collections.collector_worklist where status = 'today' "
+                "order by priority desc, customer_id limit 1"
+            ).fetchone()[0]
+            w.close()
+            promised = as_of + dt.timedelta(days=5)
+            write_contact(
+                data_dir / "writeback",
+                {"log_id": "t1", "customer_id": first, "data_as_of": as_of, "outcome": "promise_to_pay",
+                 "promised_pay_date": promised, "channel": "call"},
+            )  # fmt: skip
     w = duckdb.connect(str(path), read_only=True)
+    action, reason = w.execute(
+        "select action, reason from collections.collector_worklist where customer_id = ?", [first]
+    ).fetchone()
+    assert (action, reason) == ("postpone", f"promise to pay pending, due {promised}")
     n_wl = w.execute(
         "select count(*), count(distinct customer_id) from collections.collector_worklist"
     ).fetchone()

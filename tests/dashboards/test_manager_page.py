@@ -1,0 +1,119 @@
+"""The collections manager page against published fixture marts (tests/collections/page_marts.py): the
+forecast with its band, forecast vs actual with the alert, the scheduled workload and the what-if."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from orchestration.publishing import publish_marts
+from tests.collections import page_marts as pm
+from tests.conftest import settings_for
+
+
+def _browser_helpers():
+    name = "dashboard_browser_helpers"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("test_dashboard_browser.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_helpers = _browser_helpers()
+app_server = _helpers.app_server
+browser = _helpers.browser
+page = _helpers.page
+
+
+def _publish(data_dir: Path):
+    import dashboard_marts_fixture as fx  # registered by tests/dashboards/conftest.py
+
+    settings = settings_for(data_dir)
+    publish_marts(
+        pm.add_collections_marts(fx.build_warehouse(settings.warehouse_path)), settings.published_path
+    )
+    return settings
+
+
+@pytest.fixture(scope="module")
+def module_published_settings(tmp_path_factory):
+    return _publish(tmp_path_factory.mktemp("manager_page") / "data")
+
+
+def _page():
+    from dashboards.views import manager
+
+    manager.render()
+
+
+def _run(monkeypatch, settings) -> AppTest:
+    monkeypatch.setenv("OPENAR_DATA_DIR", str(settings.data_dir))
+    at = AppTest.from_function(_page, default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_forecast_vs_actual_workload_and_whatif(tmp_path, monkeypatch):
+    at = _run(monkeypatch, _publish(tmp_path / "data"))
+    assert [t.value for t in at.title] == ["Collections manager"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Expected, 13 weeks"] == "$9,100,000.00"
+    assert metrics["Low (P10 weeks summed)"] == "$7,280,000.00"
+    assert metrics["High (P90 weeks summed)"] == "$10,920,000.00"
+    assert metrics["Past forecasts"] == "1"
+    assert metrics["Weeks off by more than 20%"] == "1"
+    assert metrics["Weeks inside the band"] == "75.0%"
+    assert "week 3 of the forecast as of 2026-10-23 (-40.0%)" in at.warning[0].value
+    vs = next(df.value for df in at.dataframe if "Actual" in df.value.columns)
+    assert list(vs["Alert"]) == ["", "", "⚠", ""]
+    assert list(vs["Actual"])[:3] == ["$1,365,000.00", "$1,260,000.00", "$660,000.00"]
+    workload = next(df.value for df in at.dataframe if "collector" in df.value.columns)
+    assert sorted(
+        zip(
+            workload["collector"],
+            workload["call"],
+            workload["escalation"],
+            workload["reminder_email"],
+            strict=True,
+        )
+    ) == [("Alice Ng", 0, 1, 0), ("Ben Ortiz", 1, 0, 1)]  # all on Monday 2026-11-23
+    assert set(workload["scheduled_for"].astype(str)) == {"2026-11-23"}
+
+    # what-if: the 3 largest customers 30 days late moves cash out of the first 30 days, none is lost
+    # from the horizon's total of what is expected; defaulting Cobalt Inc loses its expected cash
+    whatif = {m.label: m for m in at.metric if m.label.startswith("Next ")}
+    assert set(whatif) == {"Next 30 days", "Next 60 days", "Next 90 days"}
+    assert whatif["Next 30 days"].delta.startswith("-$")
+    at.number_input(key="whatif_top").set_value(0)
+    at.multiselect(key="whatif_defaults").set_value(["C004"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.markdown and any("C004 defaults" in m.value for m in at.markdown)
+    weekly = next(df.value for df in at.dataframe if "Scenario" in df.value.columns)
+    assert all(c.startswith("-$") or c == "$0.00" for c in weekly["Change"])
+
+
+def test_without_forecast_the_page_says_what_to_run(published_settings, monkeypatch):
+    at = _run(monkeypatch, published_settings)
+    assert "No cash forecast has been published yet" in at.info[0].value
+
+
+@pytest.mark.browser
+def test_manager_page_in_a_real_browser(app_server, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_server.url}/collections-manager")
+    expect(page.get_by_role("heading", name="Collections manager")).to_be_visible(timeout=_helpers.WAIT_MS)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("$9,100,000.00", timeout=_helpers.WAIT_MS)
+    expect(page.locator('[data-testid="stVegaLiteChart"] svg.marks')).to_have_count(
+        1, timeout=_helpers.WAIT_MS
+    )
+    expect(page.get_by_text("Next 30 days")).to_be_visible(timeout=_helpers.WAIT_MS)
+    assert page.get_by_test_id("stException").count() == 0
