@@ -10,6 +10,7 @@ import pytest
 
 from orchestration.publishing import publish_marts
 from orchestration.settings import Settings, load_settings
+from tests.dashboards.browser import app_server, browser, page  # noqa: F401 (fixtures for every page test)
 
 FIXTURE_SCRIPT = Path(__file__).with_name("dashboard_marts_fixture.py")
 

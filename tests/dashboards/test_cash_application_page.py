@@ -4,11 +4,8 @@ suggestion and the next run applies it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -18,27 +15,9 @@ from ml.cashapp.warehouse import corrections_dir, run_cash_application
 from orchestration.publishing import publish_marts
 from tests.cashapp_wiring.conftest import build_base
 from tests.conftest import settings_for
+from tests.dashboards.browser import WAIT_MS
 
 pytestmark = pytest.mark.slow
-
-
-def _browser_helpers():
-    # Same loading as test_ingestion_page.py: the helpers live in test_dashboard_browser.py.
-    name = "dashboard_browser_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_dashboard_browser.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_helpers = _browser_helpers()
-app_server = _helpers.app_server
-browser = _helpers.browser
-page = _helpers.page
 
 
 def apply_and_publish(wh, settings) -> None:
@@ -140,7 +119,7 @@ def test_accepting_in_the_browser_changes_the_next_run(world, app_server, page):
     from playwright.sync_api import expect
 
     wh, settings = world
-    wait = _helpers.WAIT_MS
+    wait = WAIT_MS
     queue_before = _published(settings, "select count(*) from marts.rpt_cash_application_exceptions")[0][0]
     page.goto(f"{app_server.url}/cash-application")
     expect(page.get_by_role("heading", name="Cash application")).to_be_visible(timeout=wait)

@@ -5,9 +5,7 @@ and the next worklist run postpones that customer."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -20,25 +18,7 @@ from ml.collections.worklist import WorklistInputs, build_worklist
 from orchestration.publishing import publish_marts
 from tests.collections import page_marts as pm
 from tests.conftest import settings_for
-
-
-def _browser_helpers():
-    # Same loading as test_cash_application_page.py: the helpers live in test_dashboard_browser.py.
-    name = "dashboard_browser_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_dashboard_browser.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_helpers = _browser_helpers()
-app_server = _helpers.app_server
-browser = _helpers.browser
-page = _helpers.page
+from tests.dashboards.browser import WAIT_MS
 
 
 def publish_collections_fixture(data_dir: Path):
@@ -200,17 +180,17 @@ def test_a_promise_logged_in_the_browser_postpones_the_customer_in_the_next_run(
     assert before.loc[0, "action"] != "postpone"
 
     page.goto(f"{app_server.url}/collector")
-    expect(page.get_by_role("heading", name="Collector")).to_be_visible(timeout=_helpers.WAIT_MS)
+    expect(page.get_by_role("heading", name="Collector")).to_be_visible(timeout=WAIT_MS)
     # Alice Ng's list (the first collector): Acme Corp is her first customer
-    expect(page.get_by_test_id("stMetricValue").nth(3)).to_have_text("$85,000.00", timeout=_helpers.WAIT_MS)
+    expect(page.get_by_test_id("stMetricValue").nth(3)).to_have_text("$85,000.00", timeout=WAIT_MS)
     form = page.get_by_test_id("stForm")
-    form.get_by_role("button", name="Log").wait_for(timeout=_helpers.WAIT_MS)
+    form.get_by_role("button", name="Log").wait_for(timeout=WAIT_MS)
     # the promised date keeps its default: the work day plus a week
     form.get_by_label("Promised amount (USD, optional)").fill("85000")
     form.get_by_role("button", name="Log").click()
     expect(
         page.get_by_test_id("stAlert").filter(has_text="Logged: promise to pay for Acme Corp")
-    ).to_be_visible(timeout=_helpers.WAIT_MS)
+    ).to_be_visible(timeout=WAIT_MS)
     assert page.get_by_test_id("stException").count() == 0
 
     logged = read_contacts(settings.writeback_path)

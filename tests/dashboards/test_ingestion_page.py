@@ -5,9 +5,7 @@ load log, quarantine, statement balances and bank/remittance rows have known val
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,29 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from orchestration.publishing import publish_marts
 from orchestration.settings import Settings, load_settings
+from tests.dashboards.browser import CHROMIUM, WAIT_MS
 
 D18, D19, D20 = fx.INGESTION_DAYS
-
-
-def _browser_helpers():
-    # The browser helpers (server, chromium, page) live in test_dashboard_browser.py; with
-    # --import-mode=importlib that module is not importable by name, so it is loaded from its file.
-    name = "dashboard_browser_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_dashboard_browser.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_helpers = _browser_helpers()
-# Fixtures reused as they are; app_server reads this module's module_published_settings below.
-app_server = _helpers.app_server
-browser = _helpers.browser
-page = _helpers.page
 
 
 def _publish(data_dir: Path, *, ingestion: bool = True) -> Settings:
@@ -350,13 +328,11 @@ def test_summary_reads_whichever_bank_tables_exist(tmp_path: Path):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not _helpers.CHROMIUM.exists(), reason=f"{_helpers.CHROMIUM} is missing: apt-get install -y chromium"
-)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install -y chromium")
 def test_ingestion_page_in_a_real_browser_shows_the_quarantine_reasons(app_server, page, tmp_path):
     from playwright.sync_api import expect
 
-    wait = _helpers.WAIT_MS
+    wait = WAIT_MS
     page.goto(f"{app_server.url}/ingestion")
 
     expect(page.get_by_role("heading", name="Ingestion")).to_be_visible(timeout=wait)

@@ -3,8 +3,6 @@ forecast with its band, forecast vs actual with the alert, the scheduled workloa
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,24 +11,7 @@ from streamlit.testing.v1 import AppTest
 from orchestration.publishing import publish_marts
 from tests.collections import page_marts as pm
 from tests.conftest import settings_for
-
-
-def _browser_helpers():
-    name = "dashboard_browser_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_dashboard_browser.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_helpers = _browser_helpers()
-app_server = _helpers.app_server
-browser = _helpers.browser
-page = _helpers.page
+from tests.dashboards.browser import WAIT_MS
 
 
 def _publish(data_dir: Path):
@@ -110,10 +91,8 @@ def test_manager_page_in_a_real_browser(app_server, page):
     from playwright.sync_api import expect
 
     page.goto(f"{app_server.url}/collections-manager")
-    expect(page.get_by_role("heading", name="Collections manager")).to_be_visible(timeout=_helpers.WAIT_MS)
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text("$9,100,000.00", timeout=_helpers.WAIT_MS)
-    expect(page.locator('[data-testid="stVegaLiteChart"] svg.marks')).to_have_count(
-        1, timeout=_helpers.WAIT_MS
-    )
-    expect(page.get_by_text("Next 30 days")).to_be_visible(timeout=_helpers.WAIT_MS)
+    expect(page.get_by_role("heading", name="Collections manager")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("$9,100,000.00", timeout=WAIT_MS)
+    expect(page.locator('[data-testid="stVegaLiteChart"] svg.marks')).to_have_count(1, timeout=WAIT_MS)
+    expect(page.get_by_text("Next 30 days")).to_be_visible(timeout=WAIT_MS)
     assert page.get_by_test_id("stException").count() == 0
