@@ -31,9 +31,6 @@ applied by hand that day; the engine must see the invoices as they stood when th
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,6 +59,7 @@ from ml.cashapp.engine import (
 )
 from ml.cashapp.rules import Rules, load_rules
 from ml.cashapp.scoring import Scorer
+from ml.writeback import read_records, write_records
 
 CASHAPP_SCHEMA = "cashapp"
 # On the first run there is no "last day applied": start this many days back (a go-live backlog). Older
@@ -320,46 +318,26 @@ def write_correction(writeback_path: Path, rows: list[dict]) -> Path:
     cid = rows[0]["correction_id"]
     if any(r["correction_id"] != cid for r in rows):
         raise ValueError("rows of one correction share its correction_id")
-    folder = corrections_dir(writeback_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = re.sub(r"[^0-9A-Za-z]", "", str(rows[0].get("decided_at") or ""))[:20]
-    path = folder / f"{stamp}-{re.sub(r'[^0-9A-Za-z_-]', '_', str(cid))}.jsonl"
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps({c: _jsonable(r.get(c)) for c in CORRECTION_COLUMNS}) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _jsonable(v):
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, dt.date | dt.datetime):
-        return v.isoformat()
-    return v
+    return write_records(
+        corrections_dir(writeback_path),
+        str(rows[0].get("decided_at") or ""),
+        str(cid),
+        ({c: r.get(c) for c in CORRECTION_COLUMNS} for r in rows),
+    )
 
 
 def read_corrections(writeback_path: Path) -> pd.DataFrame:
     """Every decision in the write-back folder (``CORRECTION_COLUMNS``), amounts as ``Decimal``;
     a bad line raises naming its file and line."""
     folder = corrections_dir(writeback_path)
-    files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-    if not files:
-        return empty_corrections()
     rows = []
-    for f in files:
-        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{f} line {n}: not JSON ({e.msg})") from e
-            for col in ("applied_amount", "discount_amount", "deduction_amount", "amount"):
-                if r.get(col) not in (None, ""):
-                    r[col] = Decimal(str(r[col]))
-            rows.append({c: r.get(c) for c in CORRECTION_COLUMNS})
+    for _where, r in read_records(folder):
+        for col in ("applied_amount", "discount_amount", "deduction_amount", "amount"):
+            if r.get(col) not in (None, ""):
+                r[col] = Decimal(str(r[col]))
+        rows.append({c: r.get(c) for c in CORRECTION_COLUMNS})
+    if not rows:
+        return empty_corrections()
     frame = pd.DataFrame(rows, columns=list(CORRECTION_COLUMNS), dtype=object)
     return validate_corrections(frame, source=str(folder))
 

@@ -16,13 +16,13 @@ a second pending promise with the same effect.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
+
+from ml.writeback import read_records, write_records
 
 FOLDER = "collections_contacts"
 OUTCOMES = ("promise_to_pay", "reached", "no_answer", "left_voicemail", "dispute_raised", "replied")
@@ -87,30 +87,18 @@ def write_contact(writeback_path: Path, entry: dict) -> Path:
     if isinstance(row["promised_amount"], Decimal):
         row["promised_amount"] = format(row["promised_amount"], "f")
     _check(row, "new contact")
-    folder = contacts_dir(writeback_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = re.sub(r"[^0-9]", "", str(row.get("logged_at") or ""))[:14]
-    path = folder / f"{stamp}-{re.sub(r'[^0-9A-Za-z_-]', '_', str(row['log_id']))}.jsonl"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(row) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_records(
+        contacts_dir(writeback_path),
+        re.sub(r"[^0-9]", "", str(row.get("logged_at") or ""))[:14],
+        str(row["log_id"]),
+        [row],
+    )
 
 
 def read_contacts(writeback_path: Path | None) -> pd.DataFrame:
     """Every logged contact, oldest file first; a bad line raises naming its file and line."""
     folder = contacts_dir(writeback_path) if writeback_path else None
-    files = sorted(folder.glob("*.jsonl")) if folder and folder.is_dir() else []
-    rows = []
-    for f in files:
-        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{f} line {n}: not JSON ({e.msg})") from e
-            rows.append(_check({c: raw.get(c) for c in CONTACT_COLUMNS}, f"{f} line {n}"))
+    rows = [_check({c: raw.get(c) for c in CONTACT_COLUMNS}, where) for where, raw in read_records(folder)]
     return pd.DataFrame(rows, columns=list(CONTACT_COLUMNS), dtype=object)
 
 
