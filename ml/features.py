@@ -406,6 +406,9 @@ _CUSTOMER_FEATURES = (
     "dl_median_last10",
     "dl_ewm",
     "dl_last",
+    "dl_mean_last5",
+    "early_pay_share",
+    "discount_take_share",
     "share_late",
     "share_late30",
     "share_partial",
@@ -461,11 +464,15 @@ _BASE_FEATURES = _CUSTOMER_FEATURES + (
     "usual_to_month_end",
     "usual_to_15th",
     "usual_to_pay_weekday",
+    "run_shift_weekly",
+    "run_shift_semi",
+    "run_shift_month_end",
     "amount_effect",
     "season_excess",
     "due_to_run_days",
     "amount_log",
     "amount_ratio_log2",
+    "amount_vs_usual_log2",
     "terms_days",
     "discount_pct",
     "inv_weekday",
@@ -517,6 +524,7 @@ RISK_COLUMNS = (
 TERMS_CODES = {"NET30": 1, "NET45": 2, "NET60": 3, "2/10NET30": 4}
 SEGMENT_CODES = {"enterprise": 1, "mid_market": 2, "small_business": 3}
 RECENT_DAYS = 90  # "recent behaviour" for the trajectory signals
+USUAL_AMOUNT_WINDOW = 100  # invoices behind the customer's usual amount
 BASELINE_WINDOW = 50  # settlements behind "the customer's median days late known at the time"
 BASELINE_DAYS = 365  # the customer's own past: the year before the recent window
 
@@ -544,6 +552,13 @@ class FeatureContext:
 
         self.issued = issued = Stream(h_cust, h_inv_day, {"amount": h_amount})
         self.med_amount = window_quantiles(issued.keys, issued.values["amount"], 20, (0.5,))[0.5]
+        # The customer's usual amount over a long window and in its own currency: the habit an AP
+        # department's approval rules follow (a fixed threshold in its currency); functional amounts
+        # move with the exchange rate, and 20 invoices give a noisy median.
+        issued.add("doc", inv["amount_minor"].to_numpy(dtype="int64"))
+        self.med_doc_amount = window_quantiles(
+            issued.keys, issued.values["doc"], USUAL_AMOUNT_WINDOW, (0.5,)
+        )[0.5]
         # amount ratio of each historical invoice against the usual amount known the day before it
         h_usual = issued.last(self.med_amount, h_cust, h_inv_day - 1) / 100.0
         h_ratio = np.nan_to_num(np.log2(np.clip(_div(h_amount / 100.0, h_usual), 1 / 16, 16)), nan=0.0)
@@ -570,6 +585,9 @@ class FeatureContext:
             "uy": u * dl,
             "month_end": (dim - dom <= 2).astype("int64"),
             "mid_month": ((dom >= 13) & (dom <= 17)).astype("int64"),
+            # the early-payment habit: settled within 14 days of the invoice / a discount taken
+            "early": (dtp <= 14).astype("int64"),
+            "disc": inv["discount_taken"].to_numpy().astype("int64"),
         }
         for k in range(7):
             pv[f"wd{k}"] = (wd == k).astype("int64")
@@ -745,6 +763,7 @@ class FeatureContext:
         f: dict[str, np.ndarray] = {}
         issued, paid = self.issued, self.paid
         f["usual_amount"] = issued.last(self.med_amount, qc, qt) / 100.0
+        f["usual_doc_amount"] = issued.last(self.med_doc_amount, qc, qt)
         f["issued_90"] = issued.window("n", qc, qt, 90).astype("float64")
         f["billed_365"] = issued.window("amount", qc, qt, 365) / 100.0
         n_issued_365 = issued.window("n", qc, qt, 365)
@@ -764,6 +783,13 @@ class FeatureContext:
         f["dl_median_last10"] = window_quantiles(paid.keys, dl_sorted, 10, (0.5,), at=last)[0.5]
         f["dl_ewm"] = window_ewm(paid.keys, dl_sorted, span=5, at=last)
         f["dl_last"] = paid.last(paid.values["dl"].astype("float64"), qc, qt)
+        # the level of the last five settlements: the customer's current habit, before a slide shows
+        # in the longer windows
+        p_start, p_end = paid.bounds(qc, qt)
+        lo5 = np.maximum(p_start, p_end - 5)
+        f["dl_mean_last5"] = _div(paid.cum["dl"][p_end] - paid.cum["dl"][lo5], p_end - lo5)
+        f["early_pay_share"] = _div(paid.total("early", qc, qt), n_paid)
+        f["discount_take_share"] = _div(paid.total("disc", qc, qt), n_paid)
         for w in (90, 180, 365):
             nw = paid.window("n", qc, qt, w)
             f[f"dl_mean_{w}"] = _div(paid.window("dl", qc, qt, w), nw)
@@ -909,6 +935,8 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     out["amount_log"] = np.log10(np.clip(r_amount, 0, None) + 1)
     ratio = np.log2(np.clip(_div(r_amount, f["usual_amount"][back]), 1 / 16, 16))
     out["amount_ratio_log2"] = ratio
+    r_doc = rows["amount_minor"].to_numpy(dtype="float64")
+    out["amount_vs_usual_log2"] = np.log2(np.clip(_div(r_doc, f["usual_doc_amount"][back]), 1 / 16, 16))
     out["amount_effect"] = out["amount_slope"].to_numpy() * np.nan_to_num(ratio)
     out["terms_days"] = (r_due_day - r_inv_day).astype("float64")
     out["discount_pct"] = rows["discount_pct"].to_numpy(dtype="float64")
@@ -951,6 +979,23 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
         known, (out["pay_wd_mode"].to_numpy() - np.asarray(usual_dates.weekday)) % 7, np.nan
     )
 
+    # The customer's pay-run calendar: money goes out on the first run on or after the day the
+    # customer means to pay, so a payment lands on a run day. The settlements seen so far are
+    # post-run (median = intent + the average wait for a run); taking the average wait back off
+    # and projecting this due date through each calendar gives the run this invoice will catch:
+    # the shift against the plain median is what the due date's place in the calendar adds.
+    med = out["dl_median"].to_numpy()
+    for name, wait in (("weekly", 3), ("semi", 7), ("month_end", 15)):
+        intent = r_due_day + np.round(np.nan_to_num(med, nan=0.0) - wait).astype("int64")
+        if name == "weekly":
+            mode = np.nan_to_num(out["pay_wd_mode"].to_numpy(), nan=0.0).astype("int64")
+            run = intent + (mode - _weekday(intent)) % 7
+        elif name == "semi":
+            run = _semi_monthly_run(intent)
+        else:
+            run = _month_end_run(intent)
+        out[f"run_shift_{name}"] = np.where(known, run - r_due_day - med, np.nan)
+
     # Same season last year: mean days late of invoices due within a month of this due month. Only
     # settlements known 9+ months ago count as "last season"; newer ones are just recent history.
     rm = np.asarray(due_dates.month) - 1
@@ -992,6 +1037,45 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     for c in ctx.h.extra_features:
         out[f"x_{c}"] = _extra_feature(rows[c]) if c in rows.columns else np.nan
     return out[feature_names(ctx.h.extra_features)]
+
+
+def _weekday(days: np.ndarray) -> np.ndarray:
+    """Monday = 0, as ``datetime.date.weekday`` (1970-01-01 was a Thursday)."""
+    return (np.asarray(days, dtype="int64") + 3) % 7
+
+
+def _last_business_day(month_first: np.ndarray) -> np.ndarray:
+    """The last Monday-to-Friday day of the month starting on ``month_first`` (days since epoch).
+    Weekends only: the country's holidays move a run by a day now and then, a feature can live with it."""
+    m = month_first.astype("datetime64[D]").astype("datetime64[M]")
+    last = ((m + 1).astype("datetime64[D]") - np.timedelta64(1, "D") - _EPOCH).astype("int64")
+    wd = _weekday(last)
+    return last - np.where(wd == 5, 1, np.where(wd == 6, 2, 0))
+
+
+def _month_end_run(days: np.ndarray) -> np.ndarray:
+    """The first month-end run (last business day of a month) on or after each day."""
+    days = np.asarray(days, dtype="int64")
+    first = (days.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]") - _EPOCH).astype(
+        "int64"
+    )
+    run = _last_business_day(first)
+    nxt_first = (
+        (first.astype("datetime64[D]").astype("datetime64[M]") + 1).astype("datetime64[D]") - _EPOCH
+    ).astype("int64")
+    return np.where(days > run, _last_business_day(nxt_first), run)
+
+
+def _semi_monthly_run(days: np.ndarray) -> np.ndarray:
+    """The first semi-monthly run (the 15th, moved past a weekend, or the month-end run) on or after each day."""
+    days = np.asarray(days, dtype="int64")
+    first = (days.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]") - _EPOCH).astype(
+        "int64"
+    )
+    mid = first + 14
+    wd = _weekday(mid)
+    mid = mid + np.where(wd == 5, 2, np.where(wd == 6, 1, 0))
+    return np.where(days <= mid, mid, _month_end_run(days))
 
 
 def _bincount_int(keys: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:

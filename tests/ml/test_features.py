@@ -212,3 +212,117 @@ def test_running_extreme_stays_within_each_customer():
     split = np.array([True, False, True, False, True])
     np.testing.assert_array_equal(_running_extreme(s, values, split, "min"), [3.0, 3.0, 1.0, np.nan, 2.0])
     np.testing.assert_array_equal(_running_extreme(s, values, ~split, "max"), [np.nan, 5.0, 5.0, 9.0, 9.0])
+
+
+NEW_FEATURES = (
+    "dl_mean_last5",
+    "early_pay_share",
+    "discount_take_share",
+    "amount_vs_usual_log2",
+    "run_shift_weekly",
+    "run_shift_semi",
+    "run_shift_month_end",
+)
+
+
+@pytest.mark.parametrize("t", [dt.date(2023, 11, 20), dt.date(2024, 6, 3)])
+def test_no_leakage_of_habit_amount_and_pay_run_features(synthetic, t):
+    """The recent level, the early-payment/discount habit, the amount against the customer's usual
+    in its own currency and the pay-run shifts of the invoices open at t and issued the next day
+    are the same on the history truncated at t as on the full history."""
+    h, _, _ = synthetic
+    rows = _rows_at(h, t)
+    assert len(rows) > 20
+    on_full = build_features(h, rows)[list(NEW_FEATURES)]
+    on_known = build_features(truncate_history(h, t), rows)[list(NEW_FEATURES)]
+    _assert_same(on_full, on_known)
+    for c in NEW_FEATURES:
+        assert on_full[c].notna().sum() > 10, c
+    # ...and rows that look ten days past the cut do see more on the full history (the check can fail)
+    later = rows.copy()
+    later["as_of"] = later["as_of"] + pd.Timedelta(days=10)
+    a = build_features(h, later)["dl_mean_last5"].fillna(-999)
+    b = build_features(truncate_history(h, t), later)["dl_mean_last5"].fillna(-999)
+    assert not np.allclose(a, b)
+
+
+def test_recent_level_and_early_pay_habit_by_hand():
+    """Customer 007 of the tiny history: A1 paid 5 days late (35 days after its invoice), A3 paid 2
+    days early (28 days after). Neither within 14 days of the invoice, no discount."""
+    f = customer_features(_tiny_history(), ["007"], dt.date(2025, 3, 2)).iloc[0]
+    assert f["dl_mean_last5"] == pytest.approx(1.5)
+    assert f["early_pay_share"] == 0.0 and f["discount_take_share"] == 0.0
+    h = _tiny_history()
+    inv = h.invoices.copy()
+    inv.loc[inv["invoice_id"] == "A3", "paid_date"] = pd.Timestamp("2025-02-10")  # 9 days after invoice
+    inv.loc[inv["invoice_id"] == "A3", "discount_taken"] = True
+    h2 = normalize_history(InvoiceHistory(invoices=inv))
+    f = customer_features(h2, ["007"], dt.date(2025, 3, 2)).iloc[0]
+    assert f["early_pay_share"] == 0.5 and f["discount_take_share"] == 0.5
+    assert f["dl_mean_last5"] == pytest.approx((5 - 21) / 2)
+
+
+def test_amount_against_usual_uses_the_document_currency():
+    """Five EUR invoices of 100.00 whose functional amount drifts with the rate, then one of
+    400.00: four times the usual, whatever the exchange rate did."""
+    d = pd.Timestamp
+    n = 6
+    inv = pd.DataFrame(
+        {
+            "invoice_id": [f"E{i}" for i in range(n)],
+            "customer_id": ["0100"] * n,
+            "invoice_date": [d("2025-01-01") + pd.Timedelta(days=10 * i) for i in range(n)],
+            "due_date": [d("2025-01-31") + pd.Timedelta(days=10 * i) for i in range(n)],
+            "amount_minor": [10000] * 5 + [40000],
+            "amount_functional_minor": [10000, 10500, 11000, 11500, 12000, 48000],
+            "currency": ["EUR"] * n,
+            "paid_date": [pd.NaT] * n,
+        }
+    )
+    h = normalize_history(InvoiceHistory(invoices=inv))
+    rows = issue_rows(h)
+    X = build_features(h, rows).set_index(rows["invoice_id"])
+    assert X.loc["E5", "amount_vs_usual_log2"] == pytest.approx(2.0)
+    assert X.loc["E4", "amount_vs_usual_log2"] == pytest.approx(0.0)
+    assert np.isnan(X.loc["E0", "amount_vs_usual_log2"])  # no usual amount before the first invoice
+
+
+@pytest.mark.parametrize(
+    "day, month_end, semi",
+    [
+        ("2026-01-30", "2026-01-30", "2026-01-30"),  # a Friday, the month's last business day
+        ("2026-01-31", "2026-02-27", "2026-02-27"),  # past it: next month's (Feb 28 is a Saturday)
+        ("2026-02-01", "2026-02-27", "2026-02-16"),  # Feb 15 is a Sunday: the run moves to Monday
+        ("2026-08-18", "2026-08-31", "2026-08-31"),  # past the mid-month run
+        ("2026-11-16", "2026-11-30", "2026-11-16"),
+    ],
+)
+def test_pay_run_calendars(day, month_end, semi):
+    from ml.features import _month_end_run, _semi_monthly_run, as_day
+
+    x = np.array([as_day(dt.date.fromisoformat(day))])
+    assert _month_end_run(x)[0] == as_day(dt.date.fromisoformat(month_end))
+    assert _semi_monthly_run(x)[0] == as_day(dt.date.fromisoformat(semi))
+
+
+def test_run_shift_month_end_by_hand():
+    """The tiny history's 007 has median 1.5 days late by 2025-03-02; an
+    invoice due 2025-03-20 is meant for 2025-03-20 + round(1.5 - 15) = 2025-03-06 (round half to
+    even: -14), whose month-end run is Monday 2025-03-31: 11 days after the due date, 9.5 more than
+    the plain median."""
+    h = _tiny_history()
+    extra = pd.DataFrame(
+        {
+            "invoice_id": ["A9"],
+            "customer_id": ["007"],
+            "invoice_date": [pd.Timestamp("2025-03-03")],
+            "due_date": [pd.Timestamp("2025-03-20")],
+            "amount_minor": [1000],
+            "paid_date": [pd.NaT],
+        }
+    )
+    h = normalize_history(InvoiceHistory(invoices=pd.concat([h.invoices[extra.columns], extra])))
+    rows = issue_rows(h, start=dt.date(2025, 3, 3))
+    X = build_features(h, rows).iloc[0]
+    assert X["dl_median"] == pytest.approx(1.5)
+    assert X["run_shift_month_end"] == pytest.approx(11 - 1.5)
