@@ -352,6 +352,7 @@ TOLERANCE_REASONS = frozenset(_REASON.values())
 class Generator:
     def __init__(self, book: OpenItemBook, know: PayerKnowledge, rules: Rules):
         self.book, self.know, self.rules = book, know, rules
+        self._family_cache: dict[tuple[str, str], tuple[tuple, list[OpenItem]]] = {}
 
     def context(self, p: Payment) -> Context:
         fams, hits = identify(p, self.book, self.know)
@@ -389,8 +390,17 @@ class Generator:
         members = self.know.family_of(customer_id)
         if len(members) == 1:
             return self.book.sorted_open(members[0], currency)
-        out = [it for cid in members for it in self.book.sorted_open(cid, currency)]
+        parts = tuple(self.book.sorted_open(cid, currency) for cid in members)
+        # The book hands out the same list object until one of its items changes, so a family's merged
+        # list stays valid while every member's list is the very object it was built from (kept
+        # referenced here, so an identity can never be reused).
+        key = (customer_id, currency)
+        hit = self._family_cache.get(key)
+        if hit is not None and len(hit[0]) == len(parts) and all(a is b for a, b in zip(hit[0], parts)):
+            return hit[1]
+        out = [it for part in parts for it in part]
         out.sort(key=lambda it: (it.due_date, it.document_date, it.item_id))
+        self._family_cache[key] = (parts, out)
         return out
 
     def _resolve_fuzzy(self, ctx: Context) -> None:

@@ -616,7 +616,17 @@ def _frame(rows: list, columns: tuple[str, ...]) -> pd.DataFrame:
     idx = _INDEXES.get(columns)
     if idx is None:
         idx = _INDEXES[columns] = pd.Index(list(columns), dtype=object)
-    return pd.DataFrame(rows, columns=idx, dtype=object)
+    # One object block filled column by column: pd.DataFrame(rows, dtype=object) sanitizes every
+    # column on its own and costs 0.2-0.6 ms a frame even when empty (measured), seven frames a daily
+    # run. np.fromiter keeps each cell one object (a tuple cell stays a tuple, never a sub-array).
+    n = len(rows)
+    arr = np.empty((n, len(columns)), dtype=object)
+    if n:
+        if len(rows[0]) != len(columns):
+            raise ValueError(f"row of {len(rows[0])} values for {len(columns)} columns {columns}")
+        for j, col in enumerate(zip(*rows, strict=True)):
+            arr[:, j] = np.fromiter(col, dtype=object, count=n)
+    return pd.DataFrame(arr, columns=idx, dtype=object, copy=False)
 
 
 def _who(d: Decision, c: Candidate) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pandas as pd
 
@@ -24,7 +25,14 @@ def normalize_account(account: str | None) -> str:
     """IBANs and account numbers as banks print them (spaces, dashes, lower case) → one key."""
     if not account:
         return ""
-    return "".join(ch for ch in str(account).upper() if ch.isalnum())
+    return _normalize_account(str(account))
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalize_account(account: str) -> str:
+    # Cached: the same few thousand accounts come back on every statement line (measured 3% of the
+    # engine's time character by character).
+    return "".join(ch for ch in account.upper() if ch.isalnum())
 
 
 @dataclass
