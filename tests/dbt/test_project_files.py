@@ -135,3 +135,13 @@ def test_contract_types_exist_on_every_engine():
     for name in ("fct_ar_open_items", "rpt_ar_aging"):
         types = {c["data_type"] for c in _documented_models()[name]["columns"]}
         assert "{{ 'string' if target.type == 'spark' else 'text' }}" in types
+
+
+def test_every_relation_name_fits_postgresql_identifiers():
+    # PostgreSQL cuts identifiers at 63 bytes and dbt refuses longer relation names there; unit tests
+    # run as relations named after the test, so their names count too.
+    names = [p.stem for p in SQL_FILES]
+    for path in MODELS.rglob("*.yml"):
+        names += [t["name"] for t in _yaml(path).get("unit_tests", []) or []]
+    too_long = [n for n in names if len(n.encode()) > 63]
+    assert names and too_long == []
