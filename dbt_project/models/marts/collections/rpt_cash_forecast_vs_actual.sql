@@ -84,12 +84,13 @@ final as (
         high_amount_functional,
         actual_amount_functional,
         {{ money('actual_amount_functional - expected_amount_functional') }} as deviation_amount_functional,
-        case
+        -- the cast around the case, not inside it: PostgreSQL drops a numeric's scale through CASE
+        cast(case
             when expected_amount_functional <> 0
-                then cast(round(
+                then round(
                     (actual_amount_functional - expected_amount_functional) * 100 / expected_amount_functional, 2
-                ) as decimal(18, 2))
-        end as deviation_pct,
+                )
+        end as decimal(18, 2)) as deviation_pct,
         actual_amount_functional >= low_amount_functional
             and actual_amount_functional <= high_amount_functional as is_within_band,
         is_complete
