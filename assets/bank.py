@@ -63,7 +63,12 @@ def raw_bank_and_remittance(
     folders = [d for d in (settings.landing_dir / "bank", settings.landing_dir / "remittance") if d.exists()]
     with duckdb.get_connection() as con:
         outcomes = ingest_files(
-            con, folders, context.run_id, root=settings.landing_dir, progress=context.log.info
+            con,
+            folders,
+            context.run_id,
+            root=settings.landing_dir,
+            progress=context.log.info,
+            workers=settings.parse_workers,
         )
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in BANK_TABLES}
         unreconciled = con.execute(

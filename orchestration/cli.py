@@ -181,7 +181,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings.ensure_dirs()
     con = duckdb.connect(str(settings.warehouse_path))
     try:
-        outcomes = ingest_files(con, [Path(p) for p in args.paths], f"cli-{uuid.uuid4().hex[:8]}")
+        outcomes = ingest_files(
+            con,
+            [Path(p) for p in args.paths],
+            f"cli-{uuid.uuid4().hex[:8]}",
+            workers=settings.parse_workers,
+        )
     except FileNotFoundError as e:
         print(f"openar ingest: {e}", file=sys.stderr)
         return 2

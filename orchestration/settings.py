@@ -88,6 +88,11 @@ class Settings:
         return dt.date.fromisoformat(os.environ.get("OPENAR_PARTITIONS_START") or "2024-01-01")
 
     @property
+    def parse_workers(self) -> int:
+        """Processes that parse bank and remittance files (``OPENAR_PARSE_WORKERS``; default: one per core)."""
+        return max(1, int(os.environ.get("OPENAR_PARSE_WORKERS") or os.cpu_count() or 1))
+
+    @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster_home")
 

@@ -32,11 +32,12 @@ def _counts(con) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def loaded(small_world_dir: Path, tmp_path_factory):
-    """The small world's bank and remittance landing folders, loaded once into a throwaway DuckDB file."""
+    """The small world's bank and remittance landing folders, loaded once into a throwaway DuckDB file:
+    parsed by two worker processes and written in batches of 50 files, as a large daily run does."""
     db = tmp_path_factory.mktemp("simulated_bank") / "warehouse.duckdb"
     con = duckdb.connect(str(db))
     landing = [small_world_dir / "landing" / "bank", small_world_dir / "landing" / "remittance"]
-    outcomes = ingest_files(con, landing, "sim-1", root=small_world_dir)
+    outcomes = ingest_files(con, landing, "sim-1", root=small_world_dir, workers=2, batch_files=50)
     yield small_world_dir, con, landing, outcomes
     con.close()
 
@@ -53,6 +54,57 @@ def test_every_file_loads_and_none_is_quarantined(loaded):
     assert {"bai2", "mt940", "camt.053", "lockbox", "x12-820"} <= set(formats)
     # every statement's opening balance + movements = closing balance
     assert sum(o.unreconciled for o in outcomes) == 0
+
+
+def _contents(con, table: str) -> list[tuple]:
+    columns = [
+        c
+        for (c,) in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ? "
+            "order by column_index",
+            [table],
+        ).fetchall()
+        if c != "_loaded_at"
+    ]
+    return con.execute(f"select {', '.join(columns)} from raw.{table} order by all").fetchall()
+
+
+def test_parallel_batched_loading_writes_exactly_what_one_file_at_a_time_writes(loaded, tmp_path):
+    world, con, landing, outcomes = loaded
+    serial = duckdb.connect(str(tmp_path / "serial.duckdb"))
+    serial_outcomes = ingest_files(serial, landing, "serial", root=world, workers=1, batch_files=1)
+    assert [(o.source_file, o.status, o.transactions, o.remittance_lines) for o in serial_outcomes] == [
+        (o.source_file, o.status, o.transactions, o.remittance_lines) for o in outcomes
+    ]
+    for table in TABLES:
+        assert _contents(serial, table) == _contents(con, table), table
+    serial.close()
+
+
+def test_a_failure_while_writing_a_batch_leaves_none_of_its_files_behind(
+    small_world_dir, tmp_path, monkeypatch
+):
+    import ingestion.bank_loader as loader
+
+    folder = small_world_dir / "landing" / "bank" / "first-continental"
+    con = duckdb.connect(str(tmp_path / "crash.duckdb"))
+    real_append = loader._append
+
+    def append_then_fail(con_, table, rows):
+        real_append(con_, table, rows)
+        if table == "bank_statement_balances":  # the transactions of the batch are already inserted
+            raise OSError("disk full")
+
+    monkeypatch.setattr(loader, "_append", append_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        ingest_files(con, [folder], "crash", batch_files=10_000)
+    assert _counts(con) == dict.fromkeys((*TABLES, "quarantine"), 0)
+    assert con.execute("select count(*) from raw.load_log").fetchone()[0] == 0
+    monkeypatch.setattr(loader, "_append", real_append)
+    outcomes = ingest_files(con, [folder], "retry")
+    assert {o.status for o in outcomes} == {"loaded"}
+    assert _counts(con)["bank_transactions"] == sum(o.transactions for o in outcomes) > 0
+    con.close()
 
 
 def test_every_simulated_payment_is_found_once_with_its_exact_amount(loaded):
