@@ -32,6 +32,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         as_of=args.as_of,
         progress=lambda msg: print(f"  {msg}", flush=True),
+        bank_days=args.bank_days,
     )
     print(f"simulated world in {time.perf_counter() - started:.1f}s → {out}")
     for name, info in sorted((summary.get("extracts") or {}).items()):
@@ -252,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--out", help="data folder to write landing/ and ground_truth/ into (default $OPENAR_DATA_DIR)"
+    )
+    sim.add_argument(
+        "--bank-days",
+        type=int,
+        help="write bank statements and remittance advices for the last N days only (default: every day)",
     )
     sim.set_defaults(func=cmd_simulate)
 

@@ -288,8 +288,21 @@ def _chunks(text: str, n: int) -> list[str]:
 class BankFiles:
     """Collects a day's money movements and writes that day's bank and remittance files."""
 
-    def __init__(self, out_dir: Path, gt_dir: Path, seed: int, cals: Calendars, customers, seller_name: str):
+    def __init__(
+        self,
+        out_dir: Path,
+        gt_dir: Path,
+        seed: int,
+        cals: Calendars,
+        customers,
+        seller_name: str,
+        files_from_o: int | None = None,
+    ):
         self.out_dir = out_dir
+        # Days before this ordinal move the same money and balances but write no file (and no file
+        # truth): every counter and random draw still advances, so the days written are the same
+        # bytes as in a world with every day's files.
+        self.files_from_o = files_from_o
         self.cals = cals
         self.seller_name = seller_name
         monthly: dict[str, int] = {}
@@ -360,10 +373,15 @@ class BankFiles:
             self.day[account_key].append(mv)
         return p
 
+    def _writes(self, o: int) -> bool:
+        return self.files_from_o is None or o >= self.files_from_o
+
     def write_email(
         self, a: Advice, p: PendingPayment, *, sender: tuple[str, str], when: dt.datetime, payer_id: str
     ) -> None:
         self.email_no += 1
+        if not self._writes(when.date().toordinal()):
+            return
         name = f"RA-{when:%Y%m%d}-{self.email_no:06d}.eml"
         subject, text, html = email_parts(a)
         attachment = None
@@ -504,6 +522,10 @@ class BankFiles:
             name, text, stmt_id = camt_statement(a, day, mv, opening, closing, n, batch, self.cals.isoformat)
         else:
             name, text, stmt_id = mt940_statement(a, day, mv, opening, closing, n)
+        if not self._writes(o):
+            self.balance[a.key] = closing
+            mv.clear()
+            return
         path = self.bank_root / a.slug / name
         encoding = "latin-1" if a.fmt == "mt940-de" else "utf-8"
         path.write_bytes(text.encode(encoding, errors="replace"))
@@ -534,10 +556,12 @@ class BankFiles:
         checks, self.checks = self.checks, []
         name, text = lockbox_file(lb, day, checks)
         total_count, total_cents = len(checks), sum(ch.amount for ch in checks)
-        (self.bank_root / lb.slug / name).write_text(text, encoding="ascii")
-        self.counts["lockbox_files"] += 1
+        writes = self._writes(o)
+        if writes:
+            (self.bank_root / lb.slug / name).write_text(text, encoding="ascii")
+            self.counts["lockbox_files"] += 1
         rel = f"landing/bank/{lb.slug}/{name}"
-        for ch in checks:
+        for ch in checks if writes else ():
             self.gt["bank_movements"].add(
                 (rel, str(ch.position), "lockbox", lb.number, "USD", day.isoformat(), day.isoformat(),
                  fmt_cents(ch.amount), "customer_payment", ch.payment_id, ch.batch_item, None, ch.name)
@@ -576,6 +600,8 @@ class BankFiles:
                 our_bank=our_bank,
             )
             name = f"EDI820-{payer_id}-{day:%Y%m%d}-{self.edi_control:06d}.edi"
+            if not self._writes(o):
+                continue
             (self.remit_root / name).write_bytes(data)
             self.counts["edi_files"] += 1
             rel = f"landing/remittance/{name}"

@@ -350,6 +350,7 @@ class World:
         as_of: dt.date,
         progress: Callable[[str], None] | None,
         bank_files: bool = True,
+        bank_days: int | None = None,
     ):
         self.out_dir = out_dir
         self.seed, self.n_customers, self.years = seed, customers, years
@@ -393,7 +394,15 @@ class World:
         }
         self.open_items_rows = 0
         self.bank = (
-            BankFiles(out_dir, self.gt_dir, seed, self.cals, self.customers, SELLER_NAME)
+            BankFiles(
+                out_dir,
+                self.gt_dir,
+                seed,
+                self.cals,
+                self.customers,
+                SELLER_NAME,
+                files_from_o=None if bank_days is None else self.as_of_o - bank_days + 1,
+            )
             if bank_files
             else None
         )
@@ -2129,6 +2138,7 @@ def simulate_world(
     as_of: dt.date = dt.date(2026, 11, 20),
     progress: Callable[[str], None] | None = None,
     bank_files: bool = True,
+    bank_days: int | None = None,
 ) -> dict:
     """Simulate ``years`` of AR history up to ``as_of`` for ``customers`` accounts and write it under ``out_dir``.
 
@@ -2137,7 +2147,11 @@ def simulate_world(
     message_intents, summary.json). With ``bank_files`` (the default) also the bank statements and
     lockbox files under ``landing/bank/<bank>/``, the remittance advices under ``landing/remittance/``
     and their truth (bank_movements, bank_statements, remittance_documents, remittance_lines); the ERP
-    extracts are the same bytes either way. Deterministic: same arguments, byte-identical files.
+    extracts are the same bytes either way. ``bank_days`` writes the bank and remittance files of the
+    last that many days only (the money, balances and every file of those days are the same as in the
+    full world): how a team starts, with the ERP's history and the last weeks of bank files, and what
+    lets the scale benchmark simulate millions of invoices. Deterministic: same arguments,
+    byte-identical files.
     Returns the summary (row counts per extract, totals), also written as ``summary.json``.
     """
     if customers < 1:
@@ -2148,4 +2162,8 @@ def simulate_world(
         raise TypeError(f"as_of must be a datetime.date, got {type(as_of).__name__}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return World(out_dir, customers, years, seed, as_of, progress, bank_files=bank_files).run()
+    if bank_days is not None and bank_days < 1:
+        raise ValueError(f"bank_days must be at least 1, got {bank_days}")
+    return World(
+        out_dir, customers, years, seed, as_of, progress, bank_files=bank_files, bank_days=bank_days
+    ).run()
