@@ -213,6 +213,7 @@ GROUND_TRUTH_COLUMNS = {
         "customer_id",
         "currency",
         "invoice_ids",
+        "wording",
     ),
 }
 
@@ -1660,6 +1661,7 @@ class World:
                 sender.customer_id,
                 c.currency,
                 " ".join(invoice_ids),
+                getattr(subject, "family", ""),  # texts.Subject: the wording family, for held-out evaluation
             )
         )
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ingestion.ddl import RAW_SCHEMA
+
 MESSAGE_COLUMNS = ("message_id", "customer_id", "received_at", "from_address", "subject", "body")
 # Free-mail domains say nothing about the employer.
 _GENERIC_DOMAINS = frozenset({"gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "gmx.de", "orange.fr"})
@@ -75,19 +77,20 @@ def labelled_messages(world: Path) -> pd.DataFrame:
 
 def messages_from_warehouse(con, as_of=None) -> pd.DataFrame:
     """Messages of the loaded ERP tables (latest version of each), up to ``as_of`` when given."""
-    where = "where cast(received_at as date) <= ?" if as_of is not None else ""
-    params = [as_of] if as_of is not None else []
+    # As known on the as-of day: extracts delivered by then, messages received by then.
+    where = "where _extract_date <= ? and cast(received_at as date) <= ?" if as_of is not None else ""
+    params = [as_of, as_of] if as_of is not None else []
     msgs = con.execute(
         f"""
         select message_id, customer_id, cast(received_at as varchar) as received_at, from_address, subject, body
-        from erp_customer_messages {where}
+        from {RAW_SCHEMA}.erp_customer_messages {where}
         qualify row_number() over (partition by message_id order by _extract_date desc, _row_number desc) = 1
         """,
         params,
     ).df()
     customers = con.execute(
-        """
-        select customer_id, country, contact_email from erp_customers
+        f"""
+        select customer_id, country, contact_email from {RAW_SCHEMA}.erp_customers
         qualify row_number() over (partition by customer_id order by _extract_date desc, _row_number desc) = 1
         """
     ).df()

@@ -41,20 +41,30 @@ WEEKDAYS = {
     name: i
     for i, names in enumerate(
         (
-            ("monday", "montag", "lundi"),
-            ("tuesday", "dienstag", "mardi"),
-            ("wednesday", "mittwoch", "mercredi"),
-            ("thursday", "donnerstag", "jeudi"),
-            ("friday", "freitag", "vendredi"),
-            ("saturday", "samstag", "samedi"),
-            ("sunday", "sonntag", "dimanche"),
+            ("monday", "montag", "lundi", "mon"),
+            ("tuesday", "dienstag", "mardi", "tue", "tues"),
+            ("wednesday", "mittwoch", "mercredi", "wed"),
+            ("thursday", "donnerstag", "jeudi", "thu", "thur", "thurs"),
+            ("friday", "freitag", "vendredi", "fri"),
+            ("saturday", "samstag", "samedi", "sat"),
+            ("sunday", "sonntag", "dimanche", "sun"),
         )
     )
     for name in names
 }
 # Countries that write the month first in numeric dates (ISO 8601 ``YYYY-MM-DD`` is unambiguous everywhere).
 MONTH_FIRST_COUNTRIES = frozenset({"US", "CA", "PH"})
-CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "us$": "USD"}
+# Currencies written as words ("1,234.50 dollars", "1.234,50 Euro"); "dollars" is read as USD, the
+# currency of the only dollar accounts the ledger keeps.
+CURRENCY_WORDS = {
+    "dollar": "USD",
+    "dollars": "USD",
+    "euro": "EUR",
+    "euros": "EUR",
+    "pound": "GBP",
+    "pounds": "GBP",
+}
 CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "CHF")
 
 _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
@@ -63,21 +73,33 @@ _INVOICE_RE = re.compile(r"\b(?:INV|RE|RG|FA|FAC)[-‐ ]?(\d{4,9})\b", re.IGNORE
 _EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # A number as people write money: 1,234.56 / 1.234,56 / 1 234,56 / 1234.56 / 1234 (thin and no-break spaces too).
 _NUM = r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
-_CUR = r"USD|EUR|GBP|CAD|CHF|US\$|\$|€|£"
+_CUR = r"(?<![A-Za-z])(?:USD|EUR|GBP|CAD|CHF)(?![A-Za-z])|US\$|\$|€|£"
+_CUR_AFTER = rf"{_CUR}|(?:dollars?|euros?|pounds?)\b"
 _AMOUNT_RE = re.compile(
-    rf"(?P<c1>{_CUR})\s?(?P<n1>{_NUM})(?!\d)|(?<![\d.,])(?P<n2>{_NUM})\s?(?P<c2>{_CUR})(?![A-Za-z])",
+    rf"(?P<c1>{_CUR})[ \u00a0]?(?P<n1>{_NUM})(?!\d)|(?<![\w.,])(?P<n2>{_NUM})[ \u00a0]?(?P<c2>{_CUR_AFTER})(?![A-Za-z])",
+    re.I,
 )
 _ISO_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_NUMERIC_RE = re.compile(r"\b(\d{1,2})([./])(\d{1,2})\2(\d{4}|\d{2})\b")
+_NUMERIC_RE = re.compile(r"\b(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})\b")
+# Without a year: "15.3." (German, the trailing dot is required), "15/03" or "3/15" (locale decides).
+_SHORT_DOTTED_RE = re.compile(r"(?<![\d.,])(\d{1,2})\.(\d{1,2})\.(?!\d)")
+_SHORT_SLASH_RE = re.compile(r"(?<![\d/.,])(\d{1,2})/(\d{1,2})(?![\d/])")
 _DAY_MONTH_RE = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?\s+(?:of\s+)?({_MONTH_RE})\.?(?:,?\s+(\d{{4}}))?\b", re.I
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.?(?:\s+|-)(?:of\s+)?({_MONTH_RE})\.?(?:(?:,?\s+|-)(\d{{4}}))?\b",
+    re.I,
+)
+_WEEKDAY_DAY_RE = re.compile(rf"\b({_WEEKDAY_RE})\.?,?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*[/.:-]?\d)", re.I)
+_WEEKDAY_NEXT_WEEK_RE = re.compile(rf"\b({_WEEKDAY_RE})\s+(?:of\s+)?next\s+week\b", re.I)
+_MONTH_END_RE = re.compile(
+    rf"\b(?:(?:the\s+)?end\s+of\s+(?:(next)\s+month|(?:the\s+|this\s+)?month|({_MONTH_RE}))|month[- ]end)\b(?![- ](?:close|closing|reporting|process))",
+    re.I,
 )
 _MONTH_DAY_RE = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
 _WEEKDAY_ONLY_RE = re.compile(
     rf"\b(?:(next|this|coming)\s+)?({_WEEKDAY_RE})\b(?!,?\s+(?:\d|{_MONTH_RE}))", re.I
 )
 _RELATIVE_RE = re.compile(
-    r"\b(today|tomorrow|end of (?:the )?(?:this )?month|end of next week|next week|within (\d+) days|in (\d+) days)\b",
+    r"\b(today|tomorrow|end of next week|next week|within (\d+) days|in (\d+) days)\b",
     re.I,
 )
 
@@ -89,6 +111,7 @@ class Found:
     value: object
     start: int
     end: int
+    weak: bool = False  # "today": usually when something was done, rarely the date promised
 
 
 def invoice_ids(text: str) -> list[str]:
@@ -122,7 +145,8 @@ def amounts(text: str) -> list[Found]:
     for m in _AMOUNT_RE.finditer(text or ""):
         cur = m.group("c1") or m.group("c2")
         num = m.group("n1") or m.group("n2")
-        code = CURRENCY_SYMBOLS.get(cur, "USD" if cur == "US$" else cur)
+        low = cur.lower()
+        code = CURRENCY_SYMBOLS.get(low) or CURRENCY_WORDS.get(low) or cur.upper()
         out.append(Found((parse_number(num), code), m.start(), m.end()))
     return out
 
@@ -140,6 +164,23 @@ def _year_for(day: int, month: int, received: dt.date) -> dt.date | None:
     return None
 
 
+def _month_end(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _weekday_day(weekday: int, day: int, received: dt.date) -> dt.date | None:
+    """ "Tue 28": the next day-of-month ``day`` (from the day before receipt) that falls on that weekday,
+    else simply the next such day of the month."""
+    candidates = []
+    for k in range(0, 3):
+        first = (received.replace(day=1) + dt.timedelta(days=31 * k)).replace(day=1)
+        d = _safe_date(first.year, first.month, day)
+        if d is not None and (d - received).days >= -1:
+            candidates.append(d)
+    exact = [d for d in candidates if d.weekday() == weekday]
+    return (exact or candidates or [None])[0]
+
+
 def _safe_date(y: int, m: int, d: int) -> dt.date | None:
     try:
         return dt.date(y, m, d)
@@ -155,11 +196,11 @@ def dates(text: str, received: dt.date, country: str | None = None) -> list[Foun
     found: list[Found] = []
     taken: list[tuple[int, int]] = []
 
-    def add(value, m):
+    def add(value, m, weak=False):
         if value is None or any(a < m.end() and m.start() < b for a, b in taken):
             return
         taken.append((m.start(), m.end()))
-        found.append(Found(value, m.start(), m.end()))
+        found.append(Found(value, m.start(), m.end(), weak))
 
     for m in _ISO_RE.finditer(text):
         add(_safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3))), m)
@@ -173,6 +214,23 @@ def dates(text: str, received: dt.date, country: str | None = None) -> list[Foun
         else:
             value = _safe_date(y, b, a) or _safe_date(y, a, b)
         add(value, m)
+    for m in _WEEKDAY_NEXT_WEEK_RE.finditer(text):
+        monday = received + dt.timedelta(days=7 - received.weekday())
+        add(monday + dt.timedelta(days=WEEKDAYS[m.group(1).lower()]), m)
+    for m in _MONTH_END_RE.finditer(text):
+        if m.group(2):
+            month = MONTHS[m.group(2).lower().rstrip(".")]
+            first = _year_for(1, month, received.replace(day=1))
+            value = _month_end(first) if first else None
+        elif m.group(1):
+            value = _month_end(_month_end(received) + dt.timedelta(days=1))
+        else:
+            value = _month_end(received)
+        add(value, m)
+    for m in _WEEKDAY_DAY_RE.finditer(text):
+        add(_weekday_day(WEEKDAYS[m.group(1).lower()], int(m.group(2)), received), m)
+    for m in _SHORT_DOTTED_RE.finditer(text):
+        add(_year_for(int(m.group(1)), int(m.group(2)), received) if 1 <= int(m.group(2)) <= 12 else None, m)
     for m in _DAY_MONTH_RE.finditer(text):
         day, month = int(m.group(1)), MONTHS[m.group(2).lower().rstrip(".")]
         value = _safe_date(int(m.group(3)), month, day) if m.group(3) else _year_for(day, month, received)
@@ -181,6 +239,12 @@ def dates(text: str, received: dt.date, country: str | None = None) -> list[Foun
         month, day = MONTHS[m.group(1).lower().rstrip(".")], int(m.group(2))
         value = _safe_date(int(m.group(3)), month, day) if m.group(3) else _year_for(day, month, received)
         add(value, m)
+    for m in _SHORT_SLASH_RE.finditer(text):
+        a, b = int(m.group(1)), int(m.group(2))
+        day, month = (b, a) if month_first else (a, b)
+        if not 1 <= month <= 12:
+            day, month = month, day
+        add(_year_for(day, month, received) if 1 <= month <= 12 else None, m)
     for m in _WEEKDAY_ONLY_RE.finditer(text):
         target = WEEKDAYS[m.group(2).lower()]
         ahead = (target - received.weekday()) % 7 or 7  # "on Thursday" sent on a Thursday means next week's
@@ -190,12 +254,10 @@ def dates(text: str, received: dt.date, country: str | None = None) -> list[Foun
     for m in _RELATIVE_RE.finditer(text):
         word = m.group(1).lower()
         if word == "today":
-            value = received
+            add(received, m, weak=True)
+            continue
         elif word == "tomorrow":
             value = received + dt.timedelta(days=1)
-        elif word.startswith("end of") and "month" in word:
-            nxt = (received.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-            value = nxt - dt.timedelta(days=1)
         elif word == "end of next week":
             value = received + dt.timedelta(days=(4 - received.weekday()) % 7 + 7)
         elif word == "next week":
@@ -223,7 +285,10 @@ def promise_terms(
     """(promised date, promised amount, currency) of a promise to pay. The date is the first future
     date (on or after the day before receipt: a customer may confirm yesterday's run); the amount is the
     money mentioned closest to it, which for "we can pay X on D towards ..., the rest later" is X."""
+    if not isinstance(country, str) and re.search(r"\$|\bUSD\b|\bdollars?\b", text or "", re.I):
+        country = "US"  # an unlinked sender paying in dollars writes dates month first
     ds = [f for f in dates(text, received, country) if (f.value - received).days >= -1]
+    ds = [f for f in ds if not f.weak] or ds
     ams = amounts(text)
     date = ds[0] if ds else None
     amount = _nearest(ams, date.start) if date else (ams[0] if ams else None)

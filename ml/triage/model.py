@@ -13,6 +13,7 @@ when it is unsure (few labelled disputes per reason).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ INTENTS = (
     "out_of_office",
     "other",
 )
+MODEL_REVISION = "2"  # bump when the features or the learner change
 REASON_MIN_CONFIDENCE = 0.5  # below this the cue words decide, when they find anything
 
 _MASKS = (
@@ -65,7 +67,9 @@ _CUES = (
     (
         "_cue_future_",
         r"\b(?:will|shall|going to|scheduled|planned|approved|next run|next payment|payment run|"
-        r"payment batch|by the end|we can (?:pay|do)|wird|werden|erfolgt am|überweisen|sera|partira|allons)\b",
+        r"payment batch|by the end|we can (?:pay|do)|wird|werden|erfolgt am|überweisen|sera|partira|allons|"
+        r"procéder\w*|programm[ée]\w*|émis|zahllauf|freigegeben|plan(?:ned)? for|commit\w*|promise|"
+        r"going out|go out|will be (?:mailed|sent|paid|released)|pay date|value date of)\b",
     ),
     (
         "_cue_remittance_",
@@ -75,20 +79,22 @@ _CUES = (
     (
         "_cue_copy_",
         r"\b(?:copy|copies|resend|re-send|send (?:it )?again|duplicat\w*|kopie|noch einmal|"
-        r"renvoyer|can't find|cannot find|don't have|missing|no record of|upload|portal|corrupt\w*|nicht vor)",
+        r"renvoyer|can't find|cannot find|don't have|missing|no record of|upload|portal|corrupt\w*|nicht vor)\b",
     ),
     (
         "_cue_dispute_",
         r"\b(?:dispute\w*|disagree|wrong|incorrect|error|not what|credit note|credit memo|"
         r"gutschrift|avoir|reklamation|contest\w*|litige|damaged|never (?:got|arrived|delivered|received)|"
         r"didn't (?:get|receive)|short|overcharg\w*|deduct\w*|holding|rejected|not accept\w*|doppelt|"
-        r"identique|twice|quoted|contract says|missing (?:promo|discount))",
+        r"identique|twice|quoted|contract says|missing (?:promo|discount))\b",  # \b: "short", not "shortly"
     ),
     (
         "_cue_away_",
         r"\b(?:out of (?:the )?office|on leave|on holiday|vacation|urlaub|abwesen\w*|congé|absent|"
-        r"auto(?:matic|mated)?[- ]?(?:reply|response)|back on|return(?:ing)?|wieder erreichbar|out sick|"
-        r"parental leave|traveling)",
+        r"auto(?:matic|mated)?[- ]?(?:reply|response)|autoreply|back on|back in the office|"
+        r"(?:will )?return(?:ing)? (?:on|to the office|to work)|returning|wieder erreichbar|out sick|"
+        r"parental leave|traveling|away until|afwezig|vakantie|fuera de la oficina|vacaciones|fuori (?:ufficio|sede)|"
+        r"assente|de retour|nicht im büro)",
     ),
     (
         "_cue_contact_",
@@ -100,8 +106,27 @@ _CUES = (
 _CUE_RES = tuple((token, re.compile(rx, re.I)) for token, rx in _CUES)
 
 
+# Legal footers ("if you received it in error") and quoted older mails say nothing about what this
+# message asks; cues are read from the newest message without them.
+_DISCLAIMER = re.compile(
+    r"(?is)(?:confidentiality notice|disclaimer|this e-?mail (?:and any attachments|is confidential)|"
+    r"diese e-mail enthält vertrauliche|ce (?:message|courriel) et (?:ses|toutes)).*?(?:\n\s*\n|\Z)"
+)
+
+
+def newest_part(text: str) -> str:
+    """Subject line and the newest message of a thread, legal footers removed."""
+    from ml.triage.summary import split_thread
+
+    text = text or ""
+    subject, _, body = text.partition("\n")
+    parts = split_thread(body)
+    return _DISCLAIMER.sub(" ", f"{subject}\n{parts[0] if parts else ''}")
+
+
 def cue_tokens(text: str) -> str:
-    return " ".join(token for token, rx in _CUE_RES if rx.search(text or ""))
+    newest = newest_part(text)
+    return " ".join(token for token, rx in _CUE_RES if rx.search(newest))
 
 
 def mask(text: str) -> str:
@@ -147,6 +172,7 @@ class TriageModel:
     intent: Pipeline
     reason: Pipeline | None
     trained_on: dict = field(default_factory=dict)
+    version: str = "untrained"
 
     @classmethod
     def fit(
@@ -168,7 +194,14 @@ class TriageModel:
                     [t for t, _ in pairs], [r for _, r in pairs]
                 )
         counts = pd.Series(intents).value_counts().to_dict()
-        return cls(intent, reason, {"n": len(texts), "intents": counts})
+        # The version names what the model learned from (and the model code's revision): the same
+        # training messages give the same version, so a table row says which model read it.
+        h = hashlib.blake2b(MODEL_REVISION.encode(), digest_size=6)
+        for t, i in zip(texts, intents, strict=True):
+            h.update(f"{i}\x1f{t}\x1e".encode())
+        return cls(
+            intent, reason, {"n": len(texts), "intents": counts}, f"triage-{MODEL_REVISION}-{h.hexdigest()}"
+        )
 
     def predict(self, texts: list[str]) -> pd.DataFrame:
         """intent, its probability, and the runner-up (a reviewer looks at low-margin cases first)."""
