@@ -9,13 +9,17 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup run test ui app lint docs bench system-test-deps clean
 
+# --compile-bytecode: machines that set PYTHONDONTWRITEBYTECODE (these do) never cache bytecode, so
+# every process (each dbt call, each test subprocess) compiled great-expectations, dagster and mlflow
+# from source again: 17 s of CPU to import them, 6 s with the bytecode written once at install.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(PY) -q -e '.[dev]'
+	$(BIN)/uv pip install --python $(PY) -q --compile-bytecode -e '.[dev]'
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install openar with its pinned dependencies
+	@$(PY) -m compileall -q -j 0 orchestration assets ml ingestion simulator dashboards >/dev/null
 	@$(BIN)/openar prepare
 
 run: setup  ## simulate the default world, materialize every asset, print a summary
