@@ -96,7 +96,13 @@ def payment_model(
         outcome = None
         if train:
             try:
-                outcome = train_payment_model(con, as_of, uri=uri, progress=context.log.info)
+                outcome = train_payment_model(
+                    con,
+                    as_of,
+                    uri=uri,
+                    progress=context.log.info,
+                    max_invoices=openar.get().training_max_invoices,
+                )
             except HistoryTooShortError as e:
                 # A young installation: nothing to learn from yet. The run goes on (the ledger is
                 # still built); scoring waits for a model.

@@ -79,6 +79,17 @@ class Settings:
         return Path(os.environ.get("OPENAR_EXPORTS_DIR") or self.data_dir / "exports")
 
     @property
+    def llm_base_url(self) -> str | None:
+        """OpenAI-compatible endpoint (``OPENAR_LLM_BASE_URL``, e.g. http://127.0.0.1:8000/v1) for the
+        optional generative reply drafts of message triage; unset = off, everything runs offline."""
+        return os.environ.get("OPENAR_LLM_BASE_URL") or None
+
+    @property
+    def llm_model(self) -> str:
+        """Model name sent to that endpoint (``OPENAR_LLM_MODEL``)."""
+        return os.environ.get("OPENAR_LLM_MODEL") or "gpt-4o-mini"
+
+    @property
     def mlflow_tracking_uri(self) -> str:
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
 
@@ -91,6 +102,12 @@ class Settings:
     def parse_workers(self) -> int:
         """Processes that parse bank and remittance files (``OPENAR_PARSE_WORKERS``; default: one per core)."""
         return max(1, int(os.environ.get("OPENAR_PARSE_WORKERS") or os.cpu_count() or 1))
+
+    @property
+    def training_max_invoices(self) -> int:
+        """Invoices the payment model trains on at most (``OPENAR_TRAINING_MAX_INVOICES``; the default
+        is ``ml.pipeline.TRAINING_MAX_INVOICES``, whose comment says why)."""
+        return int(os.environ.get("OPENAR_TRAINING_MAX_INVOICES") or 120_000)
 
     @property
     def dagster_home(self) -> Path:

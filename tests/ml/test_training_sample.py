@@ -1,0 +1,53 @@
+"""The payment model's training sample: whole customer families, bounded, the same every time."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ml.history import InvoiceHistory
+from ml.pipeline import TRAINING_MAX_INVOICES, training_sample
+from orchestration.settings import load_settings
+
+
+def _history() -> InvoiceHistory:
+    # 30 customers with 10..39 invoices each; C1..C5 are children of P0 (one family of six).
+    rows = [
+        {"invoice_id": f"C{c}-{k}", "customer_id": f"C{c}", "invoice_date": pd.Timestamp("2025-01-01")}
+        for c in range(30)
+        for k in range(10 + c)
+    ]
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"C{c}" for c in range(30)],
+            "parent_id": ["C0" if 1 <= c <= 5 else None for c in range(30)],
+        }
+    )
+    promises = pd.DataFrame({"customer_id": ["C3", "C20"], "promise_id": ["PR1", "PR2"]})
+    return InvoiceHistory(invoices=pd.DataFrame(rows), customers=customers, promises=promises, source="test")
+
+
+def test_a_history_within_the_bound_is_used_whole():
+    h = _history()
+    assert training_sample(h, len(h.invoices)) is h
+    assert training_sample(h, None) is h
+
+
+def test_the_sample_keeps_whole_families_under_the_bound_and_is_reproducible():
+    h = _history()
+    sample = training_sample(h, 300)
+    assert 0 < len(sample.invoices) <= 300
+    kept = set(sample.invoices["customer_id"])
+    # every kept customer keeps all of its invoices
+    per_customer = h.invoices["customer_id"].value_counts()
+    assert sample.invoices["customer_id"].value_counts().to_dict() == {c: per_customer[c] for c in kept}
+    # a family is kept or dropped whole
+    family = {f"C{c}" for c in range(6)}
+    assert family <= kept or not (family & kept)
+    assert set(sample.customers["customer_id"]) == kept
+    assert set(sample.promises["customer_id"]) <= kept
+    again = training_sample(h, 300)
+    assert again.invoices.equals(sample.invoices)
+
+
+def test_the_bound_is_a_setting():
+    assert load_settings().training_max_invoices == TRAINING_MAX_INVOICES
