@@ -17,7 +17,14 @@ payment currency, each with a method and the evidence a person reads:
 - ``overpayment``: items paid in full plus money left on account (a rounded-up amount, a gross
   invoice paid ignoring its credit memo, a named invoice overpaid);
 - ``partial``: one invoice partly paid; ``oldest_first``: the amount spread over the oldest items;
-- ``on_account``: nothing applied, all of it unapplied cash on the customer's account.
+- ``on_account``: nothing applied, all of it unapplied cash on the customer's account;
+- ``deduction``: several invoices closed, the payment short of them by a deduction nobody explained
+  (within ``matching.deductions``: at least ``min_amount``, at most ``max_share`` of the invoice that
+  carries it). Proposed when nothing explains the amount: the payer's oldest open items (with, or
+  without, their earned early-pay discounts), and the invoices it named plus others summing to the
+  rest. Nothing says which invoice was short-paid, so by rule the deduction goes on the oldest
+  invoice of the set (earliest due date) that can carry it (:func:`place_deduction`). Never applied
+  automatically (``never_auto_methods``): a person opens the dispute.
 
 The bounded subset search. Only the ``max_items`` open items whose due date is nearest the date this
 customer usually pays (payment date minus its habitual days from due) are searched, items larger than
@@ -57,6 +64,7 @@ METHODS = (
     "partial",
     "oldest_first",
     "on_account",
+    "deduction",  # appended: the codes of the methods above are what trained models know them by
 )
 METHOD_CODE = {m: i for i, m in enumerate(METHODS)}
 MAX_FAMILIES = 3
@@ -64,6 +72,7 @@ MAX_FAMILIES = 3
 # points at all of them equally: every family tied with the third is kept, up to this many.
 MAX_SHARED_FAMILIES = 12
 MAX_CANDIDATES = 24
+MAX_EXTRA = 8  # candidates of the second look (Generator.expand) per payment
 MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
 WINDOW_SPAN = 100  # due-ordered items searched for windows on either side of the habitual due date
 PARTIAL_ITEMS = 8  # open items proposed for an unexplained partial payment
@@ -132,8 +141,8 @@ class Candidate:
         """How the candidate treats the money: ``explained`` (every item closed, nothing left over),
         ``tolerance`` (closed by writing off a tolerated difference) or ``residual`` (part of an item
         stays open, or money is left on account). Each gets its own auto-apply threshold."""
-        if self.unapplied or not self.allocs:
-            return "residual"
+        if self.unapplied or not self.allocs or self.method == "deduction":
+            return "residual"  # an unexplained deduction is a residual: nobody agreed to it
         tol = False
         for a in self.allocs:
             if a.cash + a.discount + a.deduction < a.item.open_cents:
@@ -347,6 +356,26 @@ def _tolerance(
 
 _REASON = {"small_difference": "SMALL_DIFFERENCE", "bank_fee": "BANK_FEE", "fx_difference": "FX_DIFFERENCE"}
 TOLERANCE_REASONS = frozenset(_REASON.values())
+UNEXPLAINED = "UNEXPLAINED_SHORT_PAY"
+
+
+def place_deduction(allocs: list[Alloc], short: int, currency: str, rules: Rules) -> Alloc | None:
+    """Put an unexplained shortfall of ``short`` cents on one of ``allocs`` (each closing its item in
+    full: cash + discount = open), by the documented rule: the oldest item (earliest due date, then
+    document date, then id) on which the deduction is within ``matching.deductions`` (at least
+    ``min_amount``, at most ``max_share`` of the item's open amount, some cash left on it). Returns
+    the allocation that carries it (changed in place), or None when no item can carry it (the
+    allocations are then left as they were)."""
+    if short < rules.deduction_min(currency):
+        return None
+    share = rules.deduction_max_share
+    for a in sorted(allocs, key=lambda a: (a.item.due_date, a.item.document_date, a.item.item_id)):
+        if short <= a.item.open_cents * share and a.cash - short > 0:
+            a.cash -= short
+            a.deduction += short
+            a.reason = UNEXPLAINED
+            return a
+    return None
 
 
 class Generator:
@@ -411,7 +440,6 @@ class Generator:
         too; an open item found that way wins over the exact but closed one."""
         p = ctx.payment
         refs = self.book.refs
-        fam_items = [it for its in ctx.items.values() for it in its]
         all_members = frozenset().union(*ctx.members.values()) if ctx.members else frozenset()
         book_items = self.book.items
 
@@ -430,6 +458,9 @@ class Generator:
                 d = "".join(ch for ch in t if ch.isdigit())
                 if d:
                     loose.append(d)
+        if not loose and not p.docs:
+            return  # nothing to read fuzzily: skip gathering the family's items (most payments)
+        fam_items = [it for its in ctx.items.values() for it in its]
         if loose and fam_items:
             named_open = {i for i in ctx.hits if is_open(i)}
             for h in resolve_in_family(loose, fam_items, exclude=named_open):
@@ -551,9 +582,11 @@ class Generator:
             ]
             if remit:
                 self._from_remittance(ctx, f, remit, add)
+            # an advice that explains the amount exactly makes the looser readings of the names pointless
+            loose = not any(c.unapplied == 0 and c.method == "remittance" for c in out)
             for group, label in ((strong, "named"), (named, "named (partial/typo)")):
                 if group and (label == "named" or len(named) != len(strong)):
-                    self._from_named(ctx, f, group, label, add)
+                    self._from_named(ctx, f, group, label, add, loose)
             exact_found = any(c.unapplied == 0 and c.method in ("remittance", "reference") for c in out)
             # one open item
             for cid in self.know.family_of(cust):
@@ -624,6 +657,7 @@ class Generator:
             explained = any(c.group == "explained" for c in out)
             if not explained:
                 self._windows(ctx, f, items, add)
+                self._oldest_runs(ctx, f, items, add, short=False)
             self._partials(ctx, f, items, add, cheap=explained)
             add(
                 Candidate(
@@ -640,6 +674,93 @@ class Generator:
         out.sort(key=lambda c: -c.prior)
         ctx.candidates = out[:MAX_CANDIDATES]
         return ctx.candidates
+
+    def expand(self, ctx: Context) -> list[Candidate]:
+        """A second look at a payment the first candidates did not settle (the engine calls it for
+        suggested payments only, after the decisions, so it never changes what is applied
+        automatically): the allocations a specialist proposes when nothing explains the amount, each
+        closing its invoices short by an unexplained deduction (method ``deduction``, within
+        ``matching.deductions``, on the invoice :func:`place_deduction` picks):
+
+        - the payer's oldest open items, "everything due up to ...", short by the deduction (gross,
+          and net of the early-pay discounts still earned);
+        - the invoices it named plus others it did not name, short by the deduction;
+        - the invoices it named, the discounts still earned taken, one of them short.
+
+        Returns the new candidates (not among ``ctx.candidates`` already), best prior first."""
+        p = ctx.payment
+        seen = {c.key() for c in ctx.candidates}
+        out: list[Candidate] = []
+
+        def add(c: Candidate) -> None:
+            if c.applied + c.unapplied + c.writeoff != p.amount or c.unapplied < 0 or c.applied < 0:
+                raise AssertionError(
+                    f"candidate {c.method} does not add up to the payment"
+                )  # pragma: no cover
+            k = c.key()
+            if k not in seen:
+                seen.add(k)
+                out.append(c)
+
+        for f in ctx.families:
+            if f.amount_only:
+                continue
+            if any(c.family == f.family and c.group == "explained" for c in ctx.candidates):
+                continue
+            named = self.family_hits(ctx, f.family) if ctx.hits else []
+            strong = [it for it in named if ctx.hits[it.item_id] in (EXACT, PO, "remittance")]
+            for group, label in ((strong, "named"), (named, "named (partial/typo)")):
+                if not group or (label != "named" and len(named) == len(strong)):
+                    continue
+                ids = ", ".join(it.item_id for it in group[:6]) + (" …" if len(group) > 6 else "")
+                ev = [f"reference names {ids} ({label})"]
+                total = sum(it.open_cents for it in group)
+                if total < p.amount:
+                    self._named_plus(ctx, f, group, p.amount - total, ev, add, short=True)
+                elif total > p.amount and 1 < len(group) <= 8:
+                    self._named_short_earned(ctx, f, group, ev, add)
+            # after the run's decisions: items other payments of the run took are no longer open
+            items = [it for it in ctx.items.get(f.family, []) if it.open_cents > 0]
+            self._oldest_runs(ctx, f, items, add, short=True)
+        for c in out:
+            c.prior = _prior(c, ctx)
+        out.sort(key=lambda c: -c.prior)
+        return out[:MAX_EXTRA]
+
+    def _named_short_earned(
+        self, ctx: Context, f: FamilyClue, group: list[OpenItem], ev: list[str], add
+    ) -> None:
+        """The named invoices, the early-pay discounts still earned taken (a payer that takes its
+        discount on this week's invoices pays older ones in full), one of them short by an
+        unexplained deduction within the rules."""
+        p, rules = ctx.payment, self.rules
+        base = []
+        for it in group:
+            d = _discount(it, p.date, rules)
+            base.append((it, d[0] if d and d[1] else 0))
+        short = sum(x.open_cents - dc for x, dc in base) - p.amount
+        if short < rules.deduction_min(p.currency):
+            return
+        for k, (it, dk) in enumerate(base):
+            if short <= it.open_cents * rules.deduction_max_share and it.open_cents - dk - short > 0:
+                allocs = [Alloc(x, x.open_cents - dc, discount=dc) for x, dc in base]
+                allocs[k].cash -= short
+                allocs[k].deduction = short
+                allocs[k].reason = UNEXPLAINED
+                earned = " net of the early-pay discounts still earned" if any(dc for _, dc in base) else ""
+                add(
+                    Candidate(
+                        "deduction",
+                        it.customer_id,
+                        f.family,
+                        allocs,
+                        0,
+                        ev
+                        + [
+                            f"{it.item_id} short by {_m(short)} (unexplained deduction), the others in full{earned}"
+                        ],
+                    )
+                )
 
     def _finish(
         self, p: Payment, allocs: list[Alloc], method: str, f: FamilyClue, ev: list[str], add
@@ -773,7 +894,9 @@ class Generator:
                 )
         self._finish(p, good, "remittance", f, ev, add)
 
-    def _from_named(self, ctx: Context, f: FamilyClue, group: list[OpenItem], label: str, add) -> None:
+    def _from_named(
+        self, ctx: Context, f: FamilyClue, group: list[OpenItem], label: str, add, loose: bool = True
+    ) -> None:
         p, rules = ctx.payment, self.rules
         total = sum(it.open_cents for it in group)
         ids = ", ".join(it.item_id for it in group[:6]) + (" …" if len(group) > 6 else "")
@@ -808,6 +931,30 @@ class Generator:
                         allocs,
                         0,
                         ev + ["net of early-pay discount" + ("" if earned else " (unearned)")],
+                    )
+                )
+                return
+        # Only the discounts still earned taken: a payer that takes its discount on this week's
+        # invoices pays the older ones (whose discount date has passed) in full.
+        earned_d = [d if d and d[1] else None for d in discs]
+        earned_only = any(earned_d) and earned_d != discs
+        if earned_only:
+            allocs = [
+                Alloc(it, it.open_cents - (d[0] if d else 0), discount=d[0] if d else 0)
+                for it, d in zip(group, earned_d, strict=True)
+            ]
+            if abs(sum(a.cash for a in allocs) - p.amount) <= len(allocs):
+                last = next(a for a in reversed(allocs) if a.discount)
+                last.cash += p.amount - sum(a.cash for a in allocs)
+                last.discount = last.item.open_cents - last.cash
+                add(
+                    Candidate(
+                        "discount",
+                        group[0].customer_id,
+                        f.family,
+                        allocs,
+                        0,
+                        ev + ["net of the early-pay discounts still earned; the others in full"],
                     )
                 )
                 return
@@ -918,6 +1065,7 @@ class Generator:
                 for it in ctx.items.get(f.family, [])
                 if it.item_id not in named_ids and it.open_cents <= rest
             ]
+            sols = []
             if pool:
                 pool = self._nearest(pool, p, f.customer_id)
                 single = [it for it in pool if it.open_cents == rest]
@@ -958,6 +1106,8 @@ class Generator:
                             ev + ["the rest applied to the oldest other open items"],
                         )
                     )
+            if not sols and loose:
+                self._named_plus(ctx, f, group, rest, ev, add, short=False)
             self._finish(
                 p,
                 [Alloc(it, it.open_cents) for it in group],
@@ -965,6 +1115,90 @@ class Generator:
                 f,
                 ev + [f"paid {_m(rest)} more than the named invoices"],
                 add,
+            )
+
+    def _named_plus(
+        self, ctx: Context, f: FamilyClue, group: list[OpenItem], rest: int, ev: list[str], add, short: bool
+    ) -> None:
+        """The named invoices in full plus others the payer did not name, when no set of others sums
+        to the rest exactly: others net of their early-pay discounts summing to it (``short`` false),
+        or others whose total exceeds it by an unexplained deduction (``short``: within the rules, on
+        the oldest invoice of the whole set that can carry it, see :func:`place_deduction`)."""
+        p, rules = ctx.payment, self.rules
+        named_ids = {g.item_id for g in group}
+        biggest = max(it.open_cents for it in group)
+        others = [
+            it for it in ctx.items.get(f.family, []) if it.item_id not in named_ids and it.open_cents > 0
+        ]
+        # The deduction is at most max_share of the item carrying it, and no item of the set is above
+        # rest + deduction, so d <= share * (rest + d): d <= rest * share / (1 - share) (or a named one's).
+        share = rules.deduction_max_share
+        cap = int(max(biggest * share, rest * share / (1 - share))) if share < 1 else rest
+        if not short:
+            net_of = {}
+            for it in others:
+                d = _discount(it, p.date, rules)
+                if d and it.open_cents - d[0] <= rest:
+                    net_of[it.item_id] = it.open_cents - d[0]
+            pool = self._nearest([it for it in others if it.item_id in net_of], p, f.customer_id)
+            net = [net_of[it.item_id] for it in pool]
+            sols = [(i,) for i, v in enumerate(net) if v == rest][:3]
+            if len(pool) >= 2:
+                more, n = subset_sum(net, rest, rest, 4, 3000, 3)
+                ctx.nodes += n
+                sols += more
+            for s in sols:
+                add(
+                    Candidate(
+                        "discount",
+                        group[0].customer_id,
+                        f.family,
+                        [Alloc(it, it.open_cents) for it in group]
+                        + [Alloc(pool[i], net[i], discount=pool[i].open_cents - net[i]) for i in s],
+                        0,
+                        ev
+                        + [
+                            "plus invoices the reference did not name, net of early-pay discount, summing to the rest"
+                        ],
+                    )
+                )
+            return
+        pool = self._nearest([it for it in others if it.open_cents <= rest + cap], p, f.customer_id)
+        if not pool:
+            return
+        named = [Alloc(it, it.open_cents) for it in group]
+        lo = rest + rules.deduction_min(p.currency)
+        vals = [it.open_cents for it in pool]
+        # the smallest deductions first: widening ranges, so the few sets found are the nearest ones
+        sols: list[tuple[int, ...]] = []
+        for part in (16, 4, 1):
+            hi = rest + cap // part
+            sols = [(i,) for i, v in enumerate(vals) if lo <= v <= hi][:3]
+            more, n = subset_sum(vals, lo, hi, 3, 3000, 3)
+            ctx.nodes += n
+            sols += more
+            if sols:
+                break
+        for s in sols:
+            allocs = [Alloc(a.item, a.cash) for a in named] + [Alloc(pool[i], pool[i].open_cents) for i in s]
+            short = sum(a.cash for a in allocs) - p.amount
+            a = place_deduction(allocs, short, p.currency, rules)
+            if a is None:
+                continue
+            add(
+                Candidate(
+                    "deduction",
+                    group[0].customer_id,
+                    f.family,
+                    allocs,
+                    0,
+                    ev
+                    + [
+                        "plus " + ", ".join(pool[i].item_id for i in s) + " the reference did not name",
+                        f"short by {_m(short)}: an unexplained deduction, put on the oldest invoice that can "
+                        f"carry it ({a.item.item_id})",
+                    ],
+                )
             )
 
     def _nearest(
@@ -1083,6 +1317,78 @@ class Generator:
                         break
                 ctx.nodes += j - i + 1
 
+    def _oldest_runs(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add, short: bool) -> None:
+        """The payer's oldest open items, "everything due up to ...", the way statement payers settle:
+        all of them but one held back (usually a disputed one) summing to the amount exactly, or
+        (``short``) all of them closed short by an unexplained deduction (gross, and net of the
+        discounts still earned). Also over the items never partly paid or credited. One pass of at
+        most ``MAX_WINDOW`` items per pool."""
+        p, rules = ctx.payment, self.rules
+        if len(items) < 2:
+            return
+        clean = [it for it in items if it.open_cents == it.original_cents]
+        pools = [(items, "open items")] + (
+            [(clean, "clean open items")] if 1 < len(clean) < len(items) else []
+        )
+        for pool, label in pools:
+            s = s_net = 0
+            disc: list[int] = []
+            inside: dict[int, int] = {}  # open amount -> position of an item strictly inside the run
+            biggest = 0
+            short_done = net_done = not short
+            held = 2 if short else 0
+            for j, it in enumerate(pool[:MAX_WINDOW]):
+                d = _discount(it, p.date, rules)
+                disc.append(d[0] if d and d[1] else 0)
+                s += it.open_cents
+                s_net += it.open_cents - disc[-1]
+                biggest = max(biggest, it.open_cents)
+                ctx.nodes += 1
+                if j >= 1 and not short_done and s > p.amount:
+                    short_done = True
+                    self._run_short(ctx, f, pool[: j + 1], [0] * (j + 1), s - p.amount, label, add)
+                if j >= 1 and not net_done and s_net > p.amount and any(disc):
+                    net_done = True
+                    self._run_short(ctx, f, pool[: j + 1], disc, s_net - p.amount, label, add)
+                excess = s - p.amount
+                k = inside.get(excess) if excess > 0 else None
+                if k is not None and held < 2:
+                    held += 1
+                    run = [x for i, x in enumerate(pool[: j + 1]) if i != k]
+                    add(
+                        Candidate(
+                            "subset_sum",
+                            run[0].customer_id,
+                            f.family,
+                            [Alloc(x, x.open_cents) for x in run],
+                            0,
+                            [
+                                f"all {len(run)} oldest {label} due {_d(run[0].due_date)} to "
+                                f"{_d(run[-1].due_date)} but {pool[k].item_id} ({_m(pool[k].open_cents)})"
+                            ],
+                        )
+                    )
+                if short_done and (net_done or not any(disc)) and (short or excess > biggest):
+                    break
+                if j >= 1:
+                    inside.setdefault(it.open_cents, j)
+
+    def _run_short(
+        self, ctx: Context, f: FamilyClue, run: list[OpenItem], disc: list[int], short: int, label: str, add
+    ) -> None:
+        p = ctx.payment
+        allocs = [Alloc(it, it.open_cents - dc, discount=dc) for it, dc in zip(run, disc, strict=True)]
+        a = place_deduction(allocs, short, p.currency, self.rules)
+        if a is None:
+            return
+        ev = [
+            f"all {len(run)} oldest {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}"
+            + (" net of earned early-pay discounts" if any(disc) else ""),
+            f"short by {_m(short)}: an unexplained deduction, put on the oldest invoice that can carry it "
+            f"({a.item.item_id})",
+        ]
+        add(Candidate("deduction", run[0].customer_id, f.family, allocs, 0, ev))
+
     def _partials(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add, cheap: bool = False) -> None:
         p = ctx.payment
         bigger = [it for it in items if it.open_cents > p.amount]
@@ -1179,6 +1485,7 @@ def _prior(c: Candidate, ctx: Context) -> float:
         "partial": 0.2,
         "oldest_first": 0.15,
         "on_account": 0.05,
+        "deduction": 0.25,
     }[c.method]
     named = sum(1 for a in c.allocs if a.item.item_id in ctx.hits)
     if c.allocs:

@@ -22,6 +22,7 @@ result's frames the same way (per payment, per currency, applications against pa
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -142,10 +143,17 @@ class Decision:
     ranked: list[tuple[Candidate, float]]  # valid candidates with calibrated confidence, best first
     families: list[FamilyClue]
 
-    def suggestions(self, k: int) -> list[tuple[Candidate, float]]:
+    def suggestions(self, k: int, on_account_slot: bool = False) -> list[tuple[Candidate, float]]:
         """The best ``k`` candidates, at most two of them paying the same set of invoices: variants of
         the same invoices (a shortfall on one or the other) differ in amounts a person adjusts
-        anyway, while another set of invoices is a different answer worth a slot of its own."""
+        anyway, while another set of invoices is a different answer worth a slot of its own.
+
+        ``on_account_slot``: when no candidate explains the amount (every one leaves part of an
+        invoice open, money on account, or an unexplained deduction), "all of it on account" takes
+        the last slot if it is not among the best already. Off by default: measured on two simulated
+        worlds it cost correct third suggestions (lead world: 4 exact allocations, 5 right invoices
+        and amounts of 103; default world: one gained, one lost of 76); "all on account" stays a
+        ranked candidate like the others."""
         out, seen = [], {}
         for c, s in self.ranked:
             ids = frozenset(a.item.item_id for a in c.allocs)
@@ -155,6 +163,11 @@ class Decision:
             out.append((c, s))
             if len(out) == k:
                 break
+        nothing_fits = not any(c.group != "residual" for c, _ in self.ranked)
+        if on_account_slot and k >= 2 and len(out) == k and all(c.allocs for c, _ in out) and nothing_fits:
+            on_acct = next(((c, s) for c, s in self.ranked if not c.allocs), None)
+            if on_acct is not None:
+                out[-1] = on_acct
         return out
 
 
@@ -281,9 +294,14 @@ class CashApplicationEngine:
                 keys.append(c.key())
                 methods.append(c.method)
                 kinds.append(c.group)
-        X = np.asarray(rows, dtype=np.float64) if rows else np.zeros((0, len(FEATURES)))
+        # fromiter over the flattened rows: a third cheaper than np.asarray on a list of lists (measured)
+        nf = len(FEATURES)
+        X = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * nf).reshape(
+            len(rows), nf
+        )
         g = np.asarray(groups, dtype=np.int64)
-        conf = self.scorer.confidence(X, g) if len(X) else np.zeros(0)
+        raw = self.scorer.raw(X) if len(X) else np.zeros(0)
+        conf = self.scorer.confidence_from_raw(raw, g) if len(X) else np.zeros(0)
         raw_pos = 0
         decisions = []
         for ctx in ctxs:
@@ -292,6 +310,9 @@ class CashApplicationEngine:
                 c.score = float(s)
             raw_pos += n
             decisions.append(self._decide(ctx))
+        # The second look's candidates are not training rows: they are scored as their twins among
+        # the first candidates (see featurize), which is what the model learns from.
+        self._second_look(ctxs, decisions, raw, g)
         batch = None
         if keep_candidates:
             never = set(self.rules.never_auto_methods)
@@ -306,6 +327,39 @@ class CashApplicationEngine:
                 kinds=np.asarray(kinds, dtype=object),
             )
         return self._frames(decisions, unlinked, skipped, batch)
+
+    def _second_look(self, ctxs: list[Context], decisions: list[Decision], raw, g) -> dict[int, list]:
+        """Suggested payments get the candidates of ``Generator.expand`` too, scored by the same model
+        on the scale of their first candidates and ranked among them: what a person is shown changes,
+        what was applied automatically does not (the decisions are taken before, and the model and
+        its calibration are trained on first candidates only)."""
+        extra: dict[int, list[Candidate]] = {}
+        jobs, groups = [], []
+        for gi, (ctx, d) in enumerate(zip(ctxs, decisions, strict=True)):
+            if d.status != SUGGESTED or not ctx.families:
+                continue
+            more = self.gen.expand(ctx)
+            if not more:
+                continue
+            featurize(ctx, self.know, self.gen, more)
+            jobs.extend(c.features for c in more)
+            extra[gi] = more
+            groups.extend([gi] * len(more))
+        if not jobs:
+            return extra
+        Xe = np.asarray(jobs, dtype=np.float64)
+        conf = self.scorer.confidence_extra(raw, g, Xe, np.asarray(groups, dtype=np.int64))
+        pos = 0
+        for gi, more in extra.items():
+            for c in more:
+                c.score = float(conf[pos])
+                pos += 1
+            d = decisions[gi]
+            valid = [(c, c.score) for c in more if self._fits(c)]
+            if valid:
+                d.ranked = sorted(d.ranked + valid, key=lambda cs: (-cs[1], -cs[0].prior))
+                d.chosen = d.ranked[0][0]
+        return extra
 
     def _payer_families(self, p: Payment) -> set[str]:
         know = self.know

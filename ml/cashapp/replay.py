@@ -29,13 +29,30 @@ from ml.cashapp.sources import SimulatedFeed
 OPEN_ITEM_BUCKETS = ((1, 10), (11, 50), (51, 200), (201, 1000), (1001, 10**9))
 
 
+RECALL_DEFINITIONS = {
+    "exact_allocation": "a suggestion applies the same cash to the same invoices as the truth: the set "
+    "of (invoice, cash applied) pairs is equal (a payment the truth leaves wholly on account: the "
+    "'all on account' suggestion)",
+    "invoices_and_amount": "a suggestion names exactly the invoices the truth paid and applies the same "
+    "total cash to them (so the same amount is left on account); how that cash is split among them may "
+    "differ, e.g. which of them carries an unexplained short-pay",
+    "invoices_only": "a suggestion names exactly the invoices the truth paid, whatever the amounts",
+}
+
+
+def amount_key(pairs) -> tuple[frozenset, int]:
+    """(invoices, total cash applied) of a set of (invoice, cash) pairs: the invoices-and-amount key."""
+    return frozenset(i for i, _ in pairs), sum(c for _, c in pairs)
+
+
 @dataclass
 class Evaluation:
     payments: int = 0
     auto: int = 0
     auto_correct: int = 0
     suggested: int = 0
-    suggested_hit3: int = 0
+    suggested_hit3: int = 0  # exact allocation among the top 3 (see RECALL_DEFINITIONS)
+    suggested_amount_hit3: int = 0  # the right invoices and the right amount among the top 3
     not_auto_invoices_hit3: int = 0  # the right invoices among the top 3, whatever the amounts
     unidentified: int = 0
     unidentified_hit3: int = 0
@@ -64,6 +81,10 @@ class Evaluation:
             "auto_wrong": self.auto - self.auto_correct,
             "suggested_share": self.suggested / n,
             "recall_at_3_suggested": self.suggested_hit3 / max(self.suggested, 1),
+            "recall_at_3_suggested_invoices_amount": self.suggested_amount_hit3 / max(self.suggested, 1),
+            "suggested": self.suggested,
+            "suggested_hit3": self.suggested_hit3,
+            "suggested_amount_hit3": self.suggested_amount_hit3,
             "recall_at_3_not_auto": (self.suggested_hit3 + self.unidentified_hit3) / max(not_auto, 1),
             "recall_at_3_invoices_not_auto": self.not_auto_invoices_hit3 / max(not_auto, 1),
             "unidentified_share": self.unidentified / n,
@@ -156,11 +177,14 @@ def _evaluate(ev: Evaluation, feed: SimulatedFeed, result, suggestions: int, per
         else:
             top = d.suggestions(suggestions)
             hit = any(c.key() == truth for c, _ in top)
+            tk = amount_key(truth)
+            hit_amount = any(amount_key(c.key()) == tk for c, _ in top)
             ids = {i for i, _ in truth}
             ev.not_auto_invoices_hit3 += any({i for i, _ in c.key()} == ids for c, _ in top)
             if d.status == SUGGESTED:
                 ev.suggested += 1
                 ev.suggested_hit3 += hit
+                ev.suggested_amount_hit3 += hit_amount
             else:
                 ev.unidentified += 1
                 ev.unidentified_hit3 += hit

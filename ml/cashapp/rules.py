@@ -45,6 +45,10 @@ class Rules:
     underpay_writeoff_share: Decimal = Decimal("0.005")
     overpay_writeoff_cents: dict[str, int] = field(default_factory=lambda: {"default": 100})
     round_amount_units_cents: tuple[int, ...] = (1000, 10000)
+    # Unexplained short-pays: a shortfall of at least this much, and at most max_share of the invoice
+    # that carries it, may be proposed as a deduction (never applied automatically).
+    deduction_min_cents: dict[str, int] = field(default_factory=lambda: {"default": 100})
+    deduction_max_share: Decimal = Decimal("0.30")
     subset_max_items: int = 40
     subset_max_set_size: int = 8
     subset_max_nodes: int = 20000
@@ -55,7 +59,7 @@ class Rules:
     min_auto_confidence: Decimal = Decimal("0.90")
     heuristic_auto_confidence: Decimal = Decimal("0.97")
     suggestions: int = 3
-    never_auto_methods: tuple[str, ...] = ("on_account", "oldest_first")
+    never_auto_methods: tuple[str, ...] = ("on_account", "oldest_first", "deduction")
     # Credits that are no customer payment: per format family (bai2, camt, mt940, ...), codes that
     # start the parser's transaction_code; our own names and accounts (transfers between our accounts).
     not_payment_codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -79,6 +83,9 @@ class Rules:
 
     def overpay_writeoff_limit(self, currency: str) -> int:
         return self._per_currency(self.overpay_writeoff_cents, currency)
+
+    def deduction_min(self, currency: str) -> int:
+        return self._per_currency(self.deduction_min_cents, currency)
 
     def not_payment_code(self, source_format: str, code: str | None) -> bool:
         """True when the bank's transaction code marks a credit that is no customer payment."""
@@ -113,6 +120,7 @@ _SCHEMA = {
         "fx_tolerance_share": None,
         "write_off": {"underpayment_max": None, "underpayment_max_share": None, "overpayment_max": None},
         "round_amount_units": None,
+        "deductions": {"min_amount": None, "max_share": None},
         "subset_search": {"max_items": None, "max_set_size": None, "max_nodes": None, "max_solutions": None},
         "family_search": None,
         "remittance_link_days": None,
@@ -231,6 +239,12 @@ def rules_from_dict(doc: dict, source: str = "<dict>") -> Rules:
     kw["overpay_writeoff_cents"] = per_currency(
         "matching.write_off.overpayment_max", wo.get("overpayment_max"), d.overpay_writeoff_cents
     )
+    ded = m.get("deductions") or {}
+    kw["deduction_min_cents"] = per_currency(
+        "matching.deductions.min_amount", ded.get("min_amount"), d.deduction_min_cents
+    )
+    if "max_share" in ded:
+        kw["deduction_max_share"] = share("matching.deductions.max_share", ded["max_share"], hi="0.9")
     if "round_amount_units" in m:
         units = m["round_amount_units"]
         if not isinstance(units, list):

@@ -99,9 +99,28 @@ class Scorer:
         return np.interp(q, self.iso_x, self.iso_y)
 
     def confidence(self, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        return self.confidence_from_raw(self.raw(X), groups)
+
+    def confidence_from_raw(self, raw: np.ndarray, groups: np.ndarray) -> np.ndarray:
         if self.booster is None:
-            return self.raw(X)  # the heuristic's rules are already stated as confidences
-        return self.calibrate(normalize_by_payment(self.raw(X), groups))
+            return raw  # the heuristic's rules are already stated as confidences
+        return self.calibrate(normalize_by_payment(raw, groups))
+
+    def confidence_extra(
+        self, raw: np.ndarray, groups: np.ndarray, X_extra: np.ndarray, groups_extra: np.ndarray
+    ) -> np.ndarray:
+        """Confidences of a second look's candidates (``Generator.expand``; ``groups_extra``: the
+        payment index of each, into ``groups``' numbering), on the scale of their payment's first
+        candidates (``raw``: those's raw scores): divided by the same per-payment total as those
+        (:func:`normalize_by_payment`), so the first candidates' confidences, and what was decided
+        on them, stay as they were."""
+        if len(X_extra) == 0:
+            return np.zeros(0)
+        if self.booster is None:
+            return self.raw(X_extra)
+        sums = np.zeros(int(max(groups.max(initial=-1), groups_extra.max(initial=-1))) + 1)
+        np.add.at(sums, groups, raw)
+        return self.calibrate(self.raw(X_extra) / np.maximum(sums[groups_extra], 1.0))
 
     def threshold_for(self, group: str) -> float:
         return self.group_thresholds.get(group, self.threshold)
@@ -128,7 +147,8 @@ def _heuristic(X: np.ndarray) -> np.ndarray:
     - explained exactly by one open item or set from a payer recognised by its bank account (master
       or confirmed history) or a name it paid under before, with no other exact explanation and no
       other open item of the same amount: 0.98;
-    - anything else ranks lower the more it leaves open or unexplained, never above 0.9.
+    - anything else ranks lower the more it leaves open or unexplained, never above 0.9; a set of
+      items closed by an unexplained deduction (method ``deduction``) never above 0.3.
     """
     if len(X) == 0:
         return np.zeros(0)
@@ -144,6 +164,8 @@ def _heuristic(X: np.ndarray) -> np.ndarray:
     s = np.where(exact & known & unique & (f("discount_earned") != 0), 0.98, s)
     s = np.where(exact & (named | remit_ok) & (f("discount_earned") != 0), 0.99, s)
     s = np.where(f("method") == METHOD_CODE["on_account"], 0.02, s)
+    # an unexplained deduction closes its items only by assuming the customer's claim: never "exact"
+    s = np.where(f("method") == METHOD_CODE["deduction"], np.minimum(s, 0.3), s)
     return s
 
 

@@ -35,7 +35,9 @@ def test_the_documented_rules_file_loads_with_its_defaults():
     assert r.underpay_writeoff_limit("USD") == 500
     assert r.round_amount_units_cents == (1000, 10000)
     assert r.target_precision == Decimal("0.999")
-    assert r.never_auto_methods == ("on_account", "oldest_first")
+    assert r.never_auto_methods == ("on_account", "oldest_first", "deduction")
+    assert r.deduction_min("GBP") == 100
+    assert r.deduction_max_share == Decimal("0.30")
     assert r.customers == {}
 
 
@@ -157,3 +159,20 @@ def test_partial_and_mistyped_references_within_a_family():
         resolve_in_family(["1142"], _items("INV-114201", "INV-114202", "INV-114203", "INV-114204"), set())
         == []
     )
+
+
+def test_deduction_rules_are_read_and_checked():
+    r = rules_from_dict(
+        {"matching": {"deductions": {"min_amount": {"default": "2.50", "EUR": "5.00"}, "max_share": "0.2"}}}
+    )
+    assert (r.deduction_min("USD"), r.deduction_min("EUR"), r.deduction_max_share) == (
+        250,
+        500,
+        Decimal("0.2"),
+    )
+    with pytest.raises(RulesError, match=r"matching\.deductions\.max_share: must be between 0 and 0\.9"):
+        rules_from_dict({"matching": {"deductions": {"max_share": "0.95"}}}, source="x.yaml")
+    with pytest.raises(
+        RulesError, match=r"matching\.deductions\.share: unknown key \(allowed: max_share, min_amount\)"
+    ):
+        rules_from_dict({"matching": {"deductions": {"share": "0.2"}}})

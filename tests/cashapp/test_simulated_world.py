@@ -76,7 +76,13 @@ def test_bench_command_prints_its_figures(small_world_dir: Path, tmp_path: Path,
     assert bench.main(argv.split()) == 0
     report = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == report
-    figures = ("auto_match_rate", "auto_precision", "recall_at_3_suggested", "unidentified_share")
+    figures = (
+        "auto_match_rate",
+        "auto_precision",
+        "recall_at_3_suggested",
+        "recall_at_3_suggested_invoices_amount",
+        "unidentified_share",
+    )
     for key in (
         *figures,
         "payments_per_second",
@@ -86,6 +92,11 @@ def test_bench_command_prints_its_figures(small_world_dir: Path, tmp_path: Path,
     ):
         assert key in report
     assert all(0.0 <= report[k] <= 1.0 for k in figures)
+    # a suggestion right to the cent is right on invoices and amount too; both are defined in the report
+    assert report["recall_at_3_suggested_invoices_amount"] >= report["recall_at_3_suggested"]
+    assert set(report["recall_definitions"]) == {"exact_allocation", "invoices_and_amount", "invoices_only"}
+    assert report["recall_target_basis"].startswith("invoices_and_amount")
+    assert "recall_at_3_suggested_invoices_amount" in report["targets"]
     assert report["payments_total"] == report["payments_trained_on"] + report["payments_evaluated"]
     assert [s["open_items"] for s in report["scaling"]] == [10, 60]
     assert report["remittance_800"]["all_lines_applied"] is True
