@@ -263,6 +263,7 @@ def run_one(
         (data_dir / "ground_truth" / "summary.json").write_text(json.dumps(summary, indent=2))
     if simulate_only:
         return {"invoices": summary["extracts"]["invoices"]["rows"], "simulate": simulate}
+    settings.ensure_dirs()  # again: reusing a world emptied the warehouse folder
     n_invoices = summary["extracts"]["invoices"]["rows"]
     landing = data_dir / "landing"
     landing_files = sum(1 for p in landing.rglob("*") if p.is_file())
