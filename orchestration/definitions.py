@@ -12,6 +12,7 @@ from assets.erp import raw_erp_extracts
 from assets.ledger import build_ledger_assets
 from assets.predictions import payment_model, payment_predictions
 from assets.publishing import build_publishing_asset
+from assets.triage import message_triage
 from orchestration.resources import build_resources, dbt_project
 from orchestration.sensors import build_landing_sensor
 from orchestration.settings import Settings, apply_process_env, load_settings
@@ -43,6 +44,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         payment_predictions,
         collector_worklist,
         cash_forecast,
+        message_triage,
         published,
     ]
 

@@ -681,7 +681,7 @@ def _p_runs(w, c):
     return (
         w.choice(("RE: open items", f"RE: Statement {c.account}", "payment", "Re: Your reminder")),
         f"{_hi(w, c)}\n\nour payment runs are on {w.choice(('Tuesdays', 'Thursdays', 'the 15th and the 30th'))}. "
-        f"{c.invs} ({c.amount}) {w.choice(('is in', 'has been put in', 'went into'))} the run of {c.date}, "
+        f"{c.invs} ({c.amount}) {w.choice(('is in', 'has been put in', 'is booked into'))} the run of {c.date}, "
         f"so the funds should reach you shortly after.",
     )
 

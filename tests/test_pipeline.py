@@ -95,6 +95,8 @@ def test_every_asset_is_materialized_and_checks_pass(built_world):
         "cashapp/payments",
         "marts/fct_cash_applications",
         "exports/cashapp_reconciliation",
+        "triage/message_triage",
+        "marts/rpt_message_triage",
     } <= materialized
     failed = [
         e.event_specific_data.check_name

@@ -30,6 +30,8 @@ HISTORY_MART = "rpt_collections_customer_history"
 PREDICTIONS_MART = "fct_payment_predictions"
 OPEN_ITEMS_MART = "fct_ar_open_items"
 HISTORY_LIMIT = 200
+TRIAGE_MART = "rpt_message_triage"
+MESSAGES_LIMIT = 50
 ACTION_LABELS = {
     "call": "Call",
     "reminder_email": "Reminder e-mail",
@@ -49,6 +51,24 @@ OUTCOME_LABELS = {
     "replied": "Replied by e-mail",
 }
 PROMISE_DAYS_DEFAULT = 7
+INTENT_LABELS = {
+    "promise_to_pay": "Promise to pay",
+    "dispute": "Dispute",
+    "invoice_copy_request": "Invoice copy request",
+    "remittance_advice": "Remittance advice",
+    "contact_change": "Contact change",
+    "out_of_office": "Out of office",
+    "other": "Other",
+}
+QUICK_ACTION_LABELS = {
+    "log_promise": "Log the promise",
+    "open_dispute": "Open a dispute",
+    "send_invoice_copy": "Send the invoice copy",
+    "route_to_cash_application": "Route to cash application",
+    "update_contact": "Update the contact",
+    "retry_after": "Retry after the return date",
+    "review": "Read and route",
+}
 
 
 @st.cache_data(ttl=data.QUERY_TTL_SECONDS, max_entries=data.QUERY_CACHE_ENTRIES, show_spinner=False)
@@ -102,6 +122,37 @@ def history(source: data.MartsSource, customer_id: str, limit: int = HISTORY_LIM
             from {data._mart(HISTORY_MART)} where customer_id = $customer
             order by event_at desc nulls last, event_kind, event_id limit $limit""",
         {"customer": customer_id, "limit": limit},
+    )
+
+
+@st.cache_data(ttl=data.QUERY_TTL_SECONDS, max_entries=data.QUERY_CACHE_ENTRIES, show_spinner=False)
+def messages(source: data.MartsSource, customer_id: str, limit: int = MESSAGES_LIMIT) -> pd.DataFrame:
+    """The customer's triaged messages, newest first (empty until the triage asset has run)."""
+    if f"{data.MARTS_SCHEMA}.{TRIAGE_MART}" not in data.published_tables(source):
+        return pd.DataFrame(columns=["received_at", "subject", "intent", "confidence", "needs_review",
+                                     "quick_action", "action_detail", "summary"])  # fmt: skip
+    return data._frame(
+        source,
+        f"""select received_at, subject, intent, confidence, needs_review, quick_action, action_detail, summary
+            from {data._mart(TRIAGE_MART)} where customer_id = $customer
+            order by recency_rank limit $limit""",
+        {"customer": customer_id, "limit": limit},
+    )
+
+
+def _messages_table(msgs: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Received": msgs["received_at"],
+            "Subject": msgs["subject"],
+            "Intent": msgs["intent"].map(lambda i: INTENT_LABELS.get(i, i)),
+            "Suggested action": [
+                detail or QUICK_ACTION_LABELS.get(a, a)
+                for a, detail in zip(msgs["quick_action"], msgs["action_detail"], strict=True)
+            ],
+            "Check": msgs["needs_review"].map(lambda r: "review" if pd.notna(r) and bool(r) else ""),
+            "Summary": msgs["summary"],
+        }
     )
 
 
@@ -186,6 +237,16 @@ def _customer(source: data.MartsSource, row) -> None:
                     "Summary": events["summary"],
                 }
             ),
+            hide_index=True,
+            column_config={"Summary": st.column_config.TextColumn(width="large")},
+        )
+    msgs = messages(source, row.customer_id)
+    st.markdown("**Messages and suggested actions**")
+    if msgs.empty:
+        st.caption("No triaged message from this customer.")
+    else:
+        st.dataframe(
+            _messages_table(msgs),
             hide_index=True,
             column_config={"Summary": st.column_config.TextColumn(width="large")},
         )

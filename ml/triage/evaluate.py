@@ -3,14 +3,17 @@
 Three figures, because one would mislead:
 
 1. **Simulated, held-out wording families** — the simulator writes each intent with many wording
-   families (``message_intents.wording``: register, sentence plan, language). About a third of each
-   intent's families are held out whole: the model never sees a message of that family, so the figure
-   measures whether it learned the intent rather than the template. Remittance advices (written by the
+   families (``message_intents.wording``: register, sentence plan, language). About a third of the
+   families of each intent *and language* are held out whole (a language with a single family for an
+   intent stays in training): the model never sees a message of a held-out family, so the figure
+   measures whether it learned the intent rather than the template. ``--rotation`` holds out another
+   fixed set; the figure varies with it, so report several. Remittance advices (written by the
    cash-application simulator, no family recorded) are grouped by their masked subject line.
 2. **Template overlap** — the share of test messages whose masked subject also occurs in training; it
    stays low under the family split (it was ~100 % under the old time split, which measured recall).
 3. **Hand-written, blind** — ``handwritten_blind.yaml``: prose written by a person, never used to train
-   or tune. The honest figure for real e-mail.
+   or tune, read by the model the daily run uses (all labelled messages + the seed set). The honest
+   figure for real e-mail; 35 messages, so one error moves macro-F1 by about three points.
 
 Promise extraction (date and amount exactly right) and dispute-reason accuracy are reported on each.
 """
@@ -101,18 +104,40 @@ def _rank(name: str, rotation: int = 0) -> str:
     return hashlib.blake2b(f"{rotation}:{name}".encode(), digest_size=8).hexdigest()
 
 
+_LANGS = ("de", "fr", "nl", "es", "it")
+_SUBJECT_LANG = {"zahlungsavis": "de", "avis": "fr", "rechnung": "de", "facture": "fr"}
+
+
+def family_language(family: str) -> str:
+    """The language a family writes in: ``de``/``fr``/... in its name (``dispute:de_einspruch``,
+    ``out_of_office:ooo_nl``, ``promise_to_pay:classic_fr``), a telling subject word for families named
+    by their subject (remittance advices), else English."""
+    name = family.split(":", 1)[-1]
+    for part in name.replace(":", "_").replace(" ", "_").split("_"):
+        if part in _LANGS:
+            return part
+        if part in _SUBJECT_LANG:
+            return _SUBJECT_LANG[part]
+    return "en"
+
+
 def held_out_families(
     families: pd.Series, intents: pd.Series, share: float = HOLDOUT_SHARE, rotation: int = 0
 ) -> set[str]:
-    """Per intent, ``share`` of its families (at least one, never all), picked by a fixed hash of the name:
-    the same families are held out on every world and every run; ``rotation`` picks another fixed set."""
+    """Per intent and language, ``share`` of its families (at least one, never all: the model is asked
+    to read new wording in a language it has seen, not a language it never saw), picked by a fixed
+    hash of the name: the same families on every world and run; ``rotation`` picks another fixed set."""
     out: set[str] = set()
-    for _intent, fams in families.groupby(intents):
-        names = sorted(set(fams), key=lambda n: _rank(n, rotation))
-        if len(names) < 2:
+    names = pd.Series(sorted(set(zip(intents, families, strict=True))), dtype=object)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for intent, fam in names:
+        groups.setdefault((intent, family_language(fam)), []).append(fam)
+    for fams in groups.values():
+        ranked = sorted(fams, key=lambda n: _rank(n, rotation))
+        if len(ranked) < 2:
             continue
-        k = min(len(names) - 1, max(1, round(share * len(names))))
-        out.update(names[:k])
+        k = min(len(ranked) - 1, max(1, round(share * len(ranked))))
+        out.update(ranked[:k])
     return out
 
 
@@ -142,8 +167,11 @@ def evaluate_triage(
     seen = set(train["subject"].map(_skeleton))
     sim["template_overlap"] = round(float(test["subject"].map(_skeleton).isin(seen).mean()), 4)
     sim["held_out_families"] = sorted(set(test["family"]))
+    # The blind set is read by the model the daily run uses: trained on every labelled message (nothing
+    # of the blind set is among them). The split model above would understate what runs in production.
+    full = train_triage_model(df)
     hb = load_handwritten(blind)
-    hand = scores(hb, triage_messages(hb, model))
+    hand = scores(hb, triage_messages(hb, full))
     return {
         "world": str(world),
         "train_messages": int(len(train)),
@@ -152,6 +180,7 @@ def evaluate_triage(
         "simulated_held_out_families": sim,
         "handwritten_blind": hand,
         "model_version": model.version,
+        "full_model_version": full.version,
         "target_macro_f1": TARGET_MACRO_F1,
         "meets_target_simulated": sim["macro_f1"] >= TARGET_MACRO_F1,
         "meets_target_handwritten": hand["macro_f1"] >= TARGET_MACRO_F1,
@@ -167,7 +196,7 @@ def format_report(r: dict) -> str:
     ]
     for key, title in (
         ("simulated_held_out_families", "simulated, held-out wording families"),
-        ("handwritten_blind", "hand-written, blind"),
+        ("handwritten_blind", "hand-written, blind (model trained on all labelled messages)"),
     ):
         s = r[key]
         lines.append(

@@ -13,6 +13,7 @@ when it is unsure (few labelled disputes per reason).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from ml.triage.extract import dispute_reason_by_cues
+from ml.triage.extract import amounts, dates, dispute_reason_by_cues
 
 INTENTS = (
     "promise_to_pay",
@@ -34,7 +35,7 @@ INTENTS = (
     "out_of_office",
     "other",
 )
-MODEL_REVISION = "2"  # bump when the features or the learner change
+MODEL_REVISION = "3"  # bump when the features or the learner change
 REASON_MIN_CONFIDENCE = 0.5  # below this the cue words decide, when they find anything
 
 _MASKS = (
@@ -78,14 +79,17 @@ _CUES = (
     ),
     (
         "_cue_copy_",
-        r"\b(?:copy|copies|resend|re-send|send (?:it )?again|duplicat\w*|kopie|noch einmal|"
+        r"\b(?:copy|copies|resend|re-send|send (?:it )?again|duplicat\w*|kopie|noch einmal|copie|"
+        r"transmettre|pas reçue?|nicht erhalten|erneut|als pdf|"
         r"renvoyer|can't find|cannot find|don't have|missing|no record of|upload|portal|corrupt\w*|nicht vor)\b",
     ),
     (
         "_cue_dispute_",
         r"\b(?:dispute\w*|disagree|wrong|incorrect|error|not what|credit note|credit memo|"
         r"gutschrift|avoir|reklamation|contest\w*|litige|damaged|never (?:got|arrived|delivered|received)|"
-        r"didn't (?:get|receive)|short|overcharg\w*|deduct\w*|holding|rejected|not accept\w*|doppelt|"
+        r"didn't (?:get|receive)|short[- ]?(?:paid|payment|shipped|shipment|delivery|delivered)|shorted|"
+        r"overcharg\w*|deduct\w*|holding|reject(?:ed)? (?:the |this |your )?(?:invoice|charge|price)|"
+        r"not accept\w*|doppelt|"
         r"identique|twice|quoted|contract says|missing (?:promo|discount))\b",  # \b: "short", not "shortly"
     ),
     (
@@ -124,9 +128,18 @@ def newest_part(text: str) -> str:
     return _DISCLAIMER.sub(" ", f"{subject}\n{parts[0] if parts else ''}")
 
 
+# Whether the newest message names a day and a sum at all: a promise nearly always does ("Friday",
+# "end of month" included, which the masks do not catch), an acknowledgement ("received, will revert")
+# does not. Written as tokens, presence and absence alike, so the linear model can weigh both.
+_ANY_DAY = dt.date(2026, 1, 1)  # only whether a date is written matters here, not which
+
+
 def cue_tokens(text: str) -> str:
     newest = newest_part(text)
-    return " ".join(token for token, rx in _CUE_RES if rx.search(newest))
+    tokens = [token for token, rx in _CUE_RES if rx.search(newest)]
+    tokens.append("_cue_when_" if dates(newest, _ANY_DAY) else "_cue_no_when_")
+    tokens.append("_cue_money_" if amounts(newest) else "_cue_no_money_")
+    return " ".join(tokens)
 
 
 def mask(text: str) -> str:

@@ -30,6 +30,16 @@ D = dt.date
         ("on 2026-01-31", D(2026, 1, 20), None, D(2026, 1, 31)),
         ("by November 10", D(2026, 11, 3), "US", D(2026, 11, 10)),
         ("releasing it tomorrow", D(2026, 6, 11), "US", D(2026, 6, 12)),
+        ("zahlen am 2.10.", D(2026, 9, 22), "DE", D(2026, 10, 2)),  # German, no year
+        ("le virement partira le 11/02", D(2026, 1, 27), "FR", D(2026, 2, 11)),
+        ("planned for 3/10", D(2026, 1, 9), "US", D(2026, 3, 10)),
+        ("value date of 17-Feb-2026", D(2026, 2, 6), "GB", D(2026, 2, 17)),
+        ("by the 12th of March", D(2026, 3, 2), "IE", D(2026, 3, 12)),
+        ("paying by Tue 28", D(2026, 7, 24), "US", D(2026, 7, 28)),  # 28 July 2026 is a Tuesday
+        ("goes out Friday next week", D(2026, 7, 13), "US", D(2026, 7, 24)),
+        ("at month end", D(2026, 2, 10), "US", D(2026, 2, 28)),
+        ("by the end of March", D(2026, 3, 2), "GB", D(2026, 3, 31)),
+        ("on 03-17-2026", D(2026, 3, 6), "US", D(2026, 3, 17)),
     ],
 )
 def test_dates(text, received, country, expected):
@@ -48,6 +58,11 @@ def test_dates(text, received, country, expected):
         ("£12,400.50 will be transferred", Decimal("12400.50"), "GBP"),
         ("EUR 7.450,00 in the batch", Decimal("7450.00"), "EUR"),
         ("$2,500 now", Decimal("2500"), "USD"),
+        ("4,240.71 dollars is planned", Decimal("4240.71"), "USD"),
+        ("der Betrag von 166.811,26 Euro wird", Decimal("166811.26"), "EUR"),
+        ("6,631.30 gbp by Friday", Decimal("6631.30"), "GBP"),
+        ("US$3,695.01 today", Decimal("3695.01"), "USD"),
+        ("$ 62,695.99 going out", Decimal("62695.99"), "USD"),
     ],
 )
 def test_amounts(text, amount, currency):
@@ -57,6 +72,23 @@ def test_amounts(text, amount, currency):
 
 def test_a_bare_number_is_not_money():
     assert extract.amounts("we received 190 of 250 units on PO 5531") == []
+    # an account number at the end of a subject line is not money that a "$" on the next line starts
+    assert [f.value for f in extract.amounts("RE: C000265\n$ 62,695.99 going out")] == [
+        (Decimal("62695.99"), "USD")
+    ]
+
+
+def test_month_end_close_is_not_a_date_and_today_yields_to_a_stated_date():
+    text = (
+        "Slipped through our month-end close. I've processed $397.80 today with a value date of January 22nd."
+    )
+    assert extract.promise_terms(text, D(2026, 1, 21), "US") == (D(2026, 1, 22), Decimal("397.80"), "USD")
+
+
+def test_an_unlinked_sender_paying_in_dollars_writes_dates_month_first():
+    assert extract.promise_terms("will pay $21,706.56 on 02-11-2026", D(2026, 2, 10), None)[0] == D(
+        2026, 2, 11
+    )
 
 
 def test_promise_terms_take_the_amount_next_to_the_date():
