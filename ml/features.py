@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -110,8 +111,9 @@ class Stream:
         for name, v in (values or {}).items():
             self.add(name, v)
 
-    def add(self, name: str, v: np.ndarray) -> None:
-        v = np.asarray(v)[self.take]
+    def add(self, name: str, v: np.ndarray, ordered: bool = False) -> None:
+        """Values in the order the stream was built from, or already in its sorted order (``ordered``)."""
+        v = np.asarray(v) if ordered else np.asarray(v)[self.take]
         self.values[name] = v
         acc = np.cumsum(v, dtype="int64" if v.dtype.kind in "iub" else "float64")
         self.cum[name] = np.concatenate([np.zeros(1, dtype=acc.dtype), acc])
@@ -354,16 +356,27 @@ class _Codes:
     def inv_of_rows(self, rows: pd.DataFrame) -> np.ndarray:
         """Invoice codes of feature rows: their history positions when they carry them and the ids
         there match, else a lookup."""
+        return self.of_rows(rows)[1]
+
+    def of_rows(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(customer codes, invoice codes) of feature rows. Rows taken from the history carry their
+        positions there: once the invoice ids at those positions match, the customers are the
+        history's own (no hash lookup of a million customer ids)."""
         pos = rows.attrs.get("history_position")
         if isinstance(pos, _Positions) and len(pos) == len(rows):
             pos = pos.array.astype("int64")
+            if len(pos) == 0:
+                return np.zeros(0, dtype="int64"), pos
             if (
-                len(pos) == 0
-                or (pos.min() >= 0 and pos.max() < self.n_invoices)
+                pos.min() >= 0
+                and pos.max() < self.n_invoices
                 and bool((self._invoice_ids.to_numpy()[pos] == rows["invoice_id"].to_numpy()).all())
             ):
-                return pos
-        return self.inv(rows["invoice_id"].to_numpy(dtype=object))
+                return self.history_customer[pos], pos
+        return (
+            self.cust(rows["customer_id"].to_numpy(dtype=object)),
+            self.inv(rows["invoice_id"].to_numpy(dtype=object)),
+        )
 
     @staticmethod
     def _code(index: pd.Index, ids) -> np.ndarray:
@@ -437,6 +450,9 @@ _CUSTOMER_FEATURES = (
     "od60_count",
     "od90_count",
     "od30_amount_share",
+    "stuck_count",
+    "stuck_share",
+    "stuck_mean_days",
     "credit_use",
     "open_months_billing",
     # billing, disputes, promises, reminders
@@ -527,6 +543,13 @@ RECENT_DAYS = 90  # "recent behaviour" for the trajectory signals
 USUAL_AMOUNT_WINDOW = 100  # invoices behind the customer's usual amount
 BASELINE_WINDOW = 50  # settlements behind "the customer's median days late known at the time"
 BASELINE_DAYS = 365  # the customer's own past: the year before the recent window
+# An open invoice is "stuck" once it is this many days past the day the customer's habit (the mean
+# days late of its last ten settlements when the invoice was issued) said it would be paid: a cash
+# crunch or a forgotten pile shows there before it shows in the absolute aging (a 40-days-late payer
+# is "30+ overdue" every day).
+STUCK_DAYS = 7
+# Histories at least this large build their event streams on two threads (small ones: not worth a thread).
+PARALLEL_CONTEXT_ROWS = 200_000
 
 
 def _clip_dl(x: np.ndarray) -> np.ndarray:
@@ -549,6 +572,12 @@ class FeatureContext:
         h_closed_known = to_days(inv["closed_known_date"])
         h_amount = inv["amount_functional_minor"].to_numpy(dtype="int64")
         is_paid = (inv["resolution"].to_numpy() == "paid") & (h_paid_known < NEVER)
+        dl = _clip_dl(h_paid_day - h_due_day).astype("int64")
+        # The early-warning and seasonal streams need nothing the others build: on a large history a
+        # second thread builds them meanwhile (numpy's sorts, gathers and sums release the GIL).
+        pool = ThreadPoolExecutor(1) if len(inv) >= PARALLEL_CONTEXT_ROWS else None
+        habit_args = (inv, h_cust, h_inv_day, h_due_day, h_paid_known, dl, is_paid)
+        side = pool.submit(self._habit_streams, *habit_args) if pool else None
 
         self.issued = issued = Stream(h_cust, h_inv_day, {"amount": h_amount})
         self.med_amount = window_quantiles(issued.keys, issued.values["amount"], 20, (0.5,))[0.5]
@@ -556,43 +585,55 @@ class FeatureContext:
         # department's approval rules follow (a fixed threshold in its currency); functional amounts
         # move with the exchange rate, and 20 invoices give a noisy median.
         issued.add("doc", inv["amount_minor"].to_numpy(dtype="int64"))
-        self.med_doc_amount = window_quantiles(
-            issued.keys, issued.values["doc"], USUAL_AMOUNT_WINDOW, (0.5,)
-        )[0.5]
         # amount ratio of each historical invoice against the usual amount known the day before it
         h_usual = issued.last(self.med_amount, h_cust, h_inv_day - 1) / 100.0
         h_ratio = np.nan_to_num(np.log2(np.clip(_div(h_amount / 100.0, h_usual), 1 / 16, 16)), nan=0.0)
 
-        dl = _clip_dl(h_paid_day - h_due_day).astype("int64")
         dtp = np.clip(h_paid_day - h_inv_day, 0, 365).astype("int64")
-        paid_dates = pd.DatetimeIndex((np.where(is_paid, h_paid_day, 0)).astype("datetime64[D]"))
-        wd = np.asarray(paid_dates.weekday)
-        dom = np.asarray(paid_dates.day)
-        dim = np.asarray(paid_dates.days_in_month)
-        u = (h_due_day - 20000) / 30.4  # months, near zero for recent dates: keeps the sums well conditioned
+        sel = is_paid
+        self.paid = paid = Stream(h_cust[sel], h_paid_known[sel])
+        # The settlements' values are derived from a few base columns gathered once into the stream's
+        # order: a gather per value (24 of them) costs seconds at millions of settlements.
+        o = np.flatnonzero(sel)[paid.take]
+        s_dl, s_dtp, s_x = dl[o], dtp[o], h_ratio[o]
+        s_paid = h_paid_day[o]
+        month = s_paid.astype("datetime64[D]").astype("datetime64[M]")
+        first = (month.astype("datetime64[D]") - _EPOCH).astype("int64")
+        dom = s_paid - first + 1
+        dim = ((month + 1).astype("datetime64[D]") - _EPOCH).astype("int64") - first
+        wd = _weekday(s_paid)
+        # months, near zero for recent dates: keeps the sums well conditioned
+        u = (h_due_day[o] - 20000) / 30.4
         pv = {
-            "dl": dl,
-            "dl2": dl * dl,
-            "late": (dl > 0).astype("int64"),
-            "late30": (dl > 30).astype("int64"),
-            "partial": (inv["n_payments"].to_numpy() > 1).astype("int64"),
-            "dtp": dtp,
-            "x": h_ratio,
-            "xx": h_ratio * h_ratio,
-            "xy": h_ratio * dl,
+            "dl": s_dl,
+            "dl2": s_dl * s_dl,
+            "late": (s_dl > 0).astype("int64"),
+            "late30": (s_dl > 30).astype("int64"),
+            "partial": (inv["n_payments"].to_numpy()[o] > 1).astype("int64"),
+            "dtp": s_dtp,
+            "x": s_x,
+            "xx": s_x * s_x,
+            "xy": s_x * s_dl,
             "u": u,
             "uu": u * u,
-            "uy": u * dl,
+            "uy": u * s_dl,
             "month_end": (dim - dom <= 2).astype("int64"),
             "mid_month": ((dom >= 13) & (dom <= 17)).astype("int64"),
             # the early-payment habit: settled within 14 days of the invoice / a discount taken
-            "early": (dtp <= 14).astype("int64"),
-            "disc": inv["discount_taken"].to_numpy().astype("int64"),
+            "early": (s_dtp <= 14).astype("int64"),
+            "disc": inv["discount_taken"].to_numpy()[o].astype("int64"),
         }
         for k in range(7):
             pv[f"wd{k}"] = (wd == k).astype("int64")
-        sel = is_paid
-        self.paid = Stream(h_cust[sel], h_paid_known[sel], {k: v[sel] for k, v in pv.items()})
+        for k, v in pv.items():
+            paid.add(k, v, ordered=True)
+        # Each invoice's *expected* payment day as seen when it was issued: its due date plus the mean
+        # days late of the customer's last ten settlements then (running sums: a median at every
+        # invoice would cost a K-wide sort per invoice, seconds at millions of them).
+        p_start, p_end = self.paid.bounds(h_cust, h_inv_day - 1)
+        lo10 = np.maximum(p_start, p_end - 10)
+        habit = _div(self.paid.cum["dl"][p_end] - self.paid.cum["dl"][lo10], p_end - lo10)
+        self.h_expected_day = h_due_day + np.round(np.nan_to_num(habit, nan=0.0)).astype("int64")
         # Amount thresholds of the instalment and discount habits (big invoices wait for the cash and
         # get split; the early-payment discount is worth the effort on big ones): the smallest amount
         # the customer split / paid early and the largest it paid in one go / late, among the
@@ -606,31 +647,11 @@ class FeatureContext:
             "min_early": _running_extreme(self.paid, la, early, "min"),
             "max_late": _running_extreme(self.paid, la, ~early, "max"),
         }
-        # Each settlement against the customer's habit known when the invoice was issued, in robust
-        # standard units (median and IQR/1.35, at least 3 days), clipped so one forgotten invoice
-        # cannot carry a window: the early-warning signal (risk.py). Only *plain* settlements count,
-        # for the habit and for the signal: one payment, no dispute, no early-payment discount. The
-        # others have their own explanation (a dispute, instalments, a discount taken or skipped:
-        # a prompt payer that skips its 2% discount pays 20 days "later" without anything changing).
-        # (a dispute counts if it was raised by the settlement: a later one was not known then)
-        plain = (
-            (inv["n_payments"].to_numpy() <= 1)
-            & ~(to_days(inv["dispute_date"]) <= h_paid_known)
-            & ~inv["discount_taken"].to_numpy()
-            & is_paid
-        )
-        pl = Stream(h_cust[plain], h_paid_known[plain], {"dl": dl[plain]})
-        wq = window_quantiles(pl.keys, pl.values["dl"], 30, (0.25, 0.5, 0.75))
-        med, q25, q75 = wq[0.5], wq[0.25], wq[0.75]
-        nexp = (_positions(pl.keys) + 1).astype("float64")
-        qk, qd = h_cust[plain], h_inv_day[plain] - 1
-        ref = pl.last(med, qk, qd)
-        spread = np.maximum(3.0, (pl.last(q75, qk, qd) - pl.last(q25, qk, qd)) / 1.35)
-        z = np.clip((dl[plain] - ref) / spread, -3.0, 5.0)
-        z_ok = ~np.isnan(z) & (np.nan_to_num(pl.last(nexp, qk, qd)) >= 5)
-        self.excess = Stream(h_cust[plain][z_ok], h_paid_known[plain][z_ok], {"z": z[z_ok]})
-        sea_key = h_cust * 12 + (np.asarray(pd.DatetimeIndex(h_due_day.astype("datetime64[D]")).month) - 1)
-        self.season = Stream(sea_key[sel], h_paid_known[sel], {"dl": dl[sel]})
+        if pool is not None:
+            self.excess, self.season = side.result()
+            pool.shutdown()
+        else:
+            self.excess, self.season = self._habit_streams(*habit_args)
 
         # What is open and overdue: built on first use (see ``_open_state``).
         self.h_closed_known, self.h_amount = h_closed_known, h_amount
@@ -691,6 +712,38 @@ class FeatureContext:
             cust_static["credit_limit_functional_minor"].to_numpy(dtype="float64", na_value=np.nan) / 100.0
         )
 
+    @staticmethod
+    def _habit_streams(inv, h_cust, h_inv_day, h_due_day, h_paid_known, dl, is_paid) -> tuple[Stream, Stream]:
+        """(excess, season): each plain settlement against the customer's habit, and the settlements
+        by due month."""
+        # Each settlement against the customer's habit known when the invoice was issued, in robust
+        # standard units (median and IQR/1.35, at least 3 days), clipped so one forgotten invoice
+        # cannot carry a window: the early-warning signal (risk.py). Only *plain* settlements count,
+        # for the habit and for the signal: one payment, no dispute, no early-payment discount. The
+        # others have their own explanation (a dispute, instalments, a discount taken or skipped:
+        # a prompt payer that skips its 2% discount pays 20 days "later" without anything changing).
+        # (a dispute counts if it was raised by the settlement: a later one was not known then)
+        plain = (
+            (inv["n_payments"].to_numpy() <= 1)
+            & ~(to_days(inv["dispute_date"]) <= h_paid_known)
+            & ~inv["discount_taken"].to_numpy()
+            & is_paid
+        )
+        pl = Stream(h_cust[plain], h_paid_known[plain], {"dl": dl[plain]})
+        wq = window_quantiles(pl.keys, pl.values["dl"], 30, (0.25, 0.5, 0.75))
+        med, q25, q75 = wq[0.5], wq[0.25], wq[0.75]
+        nexp = (_positions(pl.keys) + 1).astype("float64")
+        qk, qd = h_cust[plain], h_inv_day[plain] - 1
+        at_issue = pl.last_index(qk, qd)  # one binary search for the four look-ups
+        ref = _take_last(med, at_issue)
+        spread = np.maximum(3.0, (_take_last(q75, at_issue) - _take_last(q25, at_issue)) / 1.35)
+        z = np.clip((dl[plain] - ref) / spread, -3.0, 5.0)
+        z_ok = ~np.isnan(z) & (np.nan_to_num(_take_last(nexp, at_issue)) >= 5)
+        excess = Stream(h_cust[plain][z_ok], h_paid_known[plain][z_ok], {"z": z[z_ok]})
+        sea_key = h_cust * 12 + (np.asarray(pd.DatetimeIndex(h_due_day.astype("datetime64[D]")).month) - 1)
+        season = Stream(sea_key[is_paid], h_paid_known[is_paid], {"dl": dl[is_paid]})
+        return excess, season
+
     def _static(self, arr: np.ndarray, qc: np.ndarray, fill=np.nan) -> np.ndarray:
         known = qc < len(arr)
         out = np.full(len(qc), fill, dtype=arr.dtype if arr.dtype != object else object)
@@ -717,6 +770,9 @@ class FeatureContext:
             out[f"od{k}_n"] = s.total("n", qkeys, qt)
             out[f"od{k}_amount"] = s.total("amount", qkeys, qt)
             out[f"od{k}_due"] = s.total("due", qkeys, qt)
+        if not family:
+            out["stuck_n"] = streams["stuck"].total("n", qkeys, qt)
+            out["stuck_due"] = streams["stuck"].total("due", qkeys, qt)
         return out
 
     def _streams(self, family: bool) -> dict:
@@ -735,6 +791,8 @@ class FeatureContext:
             )
             op.add("n", np.concatenate([np.ones(len(keys), "int64"), -np.ones(len(keys), "int64")]))
             streams["open"] = op
+            if not family:
+                streams["stuck"] = _overdue_stream(keys, self.h_expected_day, closed, amount, STUCK_DAYS)
             self._open_streams[family] = streams
         return self._open_streams[family]
 
@@ -743,6 +801,9 @@ class FeatureContext:
         names = ["open_n", "open_amount"] + [
             f"od{k}_{v}" for k in OVERDUE_THRESHOLDS for v in ("n", "amount", "due")
         ]
+        stuck = keys is self.h_cust
+        if stuck:
+            names += ["stuck_n", "stuck_due"]
         out = {n: np.zeros(len(qkeys), dtype="int64") for n in names}
         for t in days:
             sel = qt == t
@@ -756,6 +817,11 @@ class FeatureContext:
                 out[f"od{k}_n"][sel] = np.bincount(k_open[m], minlength=size)[qk]
                 out[f"od{k}_amount"][sel] = _bincount_int(k_open[m], amount[m], size)[qk]
                 out[f"od{k}_due"][sel] = _bincount_int(k_open[m], due[m], size)[qk]
+            if stuck:
+                exp = self.h_expected_day[is_open]
+                m = exp + STUCK_DAYS + 1 <= t
+                out["stuck_n"][sel] = np.bincount(k_open[m], minlength=size)[qk]
+                out["stuck_due"][sel] = _bincount_int(k_open[m], exp[m], size)[qk]
         return out
 
     def customer(self, qc: np.ndarray, qt: np.ndarray) -> dict[str, np.ndarray]:
@@ -763,7 +829,10 @@ class FeatureContext:
         f: dict[str, np.ndarray] = {}
         issued, paid = self.issued, self.paid
         f["usual_amount"] = issued.last(self.med_amount, qc, qt) / 100.0
-        f["usual_doc_amount"] = issued.last(self.med_doc_amount, qc, qt)
+        # (only at the queried days: a 100-wide median at every invoice is the dearest step of all)
+        f["usual_doc_amount"] = window_quantiles(
+            issued.keys, issued.values["doc"], USUAL_AMOUNT_WINDOW, (0.5,), at=issued.last_index(qc, qt)
+        )[0.5]
         f["issued_90"] = issued.window("n", qc, qt, 90).astype("float64")
         f["billed_365"] = issued.window("amount", qc, qt, 365) / 100.0
         n_issued_365 = issued.window("n", qc, qt, 365)
@@ -856,6 +925,9 @@ class FeatureContext:
         for k in (30, 60, 90):
             f[f"od{k}_count"] = st[f"od{k}_n"].astype("float64")
         f["od30_amount_share"] = _div(st["od30_amount"] / 100.0, open_amount)
+        f["stuck_count"] = st["stuck_n"].astype("float64")
+        f["stuck_share"] = _div(st["stuck_n"], st["open_n"])
+        f["stuck_mean_days"] = qt - _div(st["stuck_due"], st["stuck_n"])
         f["od60_amount"] = st["od60_amount"] / 100.0
         f["od90_amount"] = st["od90_amount"] / 100.0
         f["credit_limit"] = self._static(self.credit_limit, qc)
@@ -916,10 +988,8 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     and ``as_of``; the history is only consulted up to each row's as_of (end of day, inclusive)."""
     ctx = ctx or FeatureContext(h)
     codes = ctx.codes
-    n = len(rows)
     t = to_days(rows["as_of"])
-    r_cust = codes.cust(rows["customer_id"].to_numpy(dtype=object))
-    r_inv = codes.inv_of_rows(rows)
+    r_cust, r_inv = codes.of_rows(rows)
     r_inv_day = to_days(rows["invoice_date"])
     r_due_day = to_days(rows["due_date"])
     r_amount = rows["amount_functional_minor"].to_numpy(dtype="float64") / 100.0
@@ -929,7 +999,9 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     pair = r_cust.astype("int64") * _DAY_SPAN + (t.astype("int64") + _DAY_OFFSET)
     uniq, back = np.unique(pair, return_inverse=True)
     back = back.reshape(-1)
-    f = ctx.customer(uniq // _DAY_SPAN, uniq % _DAY_SPAN - _DAY_OFFSET)
+    u_cust, u_t = uniq // _DAY_SPAN, uniq % _DAY_SPAN - _DAY_OFFSET
+    f = ctx.customer(u_cust, u_t)
+    last_paid = ctx.paid.last_index(u_cust, u_t)
     out = pd.DataFrame({k: f[k][back] for k in _CUSTOMER_FEATURES})
 
     out["amount_log"] = np.log10(np.clip(r_amount, 0, None) + 1)
@@ -965,7 +1037,7 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     # Where this invoice's amount sits against the customer's instalment and discount thresholds.
     r_la = np.log2(np.maximum(r_amount, 1.0))
     for name, extreme in ctx.amount_extremes.items():
-        out[f"vs_{name}_log2"] = r_la - ctx.paid.last(extreme, r_cust, t)
+        out[f"vs_{name}_log2"] = r_la - _take_last(extreme, last_paid)[back]
     # Where the customer's usual lateness lands this invoice: payment runs go out on set days (month
     # end, the 15th, one weekday), so the day the usual lateness reaches decides the next run.
     usual = r_due_day + np.round(np.nan_to_num(out["dl_median"].to_numpy(), nan=0.0)).astype("int64")
@@ -998,15 +1070,20 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
 
     # Same season last year: mean days late of invoices due within a month of this due month. Only
     # settlements known 9+ months ago count as "last season"; newer ones are just recent history.
+    # (per distinct (customer, day, due month): a few per customer, not one per row)
     rm = np.asarray(due_dates.month) - 1
-    sn = np.zeros(n, dtype="float64")
-    ss = np.zeros(n, dtype="float64")
+    trip, back_m = np.unique(back.astype("int64") * 12 + rm, return_inverse=True)
+    back_m = back_m.reshape(-1)
+    t_pair, t_month = trip // 12, trip % 12
+    sn = np.zeros(len(trip), dtype="float64")
+    ss = np.zeros(len(trip), dtype="float64")
     for shift in (-1, 0, 1):
-        key = r_cust * 12 + (rm + shift) % 12
-        sn += ctx.season.total("n", key, t - 270)
-        ss += ctx.season.total("dl", key, t - 270)
+        key = u_cust[t_pair] * 12 + (t_month + shift) % 12
+        sn += ctx.season.total("n", key, u_t[t_pair] - 270)
+        ss += ctx.season.total("dl", key, u_t[t_pair] - 270)
     season = _div(ss, sn)
     season[sn < 2] = np.nan
+    season = season[back_m]
     out["season_excess"] = season - out["dl_mean"].to_numpy()
 
     # the invoice's own facts known at as_of
@@ -1037,6 +1114,14 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     for c in ctx.h.extra_features:
         out[f"x_{c}"] = _extra_feature(rows[c]) if c in rows.columns else np.nan
     return out[feature_names(ctx.h.extra_features)]
+
+
+def _take_last(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``values`` at event indexes from ``Stream.last_index`` (-1: no event yet, NaN)."""
+    out = np.full(len(idx), np.nan)
+    has = idx >= 0
+    out[has] = values[idx[has]]
+    return out
 
 
 def _weekday(days: np.ndarray) -> np.ndarray:

@@ -90,9 +90,10 @@ def score_open_invoices(
     t2 = time.perf_counter()
     amount = rows["amount_functional_minor"].to_numpy(dtype="float64")
     order = np.argsort(-(amount * p["p_late_over_30"].to_numpy()), kind="stable")
-    drivers = model.drivers(X.iloc[order], max_rows=max_explained)
+    # only the explained rows are gathered: a reordered copy of a million feature rows costs seconds
+    explained = order if max_explained is None else order[:max_explained]
     out_drivers = np.empty(len(rows), dtype=object)
-    out_drivers[order] = drivers
+    out_drivers[explained] = model.drivers(X.iloc[explained])
     timings["drivers_s"] = round(time.perf_counter() - t2, 2)
 
     due = rows["due_date"].to_numpy(dtype="datetime64[D]")

@@ -326,3 +326,74 @@ def test_run_shift_month_end_by_hand():
     X = build_features(h, rows).iloc[0]
     assert X["dl_median"] == pytest.approx(1.5)
     assert X["run_shift_month_end"] == pytest.approx(11 - 1.5)
+
+
+def _tiny_with_open_invoice() -> InvoiceHistory:
+    """The tiny history plus A4: issued 2025-02-10, after A1's payment 5 days late was known, due
+    2025-03-12 and never paid."""
+    h = _tiny_history()
+    extra = pd.DataFrame(
+        {
+            "invoice_id": ["A4"],
+            "customer_id": ["007"],
+            "invoice_date": [pd.Timestamp("2025-02-10")],
+            "due_date": [pd.Timestamp("2025-03-12")],
+            "amount_minor": [1000],
+            "paid_date": [pd.NaT],
+        }
+    )
+    return normalize_history(InvoiceHistory(invoices=pd.concat([h.invoices[extra.columns], extra])))
+
+
+@pytest.mark.parametrize(
+    "as_of, stuck, share, mean_days",
+    [
+        # A2 (due 02-09, no habit known at its issue: expected on its due date) is stuck 8 days on
+        ("2025-02-16", 0, 0.0, np.nan),
+        ("2025-02-17", 1, 1 / 3, 8.0),  # A2, A3 and A4 open
+        # A4 is expected 5 days after its due date (A1's lateness, known when A4 was issued): 03-17
+        ("2025-03-24", 1, 0.5, 43.0),  # A2 and A4 open; A4 is 7 days past its expected day, not stuck yet
+        ("2025-03-25", 2, 1.0, (44 + 8) / 2),
+    ],
+)
+def test_stuck_invoices_by_hand(as_of, stuck, share, mean_days):
+    f = customer_features(_tiny_with_open_invoice(), ["007"], dt.date.fromisoformat(as_of)).iloc[0]
+    assert f["stuck_count"] == stuck
+    assert f["stuck_share"] == pytest.approx(share)
+    assert (np.isnan(mean_days) and np.isnan(f["stuck_mean_days"])) or f["stuck_mean_days"] == pytest.approx(
+        mean_days
+    )
+
+
+STUCK_FEATURES = ("stuck_count", "stuck_share", "stuck_mean_days")
+
+
+@pytest.mark.parametrize("t", [dt.date(2024, 3, 1), dt.date(2024, 9, 15)])
+def test_no_leakage_of_stuck_features(synthetic, t):
+    """Each invoice's expected day is fixed by what was known when it was issued, and the invoice
+    stops counting when its settlement is known: the truncated history gives the same counts."""
+    h, _, _ = synthetic
+    rows = _rows_at(h, t)
+    on_full = build_features(h, rows)[list(STUCK_FEATURES)]
+    on_known = build_features(truncate_history(h, t), rows)[list(STUCK_FEATURES)]
+    _assert_same(on_full, on_known)
+    assert (on_full["stuck_count"] > 0).sum() > 10
+    # ...and the same rows seen 20 days later count payments made after t (the check can fail)
+    later = rows.copy()
+    later["as_of"] = later["as_of"] + pd.Timedelta(days=20)
+    a = build_features(h, later)["stuck_count"]
+    b = build_features(truncate_history(h, t), later)["stuck_count"]
+    assert (a < b).any()
+
+
+def test_context_built_on_two_threads_equals_one(synthetic, monkeypatch):
+    """Large histories build the warning and season streams on a second thread: same features."""
+    import ml.features as mf
+
+    h, _, _ = synthetic
+    rows = _rows_at(h, dt.date(2024, 6, 3))
+    monkeypatch.setattr(mf, "PARALLEL_CONTEXT_ROWS", 10**12)
+    one = build_features(h, rows, mf.FeatureContext(h))
+    monkeypatch.setattr(mf, "PARALLEL_CONTEXT_ROWS", 0)
+    two = build_features(h, rows, mf.FeatureContext(h))
+    pd.testing.assert_frame_equal(one, two)

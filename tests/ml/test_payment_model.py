@@ -83,3 +83,39 @@ def test_recent_invoices_are_not_chosen_by_their_outcome(stationary):
     young = (rows["due_date"] > np.datetime64(T - dt.timedelta(days=45))).to_numpy()
     assert young.any() and not ok[young].any()
     assert censored[ok].sum() >= 0 and np.isfinite(y[ok]).all()
+
+
+def test_calibration_moves_back_to_exact_labels_when_the_latest_are_censored():
+    """The latest calibration period holds invoices still open (censored labels): it moves back to
+    the last period whose labels are all exact (due 120 days before as-of, i.e. 75 days before the
+    last usable due date at 45 days maturity); with no censoring the latest period stays."""
+    from dataclasses import replace
+
+    from ml.payment_model import _calibration_split
+
+    when = np.arange(np.datetime64("2024-01-01"), np.datetime64("2025-01-01"))  # one row a day
+    cfg = replace(FAST, calibration_days=60, maturity_days=45)
+    censored = np.zeros(len(when), dtype=bool)
+    fit_part, cal_part = _calibration_split(when, cfg, censored)
+    assert when[cal_part].min() == np.datetime64("2024-12-31") - np.timedelta64(59, "D")
+    assert (fit_part | cal_part).all()
+    censored[-10:] = True  # 10 of the latest 60 rows still open
+    fit_part, cal_part = _calibration_split(when, cfg, censored)
+    assert when[cal_part].max() == np.datetime64("2024-12-31") - np.timedelta64(75, "D")
+    assert cal_part.sum() == 60 and when[fit_part].max() < when[cal_part].min()
+    assert not (fit_part | cal_part)[-75:].any() and not censored[cal_part].any()
+    # not asked, or a history too short to move back: the latest period
+    fit_part, cal_part = _calibration_split(when, replace(cfg, uncensored_calibration=False), censored)
+    assert when[cal_part].max() == np.datetime64("2024-12-31")
+    fit_part, cal_part = _calibration_split(when[-120:], cfg, censored[-120:])
+    assert (fit_part | cal_part).all()
+
+
+def test_interval_bounds_and_classifier_are_the_cheap_boosters(fitted):
+    """Scoring cost: the bounds get a third of the rounds (conformal fixes their level), the P50
+    more than the base recipe."""
+    model, _, _ = fitted
+    trees = {name: b.num_trees() for name, b in model.boosters.items()}
+    assert trees["q10"] == trees["q90"] == round(FAST.num_boost_round / 3)
+    assert trees["q50"] == round(FAST.num_boost_round * 4 / 3)
+    assert trees["buckets"] == FAST.classifier_rounds * 5
