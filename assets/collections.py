@@ -84,7 +84,8 @@ def collector_worklist(
     can_subset=False,
 )
 def cash_forecast(config: AsOfConfig, duckdb: DuckDBResource):
-    """The open receivables' expected cash by day, week and 30/60/90 days, with P10-P90 bands."""
+    """All expected receipts by day, week and 30/60/90 days (open AR + invoices not issued yet), with
+    calibrated P10-P90 bands."""
     from ml.collections.cash_forecast import cash_forecast_from_warehouse
     from ml.collections.warehouse import write_cash_forecast
 
@@ -103,5 +104,8 @@ def cash_forecast(config: AsOfConfig, duckdb: DuckDBResource):
                 "rows": counts[table],
                 **{f"expected_{p}d": float(totals[p]) / 100 for p in totals.index},
                 "open_functional": fc.open_functional_minor / 100,
+                "scope": fc.scope,
+                "expected_new_business_90d": float(fc.totals["new_business_expected_minor"].iloc[-1]) / 100,
+                "bands": fc.band_source,
             },
         )

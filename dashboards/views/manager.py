@@ -1,5 +1,6 @@
-"""Collections manager: the 13-week cash forecast with its P10-P90 band, each past forecast against the
-cash that came (alerts), the collectors' scheduled workload, and a what-if.
+"""Collections manager: the 13-week cash forecast (all receipts: open AR + invoices not issued yet) with
+its calibrated band, each past forecast against the cash that came (alerts), the collectors' scheduled
+workload, and a what-if.
 
 Reads the published marts only. The what-if runs ``ml.collections.whatif.whatif_from_published`` on
 the published invoice-level predictions (``fct_payment_predictions``): it moves the chosen customers'
@@ -78,8 +79,20 @@ def _money_minor(minor: int) -> str:
     return fmt.money(Decimal(int(minor)).scaleb(-2))
 
 
+SCOPE_TEXT = {
+    "open_ar_and_new_business": "All receipts expected: cash from the invoices open today plus cash from "
+    "invoices not issued yet (each customer's invoicing run-rate × its usual pay lag).",
+    "open_ar": "Cash from the invoices open today only: invoices issued later are not included.",
+}
+
+
 def _forecast(fc: pd.DataFrame) -> None:
     st.subheader(f"Cash forecast, 13 weeks from {fc['as_of_date'].iloc[0]}")
+    scope = fc["forecast_scope"].iloc[0] if "forecast_scope" in fc.columns else "open_ar"
+    st.caption(
+        SCOPE_TEXT.get(scope, scope)
+        + " Low–high: a band calibrated on past forecasts' errors to hold about 80% of weeks."
+    )
     total = {
         c: sum(fc[c], Decimal("0.00"))
         for c in ("low_amount_functional", "expected_amount_functional", "high_amount_functional")
@@ -88,6 +101,18 @@ def _forecast(fc: pd.DataFrame) -> None:
     tiles[0].metric("Expected, 13 weeks", fmt.money(total["expected_amount_functional"]), border=True)
     tiles[1].metric("Low (P10 weeks summed)", fmt.money(total["low_amount_functional"]), border=True)
     tiles[2].metric("High (P90 weeks summed)", fmt.money(total["high_amount_functional"]), border=True)
+    if "open_ar_expected_amount_functional" in fc.columns:
+        split = st.columns(2)
+        split[0].metric(
+            "of which open AR today",
+            fmt.money(sum(fc["open_ar_expected_amount_functional"], Decimal("0.00"))),
+            border=True,
+        )
+        split[1].metric(
+            "of which invoices not issued yet",
+            fmt.money(sum(fc["new_business_expected_amount_functional"], Decimal("0.00"))),
+            border=True,
+        )
     chart = pd.DataFrame(
         {
             "Week from": pd.to_datetime(fc["week_start"]),
@@ -106,6 +131,10 @@ def _forecast(fc: pd.DataFrame) -> None:
 
 def _vs_actual(va: pd.DataFrame) -> None:
     st.subheader("Forecast vs actual")
+    st.caption(
+        "Actual: all cash applied to invoices in the week (including invoices issued after the forecast), "
+        "at the forecast day's exchange rates; the open-AR columns compare the part from invoices open then."
+    )
     if va.empty:
         st.info("No past forecast has reached a week yet.")
         return
@@ -150,6 +179,14 @@ def _vs_actual(va: pd.DataFrame) -> None:
                     )
                 ],
                 "Actual": one["actual_amount_functional"].map(fmt.money),
+                **(
+                    {
+                        "Open AR: expected": one["open_ar_expected_amount_functional"].map(fmt.money),
+                        "Open AR: actual": one["actual_open_ar_amount_functional"].map(fmt.money),
+                    }
+                    if "actual_open_ar_amount_functional" in one.columns
+                    else {}
+                ),
                 "Deviation": one["deviation_pct"].map(
                     lambda v: fmt.EMPTY if v is None or pd.isna(v) else f"{v:+.1f}%"
                 ),

@@ -53,6 +53,8 @@ FORECAST_TYPES = {
         "low_minor": "bigint",
         "expected_minor": "bigint",
         "high_minor": "bigint",
+        "open_ar_expected_minor": "bigint",
+        "new_business_expected_minor": "bigint",
     },
     "cash_forecast_weekly": {
         "as_of_date": "date",
@@ -62,6 +64,8 @@ FORECAST_TYPES = {
         "low_minor": "bigint",
         "expected_minor": "bigint",
         "high_minor": "bigint",
+        "open_ar_expected_minor": "bigint",
+        "new_business_expected_minor": "bigint",
     },
     "cash_forecast_totals": {
         "as_of_date": "date",
@@ -69,6 +73,8 @@ FORECAST_TYPES = {
         "low_minor": "bigint",
         "expected_minor": "bigint",
         "high_minor": "bigint",
+        "open_ar_expected_minor": "bigint",
+        "new_business_expected_minor": "bigint",
     },
 }
 
@@ -77,6 +83,8 @@ def _replace_as_of(con, table: str, frame: pd.DataFrame, types: dict[str, str], 
     con.execute(f"create schema if not exists {SCHEMA}")
     cols = ", ".join(f"{c} {t}" for c, t in types.items())
     con.execute(f"create table if not exists {SCHEMA}.{table} ({cols})")
+    for c, t in types.items():  # a warehouse written before a column was added keeps working
+        con.execute(f"alter table {SCHEMA}.{table} add column if not exists {c} {t}")
     con.execute(f"delete from {SCHEMA}.{table} where as_of_date = ?", [as_of])
     f = frame.copy()
     f["as_of_date"] = as_of

@@ -1,8 +1,10 @@
 """``openar whatif``: the cash forecast if the largest customers pay later, or some customers default.
 
-Reads the warehouse (read-only): the open balances and promises from the raw ERP tables and the
-latest scored predictions (``ml.payment_predictions``, written by the prediction asset). Prints the
-13 weeks and the 30/60/90-day totals of the base forecast, the scenario, and the difference.
+Reads the warehouse (read-only): the open balances, promises, payment runs and invoicing history from
+the raw ERP tables and the latest scored predictions (``ml.payment_predictions``, written by the
+prediction asset). Prints the 13 weeks and the 30/60/90-day totals of the base forecast (all receipts:
+open AR + new business), the scenario, and the difference. A delayed customer pays its future invoices
+later too; a defaulting one is not invoiced any more (credit hold).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import pandas as pd
 
 from ml.collections.cash_forecast import (
     CashForecast,
-    RunProfiles,
     WhatIf,
     cash_forecast,
+    cash_forecast_from_warehouse,
     default_customers,
     delay_customers,
+    delay_new_business,
     money,
-    open_balances,
-    open_promises,
+    stop_new_business,
     top_customers,
     what_if,
 )
@@ -51,11 +53,12 @@ def latest_predictions(con) -> tuple[pd.DataFrame, dt.date]:
 def scenario(
     base: CashForecast, *, delay_top: int = 0, days: int = 0, defaults: tuple[str, ...] = ()
 ) -> WhatIf:
-    d = base.dists
+    d, nb = base.dists, base.new_business
     parts, customers = [], []
     if delay_top and days:
         top = top_customers(d, delay_top)
         d = delay_customers(d, top, days)
+        nb = delay_new_business(nb, top, days)
         customers += top
         parts.append(f"the {delay_top} largest customers pay {days} days later")
     if defaults:
@@ -63,11 +66,12 @@ def scenario(
         if unknown:
             raise ValueError(f"no open invoices for customer(s) {unknown}")
         d = default_customers(d, defaults)
+        nb = stop_new_business(nb, defaults)
         customers += list(defaults)
         parts.append(f"{', '.join(defaults)} default{'s' if len(defaults) == 1 else ''}")
     if not parts:
         raise ValueError("nothing to simulate: give --delay-top N --days D and/or --default CUSTOMER")
-    return what_if(base, d, "; ".join(parts), customers)
+    return what_if(base, d, "; ".join(parts), customers, nb)
 
 
 PUBLISHED_PREDICTION_COLUMNS = (
@@ -160,14 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         con = duckdb.connect(str(path), read_only=True)
         preds, as_of = latest_predictions(con)
-        base = cash_forecast(
-            open_balances(con, as_of),
-            preds,
-            open_promises(con, as_of),
-            as_of,
-            profiles=RunProfiles.from_warehouse(con, as_of),
-            draws=100,
-        )
+        # the pipeline's forecast: open AR + new business (the scenario moves both for its customers)
+        base = cash_forecast_from_warehouse(con, as_of, preds, draws=100)
         w = scenario(base, delay_top=args.delay_top, days=args.days, defaults=tuple(args.defaults))
     except (LookupError, ValueError, duckdb.Error) as e:
         print(f"openar whatif: {e}", file=sys.stderr)

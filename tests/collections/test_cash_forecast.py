@@ -232,6 +232,130 @@ def test_forecast_on_the_simulated_world(small_warehouse):
     preds = preds.dropna()
     fc = cf.cash_forecast_from_warehouse(con, as_of, preds, draws=20)
     actual = cf.cash_received(con, as_of)
+    # all receipts against the whole forecast, and the open-AR part against its own actuals
     a = int(actual["cash_minor"].sum())
     f = int(fc.daily["expected_minor"].sum())
     assert a > 0 and abs(f - a) / a < 0.15
+    a_open = int(actual["open_ar_cash_minor"].sum())
+    f_open = int(fc.daily["open_ar_expected_minor"].sum())
+    assert a_open > 0 and abs(f_open - a_open) / a_open < 0.15
+    a_new = int(actual["new_business_cash_minor"].sum())
+    f_new = int(fc.daily["new_business_expected_minor"].sum())
+    assert a_new > 0 and abs(f_new - a_new) / a_new < 0.35
+    assert a >= a_open + a_new  # the rest: cash on invoices already settled at as_of (rare)
+    assert (
+        fc.daily["expected_minor"]
+        == fc.daily["open_ar_expected_minor"] + fc.daily["new_business_expected_minor"]
+    ).all()
+    assert fc.scope.startswith("all receipts") and fc.band_source == cf.BANDS.source
+
+
+def _history(as_of: dt.date):
+    """C1 is invoiced 1,000.00 every business day of the last 91 days and of a year before, and pays each
+    invoice in full 30 days after issue; C2 has one old invoice, half paid after 10 days (segment prior)."""
+    days = pd.bdate_range(as_of - dt.timedelta(days=480), as_of)
+    days = [d for d in days if d.date() not in cf._bank_holidays("USD", d.year, d.year)]
+    inv = pd.DataFrame(
+        {
+            "invoice_id": [f"C1-{i}" for i in range(len(days))],
+            "customer_id": "C1",
+            "segment": "mid_market",
+            "currency": "USD",
+            "invoice_date": days,
+            "due_date": [d + pd.Timedelta(days=30) for d in days],
+            "amount_functional_minor": 100_000,
+        }
+    )
+    old = as_of - dt.timedelta(days=200)
+    inv = pd.concat(
+        [
+            inv,
+            pd.DataFrame(
+                [
+                    {
+                        "invoice_id": "C2-1",
+                        "customer_id": "C2",
+                        "segment": "mid_market",
+                        "currency": "USD",
+                        "invoice_date": pd.Timestamp(old),
+                        "due_date": pd.Timestamp(old + dt.timedelta(days=30)),
+                        "amount_functional_minor": 50_000,
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
+    rec = inv[inv["customer_id"] == "C1"].assign(
+        payment_date=lambda f: f["invoice_date"] + pd.Timedelta(days=30), cash_functional_minor=100_000
+    )
+    rec = rec[rec["payment_date"] <= pd.Timestamp(as_of)][
+        ["invoice_id", "payment_date", "cash_functional_minor"]
+    ]
+    rec = pd.concat(
+        [
+            rec,
+            pd.DataFrame(
+                [
+                    {
+                        "invoice_id": "C2-1",
+                        "payment_date": pd.Timestamp(old + dt.timedelta(days=10)),
+                        "cash_functional_minor": 25_000,
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
+    return inv, rec
+
+
+def test_new_business_is_the_run_rate_paid_on_the_usual_lag():
+    inv, rec = _history(AS_OF)
+    nb = cf.NewBusiness.from_history(inv, rec, AS_OF)
+    # C2 invoiced nothing in the last 91 days: no new business from it
+    assert list(nb.customer_id) == ["C1"]
+    assert nb.daily_rate_minor[0] == pytest.approx(100_000)  # one invoice per business day
+    # its own 30-day lag, shrunk toward the segment's (C1's own invoices and C2's half at 10 days)
+    pmf = nb.lag_pmf[0]
+    assert pmf[30] > 0.95 and pmf[10] < 0.01 and pmf.sum() == pytest.approx(pmf[30] + pmf[10])
+    no_open = _balances([("X", "C1", AS_OF, 0)]).iloc[:0]
+    fc = cf.cash_forecast(no_open, _preds([]), None, AS_OF, draws=5, new_business=nb)
+    d = fc.daily.set_index("day")
+    # before the first new invoice is 30 days old only the segment prior's crumbs (C2's 10-day half);
+    # then about 1,000.00 every business day
+    assert 0 < d.loc[: AS_OF + dt.timedelta(days=30), "expected_minor"].sum() < 100_000 * pmf[10] * 25
+    later = d.loc[AS_OF + dt.timedelta(days=40) :, "new_business_expected_minor"]
+    busy = later[later > 0]
+    assert busy.median() == pytest.approx(100_000 * pmf[30], rel=0.02)
+    assert (fc.daily["open_ar_expected_minor"] == 0).all()
+    assert int(fc.weekly["expected_minor"].sum()) == int(fc.daily["expected_minor"].sum())
+
+
+def test_point_lag_and_what_if_move_the_new_business():
+    inv, rec = _history(AS_OF)
+    nb = cf.NewBusiness.from_history(inv, rec, AS_OF)
+    due = nb.with_point_lag(np.array([30.0]))
+    assert due.lag_pmf[0, 30] == 1.0 and due.lag_pmf[0].sum() == 1.0
+    late = cf.delay_new_business(due, ["C1"], 7)
+    assert late.lag_pmf[0, 37] == 1.0
+    assert cf.stop_new_business(nb, ["C1"]).daily_rate_minor.tolist() == [0.0]
+
+
+def test_calibrated_bands_are_the_expected_times_the_realized_error_quantiles():
+    bal = _balances([("I1", "C1", AS_OF + dt.timedelta(days=10), 1_000_000)])
+    preds = _preds([("I1", 2, 5, 9, 0.02, 1.0, 1.0, 1.0)])
+    bands = cf.BandCalibration(
+        weekly=((1, 4, -0.2, 0.1), (5, 13, -0.5, 0.5)),
+        periods=((30, -0.1, 0.05), (60, -0.1, 0.05), (90, -0.1, 0.05)),
+    )
+    fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=20, bands=bands)
+    w = fc.weekly.set_index("week")
+    for k in (1, 2, 3):
+        e = int(w.loc[k, "expected_minor"])
+        assert (w.loc[k, "low_minor"], w.loc[k, "high_minor"]) == (round(e * 0.8), round(e * 1.1))
+    t = fc.totals.set_index("period_days")
+    assert t.loc[60, "expected_minor"] == 1_000_000
+    assert (t.loc[60, "low_minor"], t.loc[60, "high_minor"]) == (900_000, 1_050_000)
+    with pytest.raises(ValueError, match="week 14"):
+        bands.week(14)

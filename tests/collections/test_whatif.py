@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,3 +77,22 @@ def test_main_without_predictions(tmp_path, capsys):
     duckdb.connect(str(path)).close()
     assert main(["--delay-top", "5", "--days", "10", "--warehouse", str(path)]) == 2
     assert "no ml.payment_predictions table" in capsys.readouterr().err
+
+
+def test_a_default_also_stops_the_customers_new_business(predicted):
+    con, as_of, bal = predicted
+    preds, _ = latest_predictions(con)
+    base = cf.cash_forecast_from_warehouse(con, as_of, preds, draws=20)
+    open_only = cf.cash_forecast_from_warehouse(con, as_of, preds, draws=20, include_new_business=False)
+    nb = base.new_business
+    with_open = np.isin(nb.customer_id, bal["customer_id"].unique())
+    who = nb.customer_id[with_open][np.argmax(nb.daily_rate_minor[with_open])]  # most invoiced, with open AR
+    lost = scenario(base, defaults=(who,)).totals.set_index("period_days").loc[90, "delta_minor"]
+    lost_open = scenario(open_only, defaults=(who,)).totals.set_index("period_days").loc[90, "delta_minor"]
+    assert lost < lost_open < 0  # its open invoices and the invoices it would have been sent
+    # a delay moves the customers' new business too: the base's horizon total drops further
+    late = scenario(base, delay_top=3, days=30).totals.set_index("period_days").loc[90, "delta_minor"]
+    late_open = (
+        scenario(open_only, delay_top=3, days=30).totals.set_index("period_days").loc[90, "delta_minor"]
+    )
+    assert late < late_open <= 0

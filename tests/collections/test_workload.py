@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from ml.collections.strategy import load_strategy
-from ml.collections.workload import actual_workload, backtest_workload, forecast_workload
+from ml.collections.workload import (
+    actual_workload,
+    backtest_workload,
+    calibrate_to_level,
+    forecast_workload,
+    recent_level,
+)
 from tests.collections.test_worklist import AS_OF, inputs
 
 D = dt.timedelta
@@ -60,5 +66,27 @@ def test_backtest_on_the_simulated_world(small_warehouse, strategy):
     assert int(a["actual_total"].sum()) == n > 0
     r = backtest_workload(con, [T], strategy)
     assert r["actual_contacts"] > 0 and r["collector_days"] > 0
-    assert set(r) >= {"planned", "demand", "baseline_same_weekday", "by_kind"}
+    assert set(r) >= {
+        "forecast",
+        "strategy_calibrated",
+        "planned",
+        "demand",
+        "baseline_same_weekday",
+        "by_kind",
+    }
     assert r["planned"]["mae"] >= 0 and r["planned"]["wape"] >= 0
+    assert r["beats_baseline"] == (r["forecast"]["mae"] < r["baseline_same_weekday"]["mae"])
+
+
+def test_the_strategy_days_are_scaled_to_the_level_the_team_really_works_at():
+    # the team did 40 contacts (A) and 10 (B) over the four weeks' 20 work days: 2 and 0.5 a day
+    start, end = dt.date(2026, 2, 6), dt.date(2026, 3, 6)
+    hist = pd.DataFrame({"collector_id": ["A", "A", "B"], "actual_total": [30, 10, 10]})
+    level = recent_level(hist, start, end)
+    assert level.to_dict() == {"A": 2.0, "B": 0.5}
+    # the strategy asks A for 6 then 2 contacts, and nothing of B: A keeps the shape at its level,
+    # B gets its level every day
+    d1, d2 = dt.date(2026, 3, 9), dt.date(2026, 3, 10)
+    f = pd.DataFrame({"day": [d1, d2], "collector_id": ["A", "A"], "planned_total": [6, 2]})
+    c = calibrate_to_level(f, level).set_index(["day", "collector_id"])["calibrated_total"]
+    assert c.to_dict() == {(d1, "A"): 3.0, (d1, "B"): 0.5, (d2, "A"): 1.0, (d2, "B"): 0.5}

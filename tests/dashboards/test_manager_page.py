@@ -14,14 +14,46 @@ from tests.conftest import settings_for
 from tests.dashboards.browser import WAIT_MS
 
 
-def _publish(data_dir: Path):
+def _publish(data_dir: Path, with_scope: bool = False):
     import dashboard_marts_fixture as fx  # registered by tests/dashboards/conftest.py
 
     settings = settings_for(data_dir)
-    publish_marts(
-        pm.add_collections_marts(fx.build_warehouse(settings.warehouse_path)), settings.published_path
-    )
+    path = pm.add_collections_marts(fx.build_warehouse(settings.warehouse_path))
+    if with_scope:
+        _add_scope_columns(path)
+    publish_marts(path, settings.published_path)
     return settings
+
+
+def _add_scope_columns(path: Path) -> None:
+    """The forecast marts as the pipeline now writes them: 75% of each week from the open AR, 25% from
+    invoices not issued yet; in the past forecast, the open AR brought 70% of the actual."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        for t in ("rpt_cash_forecast_weekly", "rpt_cash_forecast_vs_actual"):
+            con.execute(f"alter table marts.{t} add column open_ar_expected_amount_functional decimal(18, 2)")
+            con.execute(f"alter table marts.{t} add column forecast_scope varchar")
+            con.execute(
+                f"update marts.{t} set open_ar_expected_amount_functional = expected_amount_functional * 0.75, "
+                "forecast_scope = 'open_ar_and_new_business'"
+            )
+        con.execute(
+            "alter table marts.rpt_cash_forecast_weekly add column new_business_expected_amount_functional decimal(18, 2)"
+        )
+        con.execute(
+            "update marts.rpt_cash_forecast_weekly set new_business_expected_amount_functional = "
+            "expected_amount_functional - open_ar_expected_amount_functional"
+        )
+        con.execute(
+            "alter table marts.rpt_cash_forecast_vs_actual add column actual_open_ar_amount_functional decimal(18, 2)"
+        )
+        con.execute(
+            "update marts.rpt_cash_forecast_vs_actual set actual_open_ar_amount_functional = actual_amount_functional * 0.7"
+        )
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +111,19 @@ def test_forecast_vs_actual_workload_and_whatif(tmp_path, monkeypatch):
     assert at.markdown and any("C004 defaults" in m.value for m in at.markdown)
     weekly = next(df.value for df in at.dataframe if "Scenario" in df.value.columns)
     assert all(c.startswith("-$") or c == "$0.00" for c in weekly["Change"])
+
+
+def test_the_page_says_what_the_forecast_includes(tmp_path, monkeypatch):
+    at = _run(monkeypatch, _publish(tmp_path / "data", with_scope=True))
+    assert any("invoices not issued yet" in c.value and "calibrated" in c.value for c in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Expected, 13 weeks"] == "$9,100,000.00"
+    assert metrics["of which open AR today"] == "$6,825,000.00"
+    assert metrics["of which invoices not issued yet"] == "$2,275,000.00"
+    vs = next(df.value for df in at.dataframe if "Actual" in df.value.columns)
+    # week 1 of the past forecast: 1,300,000.00 expected (975,000.00 open AR), 1,365,000.00 came (70% open AR)
+    assert list(vs["Open AR: expected"])[0] == "$975,000.00"
+    assert list(vs["Open AR: actual"])[0] == "$955,500.00"
 
 
 def test_without_forecast_the_page_says_what_to_run(published_settings, monkeypatch):

@@ -1,9 +1,10 @@
 {{ config(tags=['collections']) }}
 
-{#- Each past weekly forecast against the cash that came. The forecast covers the invoices open at its
-    as-of date, so the actuals count only cash applied to invoices issued on or before that day (cash
-    from invoices issued later is new business the forecast never claimed), converted at the as-of
-    day's rate like the forecast (the comparison measures timing, not FX moves). Cash is the ledger's
+{#- Each past weekly forecast against the cash that came. The forecast covers all receipts (the open AR
+    at its as-of date plus invoices issued later), so actual_amount_functional is all cash applied in
+    the week; beside it, the open-AR part: cash applied to invoices issued on or before the as-of date
+    against the forecast's open-AR expectation. Converted at the as-of day's rate like the forecast
+    (the comparison measures timing, not FX moves). Cash is the ledger's
     applications: the ERP's (cash_applied) and the bank-applied ones the ERP has not posted yet
     (bank_cash_applied); discounts and credits are not cash. A week counts as complete once the
     ledger's as-of date has reached its last day; only complete weeks can raise an alert. -#}
@@ -38,14 +39,17 @@ cash_per_week as (
     select
         forecasts.as_of_date,
         forecasts.week_number,
-        sum({{ to_functional('0 - events.amount', 'rates.fx_rate') }}) as actual_amount_functional
+        sum({{ to_functional('0 - events.amount', 'rates.fx_rate') }}) as actual_amount_functional,
+        sum(
+            case when items.document_date <= forecasts.as_of_date
+                then {{ to_functional('0 - events.amount', 'rates.fx_rate') }} else 0 end
+        ) as actual_open_ar_amount_functional
     from forecasts
     inner join events
         on events.event_date >= forecasts.week_start
         and events.event_date <= forecasts.week_end
     inner join items
         on items.item_id = events.item_id
-        and items.document_date <= forecasts.as_of_date
     inner join rates
         on rates.calendar_date = forecasts.as_of_date
         and rates.currency = events.currency
@@ -61,7 +65,10 @@ compared as (
         forecasts.low_amount_functional,
         forecasts.expected_amount_functional,
         forecasts.high_amount_functional,
+        forecasts.open_ar_expected_amount_functional,
+        forecasts.forecast_scope,
         {{ money('coalesce(cash_per_week.actual_amount_functional, 0)') }} as actual_amount_functional,
+        {{ money('coalesce(cash_per_week.actual_open_ar_amount_functional, 0)') }} as actual_open_ar_amount_functional,
         forecasts.week_end <= ledger_as_of.ledger_as_of_date as is_complete,
         ledger_as_of.ledger_as_of_date
     from forecasts
@@ -84,6 +91,9 @@ final as (
         high_amount_functional,
         actual_amount_functional,
         {{ money('actual_amount_functional - expected_amount_functional') }} as deviation_amount_functional,
+        forecast_scope,
+        open_ar_expected_amount_functional,
+        actual_open_ar_amount_functional,
         -- the cast around the case, not inside it: PostgreSQL drops a numeric's scale through CASE
         cast(case
             when expected_amount_functional <> 0
