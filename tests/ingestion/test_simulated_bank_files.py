@@ -209,3 +209,30 @@ def test_replaying_every_file_and_resending_statements_under_other_names_adds_no
     after = _counts(con)
     assert after["bank_transactions"] == before["bank_transactions"]
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_parse_workers_start_even_when_the_main_module_cannot_be_imported_again(
+    small_world_dir, tmp_path, monkeypatch
+):
+    """A Streamlit test script, a notebook or a script without the __main__ guard is the parent's
+    __main__: spawned workers must not re-run it (it killed every worker before)."""
+    import resource
+    import sys
+    import types
+
+    from ingestion.bank_loader import POOL_MIN_FILES, _parse_all, _parse_one, iter_files
+
+    poisoned = tmp_path / "not_importable_twice.py"
+    poisoned.write_text("raise RuntimeError('this script must not run in a parse worker')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(poisoned)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+
+    files = iter_files([small_world_dir / "landing" / "bank"])[: POOL_MIN_FILES + 6]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    parsed = list(_parse_all(files, workers=2))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert sys.modules["__main__"] is main
+    assert parsed == [_parse_one(f) for f in files]
+    # the workers did the parsing (a broken pool would have fallen back to this process)
+    assert (after.ru_utime - before.ru_utime) > 0.5
