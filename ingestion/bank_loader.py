@@ -17,6 +17,7 @@ import hashlib
 import multiprocessing
 import sys
 import types
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -159,8 +160,13 @@ def _parse_all(paths: list[Path], workers: int) -> Iterator[ParseResult | str]:
             for result in results:
                 yield result
                 done += 1
-    except BrokenProcessPool:
+    except BrokenProcessPool as e:
         # A worker died (out of memory, killed): the files it had are parsed here instead.
+        warnings.warn(
+            f"a parse worker died ({e}); parsing the remaining {len(paths) - done} files in this process",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         yield from map(_parse_one, paths[done:])
 
 
