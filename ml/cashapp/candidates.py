@@ -425,7 +425,11 @@ class Generator:
         # referenced here, so an identity can never be reused).
         key = (customer_id, currency)
         hit = self._family_cache.get(key)
-        if hit is not None and len(hit[0]) == len(parts) and all(a is b for a, b in zip(hit[0], parts)):
+        if (
+            hit is not None
+            and len(hit[0]) == len(parts)
+            and all(a is b for a, b in zip(hit[0], parts, strict=True))
+        ):
             return hit[1]
         out = [it for part in parts for it in part]
         out.sort(key=lambda it: (it.due_date, it.document_date, it.item_id))
@@ -557,10 +561,7 @@ class Generator:
         out: list[Candidate] = []
 
         def add(c: Candidate) -> None:
-            if c.applied + c.unapplied + c.writeoff != p.amount or c.unapplied < 0 or c.applied < 0:
-                raise AssertionError(
-                    f"candidate {c.method} does not add up to the payment"
-                )  # pragma: no cover
+            _check_adds_up(c, p.amount)
             k = c.key()
             old = seen.get(k)
             if old is not None:
@@ -693,10 +694,7 @@ class Generator:
         out: list[Candidate] = []
 
         def add(c: Candidate) -> None:
-            if c.applied + c.unapplied + c.writeoff != p.amount or c.unapplied < 0 or c.applied < 0:
-                raise AssertionError(
-                    f"candidate {c.method} does not add up to the payment"
-                )  # pragma: no cover
+            _check_adds_up(c, p.amount)
             k = c.key()
             if k not in seen:
                 seen.add(k)
@@ -1493,3 +1491,9 @@ def _prior(c: Candidate, ctx: Context) -> float:
     if c.unapplied:
         base -= 0.1
     return base
+
+
+def _check_adds_up(c: Candidate, amount) -> None:
+    """Every candidate splits the whole payment: applied + unapplied + written off = received."""
+    if c.applied + c.unapplied + c.writeoff != amount or c.unapplied < 0 or c.applied < 0:
+        raise AssertionError(f"candidate {c.method} does not add up to the payment")  # pragma: no cover
