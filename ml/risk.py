@@ -357,7 +357,8 @@ def _customer_drivers(p: pd.DataFrame, ids: np.ndarray, top: int = 3) -> list[st
     recs = []
     amount = p["amount_functional_minor"].to_numpy(dtype="float64")
     for c, a, d in zip(p["customer_id"].to_numpy(), amount, p["drivers"].to_numpy(), strict=True):
-        if d:
+        # past ``max_explained`` rows an invoice has no drivers: None, or NaN once pandas has aligned it
+        if isinstance(d, str) and d:
             for item in json.loads(d):
                 recs.append((c, item["feature"], a * item["effect_days"], a))
     if not recs:

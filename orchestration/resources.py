@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
@@ -23,6 +26,24 @@ class OpenARSettings(dg.ConfigurableResource):
 
     def get(self) -> Settings:
         return replace(load_settings(), data_dir=Path(self.data_dir), dbt_target=self.dbt_target)
+
+
+class WarehouseResource(DuckDBResource):
+    """DuckDB's warehouse, closed on every way out of the block.
+
+    dagster-duckdb's ``get_connection`` closes only when the block ends normally. When an asset
+    raises, the open connection stays referenced from the stored exception and keeps the file's
+    lock, so the next dbt (a separate process) of an in-process run (the CLI, the bench, the tests)
+    fails with "Could not set lock on file" instead of the run reporting the one real failure.
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().get_connection() as con:
+            try:
+                yield con
+            finally:
+                con.close()
 
 
 def dbt_executable() -> str:
@@ -67,7 +88,7 @@ def build_resources(settings: Settings) -> dict:
     os.environ.update(settings.dbt_env())
     return {
         "openar": OpenARSettings(data_dir=str(settings.data_dir), dbt_target=settings.dbt_target),
-        "duckdb": DuckDBResource(database=str(settings.warehouse_path)),
+        "duckdb": WarehouseResource(database=str(settings.warehouse_path)),
         "dbt": DbtCliResource(
             project_dir=dbt_project(settings), dbt_executable=dbt_executable(), target=settings.dbt_target
         ),

@@ -109,6 +109,21 @@ def test_customer_risk_frame(risk, synthetic):
     assert r.loc[with_open, "drivers"].notna().all()
 
 
+def test_customer_risk_when_only_some_invoices_are_explained(synthetic):
+    # at a million open invoices only the rows with the most money at risk get SHAP drivers; the
+    # others' drivers are missing (NaN after pandas aligns them), which once crashed the 1M bench
+    h, _, _ = synthetic
+    as_of = h.last_date
+    model = fit_payment_model(h, as_of, FAST)
+    preds = score_open_invoices(h, as_of, model, model_name="m", model_version="1", max_explained=5)
+    assert preds["drivers"].notna().sum() == 5
+    preds["drivers"] = preds["drivers"].where(preds["drivers"].notna(), np.nan)
+    r = customer_risk(h, as_of, preds)
+    explained = preds.loc[preds["drivers"].notna(), "customer_id"].unique()
+    assert r.set_index("customer_id").loc[explained, "drivers"].notna().all()
+    assert r["drivers"].notna().sum() == len(explained)
+
+
 def test_credit_review_queue(risk):
     r, _ = risk
     q = credit_reviews(r)
