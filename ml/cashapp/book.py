@@ -19,7 +19,7 @@ from decimal import Decimal
 import pandas as pd
 
 from ml.cashapp.money import to_cents
-from ml.cashapp.references import ReferenceIndex, digits_of
+from ml.cashapp.references import ReferenceIndex, digits_many, digits_of
 
 
 @dataclass(slots=True)
@@ -42,11 +42,20 @@ def _ordinal(v) -> int | None:
         return None
     if isinstance(v, int):
         return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)  # an ordinal column with missing dates: pandas holds it as float64, exactly
     if isinstance(v, str):
         return dt.date.fromisoformat(v[:10]).toordinal()
     if isinstance(v, pd.Timestamp | dt.datetime):
         return v.date().toordinal()
     return v.toordinal()
+
+
+def _integer_cents(v) -> int:
+    """An integer number of cents from a column the warehouse computed exactly (``decimal * 100``)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"cents {v!r} must be an integer")
+    return v
 
 
 class OpenItemBook:
@@ -78,38 +87,93 @@ class OpenItemBook:
         """From open items (``fct_ar_open_items`` or the like): item_id, customer_id, currency,
         document_date, due_date, open_amount; optional original_amount, discount_pct,
         discount_due_date, po_number, item_type (rows not of type ``invoice`` are skipped: credit
-        memos on account and unapplied cash are not what a payment pays)."""
+        memos on account and unapplied cash are not what a payment pays).
+
+        Amounts are ``Decimal`` (or text); a frame may instead carry them as integer cents in
+        ``open_cents`` / ``original_cents``, and dates as integer ordinals, which is how the warehouse
+        hands over a million open items without a Python object per value (see
+        ``ml.cashapp.warehouse.open_items``)."""
         book = cls()
-        need = {"item_id", "customer_id", "currency", "document_date", "due_date", "open_amount"}
+        amount_cols = {"open_amount"} if "open_cents" not in df.columns else set()
+        need = {"item_id", "customer_id", "currency", "document_date", "due_date"} | amount_cols
         missing = need - set(df.columns)
         if missing:
             raise ValueError(f"open items frame lacks columns: {', '.join(sorted(missing))}")
-        cols = list(df.columns)
-        for n, row in enumerate(df.itertuples(index=False), start=1):
-            r = dict(zip(cols, row, strict=True))
-            if r.get("item_type", "invoice") != "invoice":
+        n_rows = len(df)
+
+        def column(name: str) -> list:
+            return df[name].tolist() if name in df.columns else [None] * n_rows
+
+        # Column lists and one loop, not itertuples and a dict per row; integer columns (cents,
+        # ordinals) pass as they are: 24 s -> a few at a million items.
+        def ints_or(name: str, convert) -> tuple[list, bool]:
+            if name in df.columns and pd.api.types.is_integer_dtype(df[name].dtype):
+                return df[name].tolist(), True
+            return column(name), False
+
+        keep = column("item_type") if "item_type" in df.columns else None
+        item_ids, customer_ids, currencies = column("item_id"), column("customer_id"), column("currency")
+        in_cents = "open_cents" in df.columns
+        open_col, open_ready = ints_or("open_cents", None) if in_cents else (column("open_amount"), False)
+        original_col, original_ready = (
+            ints_or("original_cents", None) if in_cents else (column("original_amount"), False)
+        )
+        to_c = _integer_cents if in_cents else to_cents
+        (docs, docs_ready), (dues, dues_ready) = (
+            ints_or("document_date", _ordinal),
+            ints_or("due_date", _ordinal),
+        )
+        disc_dues, pcts, pos = column("discount_due_date"), column("discount_pct"), column("po_number")
+        rows = []
+        for n in range(n_rows):
+            if keep is not None and keep[n] != "invoice":
                 continue
             try:
-                open_c = to_cents(r["open_amount"])
-                orig = r.get("original_amount")
-                pct = r.get("discount_pct")
-                book.add(
+                open_c = open_col[n] if open_ready else to_c(open_col[n])
+                orig = original_col[n]
+                if original_ready:
+                    orig_c = orig
+                else:
+                    orig_c = to_c(orig) if orig is not None and orig == orig else open_c
+                pct = pcts[n]
+                po = pos[n]
+                rows.append(
                     OpenItem(
-                        item_id=str(r["item_id"]),
-                        customer_id=str(r["customer_id"]),
-                        currency=str(r["currency"]),
-                        document_date=_ordinal(r["document_date"]),
-                        due_date=_ordinal(r["due_date"]),
-                        original_cents=to_cents(orig) if orig is not None and orig == orig else open_c,
+                        item_id=str(item_ids[n]),
+                        customer_id=str(customer_ids[n]),
+                        currency=str(currencies[n]),
+                        document_date=docs[n] if docs_ready else _ordinal(docs[n]),
+                        due_date=dues[n] if dues_ready else _ordinal(dues[n]),
+                        original_cents=orig_c,
                         open_cents=open_c,
                         discount_pct=Decimal(str(pct)) if pct is not None and pct == pct and pct else None,
-                        discount_due=_ordinal(r.get("discount_due_date")),
-                        po_number=r.get("po_number") if isinstance(r.get("po_number"), str) else None,
+                        discount_due=_ordinal(disc_dues[n]),
+                        po_number=po if isinstance(po, str) else None,
                     )
                 )
             except (ValueError, TypeError) as e:
-                raise ValueError(f"open items row {n} (item {r.get('item_id')!r}): {e}") from e
+                raise ValueError(f"open items row {n + 1} (item {item_ids[n]!r}): {e}") from e
+        book.add_many(rows)
         return book
+
+    def add_many(self, items: list[OpenItem]) -> None:
+        """:meth:`add` for many items at once: the same book, with references indexed in bulk."""
+        fresh = [it for it in items if it.item_id not in self.items]
+        if len(fresh) < len(items) or len(set(it.item_id for it in fresh)) < len(fresh):
+            for it in items:  # replacements re-index one by one, in order
+                self.add(it)
+            return
+        digits = digits_many([it.item_id for it in fresh])
+        for it, d in zip(fresh, digits, strict=True):
+            if not it.digits:
+                it.digits = d
+        self.refs.add_many(
+            [it.item_id for it in fresh], [it.customer_id for it in fresh], [it.po_number for it in fresh]
+        )
+        for it in fresh:
+            self.items[it.item_id] = it
+            if it.open_cents > 0:
+                self._index(it)
 
     @classmethod
     def from_duckdb(cls, con, query: str) -> OpenItemBook:
@@ -117,6 +181,32 @@ class OpenItemBook:
         discount terms and PO numbers). Read through Arrow so DECIMAL stays ``Decimal``: DuckDB's
         ``.df()`` turns DECIMAL into float64, which :meth:`from_frame` refuses."""
         return cls.from_frame(exact_frame(con, query))
+
+    def advance(self, open_cents: dict[str, int], new_items: list[OpenItem]) -> None:
+        """Bring the book to a later day: every item's open amount from ``open_cents`` (item -> cents;
+        items it lacks keep theirs), then ``new_items`` (issued since) registered.
+
+        The result is the book :meth:`from_frame` would build from that day's open items, down to the
+        order of every index (decisions break ties by it): the indexes are rebuilt in item order, and
+        when a new item sorts before an old one the items and references are re-registered in order.
+        """
+        for item_id, cents in open_cents.items():
+            it = self.items.get(item_id)
+            if it is not None:
+                it.open_cents = cents
+        if new_items:
+            last = next(reversed(self.items), None)
+            in_order = all(a.item_id < b.item_id for a, b in zip(new_items, new_items[1:], strict=False))
+            if in_order and (last is None or new_items[0].item_id > last):
+                self.add_many(new_items)  # appended: what a fresh build would do in its order
+            else:
+                everything = sorted([*self.items.values(), *new_items], key=lambda it: it.item_id)
+                self.items, self.refs = {}, ReferenceIndex()
+                self.add_many(everything)
+        self.by_customer, self.by_amount, self.by_amount_any, self._sorted = {}, {}, {}, {}
+        for it in self.items.values():
+            if it.open_cents > 0:
+                self._index(it)
 
     # -- indexes ----------------------------------------------------------------------------------------
 

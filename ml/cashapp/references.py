@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -38,6 +40,32 @@ _NOT_DIGIT = re.compile(r"\D+")
 
 def digits_of(s: str) -> str:
     return _NOT_DIGIT.sub("", s)
+
+
+def _ascii_array(values: list[str | None]) -> pa.Array | None:
+    """Arrow strings when every value is ASCII text (or missing), else ``None``: Arrow's regex (RE2)
+    and upper-casing agree with Python's only on ASCII (Unicode digits, ``"ß".upper()``)."""
+    arr = pa.array(values, type=pa.string())
+    if arr.null_count == len(arr) or pc.all(pc.string_is_ascii(arr)).as_py():
+        return arr
+    return None
+
+
+def digits_many(values: list[str | None]) -> list[str | None]:
+    """:func:`digits_of` of many strings at once (None stays None): a million invoice ids in Arrow's
+    vectorized regex rather than one Python call each."""
+    arr = _ascii_array(values)
+    if arr is None:
+        return [None if v is None else digits_of(v) for v in values]
+    return pc.replace_substring_regex(arr, r"[^0-9]+", "").to_pylist()
+
+
+def compact_many(values: list[str | None]) -> list[str | None]:
+    """:func:`compact` of many strings at once (None stays None)."""
+    arr = _ascii_array(values)
+    if arr is None:
+        return [None if v is None else compact(v) for v in values]
+    return pc.replace_substring_regex(pc.utf8_upper(arr), r"[^0-9A-Z]+", "").to_pylist()
 
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
@@ -100,6 +128,36 @@ class ReferenceIndex:
             for key in {compact(po_number), digits_of(po_number)}:
                 if len(key) >= MIN_DIGITS:
                     self.by_po.setdefault(key, []).append(item_id)
+
+    def add_many(self, item_ids: list[str], customer_ids: list[str], po_numbers: list[str | None]) -> None:
+        """:meth:`add` for many items (each id once), with the text work vectorized: the same index
+        as adding them one by one, in order."""
+        keep = [i for i, item_id in enumerate(item_ids) if item_id not in self.customer_of]
+        ids = [item_ids[i] for i in keep]
+        pos = [po_numbers[i] or None for i in keep]
+        compacts, digits = compact_many(ids), digits_many(ids)
+        po_compacts, po_digits = compact_many(pos), digits_many(pos)
+        customer_of, by_compact, by_digits, by_po = (
+            self.customer_of,
+            self.by_compact,
+            self.by_digits,
+            self.by_po,
+        )
+        for j, item_id in enumerate(ids):
+            if item_id in customer_of:
+                continue  # the same id twice in one batch: the first one counts, as with add
+            customer_id = customer_ids[keep[j]]
+            customer_of[item_id] = customer_id
+            self.customer_ids.add(customer_id)
+            by_compact[compacts[j]] = item_id
+            d = digits[j]
+            if len(d) >= MIN_DIGITS:
+                by_digits.setdefault(d, []).append(item_id)
+            if pos[j]:
+                po_compact, po_digits_ = po_compacts[j], po_digits[j]
+                for key in (po_compact,) if po_compact == po_digits_ else (po_compact, po_digits_):
+                    if len(key) >= MIN_DIGITS:
+                        by_po.setdefault(key, []).append(item_id)
 
     def add_customer(self, customer_id: str) -> None:
         self.customer_ids.add(customer_id)

@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ingestion.normalized import BankTransaction, RemittanceDocument, RemittanceLine
+from ml.cashapp.book import OpenItemBook
 from ml.cashapp.corrections import CORRECTION_COLUMNS, empty_corrections, validate_corrections
 from ml.cashapp.engine import (
     APPLICATION_COLUMNS,
@@ -211,63 +212,97 @@ def remittance_documents(con, day: dt.date, link_days: int) -> list[RemittanceDo
     ]
 
 
-def pending_bank_applications(con, before: dt.date) -> pd.DataFrame:
-    """Cash the engine applied on days before ``before`` that the ERP has not applied yet, per item:
-    item_id, applied_amount, discount_amount. The ERP "has" a movement's cash once the ERP receipt
-    matched to it (:func:`match_erp_payments`) has an application dated before ``before``; the dbt
-    model ``int_cashapp_bank_item_events`` states the same rule for the ledger."""
-    matches = _matches_sql(before)
-    return _frame(
-        con,
-        f"""
-        with matches as ({matches}),
+def _pending_bank_applications_sql(before: dt.date) -> str:
+    """Cash the engine applied on days before ``before`` (also the parameter ``$day``) that the ERP has not
+    applied yet, per item: item_id, applied_amount, discount_amount. The ERP "has" a movement's cash
+    once the ERP receipt matched to it (:func:`match_erp_payments`) has an application dated before
+    that day; the dbt model ``int_cashapp_bank_item_events`` states the same rule for the ledger."""
+    return f"""
+        with matches as ({_matches_sql(before)}),
         posted as (
             select distinct m.transaction_id
             from matches as m
             inner join {ERP_APPLICATIONS} as a on a.payment_id = m.payment_id
-            where a.applied_date < ?
+            where a.applied_date < $day
         )
         select a.item_id, sum(a.applied_amount) as applied_amount, sum(a.discount_amount) as discount_amount
         from {CASHAPP_SCHEMA}.applications as a
-        where a.run_date < ? and a.item_id is not null
+        where a.run_date < $day and a.item_id is not null
             and a.transaction_id not in (select transaction_id from posted)
         group by a.item_id
-        """,
-        [before, before],
-    )
+        """
+
+
+def pending_bank_applications(con, before: dt.date) -> pd.DataFrame:
+    """See :func:`_pending_bank_applications_sql`."""
+    return _frame(con, _pending_bank_applications_sql(before), {"day": before})
+
+
+# Proleptic ordinals (``date.toordinal()``) computed in DuckDB: the book keeps dates as ordinals.
+def _ordinal_sql(col: str) -> str:
+    return f"date_diff('day', date '0001-01-01', {col}) + 1"
+
+
+def _open_items_sql(day: dt.date, only_new_ids: bool = False) -> str:
+    """See :func:`open_items`; ``only_new_ids``: just the items whose ids are in the list ``$ids``."""
+    extra = "and i.item_id in (select unnest(cast($ids as varchar[])))" if only_new_ids else ""
+    return f"""
+        with events as (
+            select item_id, sum(amount) as open_amount
+            from {ERP_EVENTS}
+            where item_type = 'invoice' and event_date < $day
+            group by item_id
+        ),
+        pending as ({_pending_bank_applications_sql(day)})
+        select i.item_id, i.item_type, i.customer_id, i.currency,
+            {_ordinal_sql("i.document_date")} as document_date, {_ordinal_sql("i.due_date")} as due_date,
+            cast(i.original_amount * 100 as bigint) as original_cents,
+            -- what the engine applied and the ERP has not posted yet is not open either; never below 0
+            cast(greatest(
+                coalesce(e.open_amount, 0)
+                    - coalesce(p.applied_amount, 0) - coalesce(p.discount_amount, 0),
+                0
+            ) * 100 as bigint) as open_cents,
+            v.discount_pct, {_ordinal_sql("v.discount_due_date")} as discount_due_date, v.po_number
+        from {ITEMS} as i
+        inner join events as e on i.item_id = e.item_id
+        left join pending as p on i.item_id = p.item_id
+        left join {INVOICES} as v on i.item_id = v.invoice_id
+        where i.item_type = 'invoice' {extra}
+        order by i.item_id
+        """
 
 
 def open_items(con, day: dt.date) -> pd.DataFrame:
     """Every invoice issued before ``day`` with its open amount at the start of ``day`` (closed ones too:
-    a reference to a paid invoice still names its customer), as :meth:`OpenItemBook.from_frame` reads."""
-    items = _frame(
-        con,
-        f"""
-        with events as (
-            select item_id, sum(amount) as open_amount
-            from {ERP_EVENTS}
-            where item_type = 'invoice' and event_date < ?
-            group by item_id
-        )
-        select i.item_id, i.item_type, i.customer_id, i.currency, i.document_date, i.due_date,
-            i.original_amount, coalesce(e.open_amount, cast(0 as {MONEY})) as open_amount,
-            v.discount_pct, v.discount_due_date, v.po_number
-        from {ITEMS} as i
-        inner join events as e on i.item_id = e.item_id
-        left join {INVOICES} as v on i.item_id = v.invoice_id
-        where i.item_type = 'invoice'
-        order by i.item_id
-        """,
-        [day],
-    )
-    pending = pending_bank_applications(con, day)
-    if not pending.empty:
-        taken = {r.item_id: r.applied_amount + r.discount_amount for r in pending.itertuples(index=False)}
-        items["open_amount"] = [
-            max(a - taken.get(i, Decimal(0)), Decimal("0.00"))
-            for i, a in zip(items.item_id, items.open_amount, strict=True)
-        ]
-    return items
+    a reference to a paid invoice still names its customer), as :meth:`OpenItemBook.from_frame` reads.
+
+    Amounts come as integer cents and dates as ordinals, computed by DuckDB: at a million invoices,
+    turning them into ``Decimal`` and ``date`` objects only to turn them back cost more than the
+    day's matching. ``decimal(18,2) * 100`` is exact, so nothing is rounded."""
+    return _frame(con, _open_items_sql(day), {"day": day})
+
+
+def open_item_book(con, day: dt.date, previous: OpenItemBook | None = None) -> OpenItemBook:
+    """The book of the start of ``day``: built from :func:`open_items`, or, given the book of an
+    earlier day of the same run, brought forward (:meth:`OpenItemBook.advance`): the day's open
+    amounts as one two-column query and only the new invoices in full. At a million invoices that
+    is about a second instead of rebuilding the book (15 s) for every day of a first run."""
+    if previous is None:
+        return OpenItemBook.from_frame(open_items(con, day))
+    amounts = con.sql(
+        f"select item_id, open_cents from ({_open_items_sql(day)})", params={"day": day}
+    ).fetchnumpy()
+    ids = amounts["item_id"].tolist()
+    new_ids = [i for i in ids if i not in previous.items]
+    if len(ids) - len(new_ids) != len(previous.items):
+        return OpenItemBook.from_frame(open_items(con, day))  # an invoice left the extract: start over
+    new_items = []
+    if new_ids:
+        frame = _frame(con, _open_items_sql(day, only_new_ids=True), {"day": day, "ids": new_ids})
+        new_items = list(OpenItemBook.from_frame(frame).items.values())
+    previous.advance(dict(zip(ids, amounts["open_cents"].tolist(), strict=True)), new_items)
+    return previous
 
 
 def customers(con) -> pd.DataFrame:
@@ -499,12 +534,13 @@ def ledger_as_of(con) -> dt.date:
     return rows[0][0]
 
 
-def engine_inputs(con, day: dt.date, rules: Rules) -> tuple:
-    """(transactions, remittances, open items, history) of one day."""
+def engine_inputs(con, day: dt.date, rules: Rules, book: OpenItemBook | None = None) -> tuple:
+    """(transactions, remittances, open-item book, history) of one day; ``book``: the previous day's
+    book of the same run, brought forward (see :func:`open_item_book`)."""
     return (
         bank_transactions(con, day),
         remittance_documents(con, day, rules.remittance_link_days),
-        open_items(con, day),
+        open_item_book(con, day, book),
         confirmed_history(con, day),
     )
 
@@ -536,10 +572,13 @@ def run_cash_application(
     days = sorted(
         set(days_to_apply(con, as_of, first_run_days)) | days_with_new_decisions(con, corrections, as_of)
     )
+    book = None
     for day in days:
-        txns, docs, items, history = engine_inputs(con, day, rules)
+        # The book goes from day to day; what is known about payers is learned afresh each day (a
+        # second for a month of history at a million invoices), so corrections stay on top of it.
+        txns, docs, book, history = engine_inputs(con, day, rules, book)
         engine = build_engine(
-            items, cust, history=history, corrections=corrections, rules=rules, scorer=scorer
+            book, cust, history=history, corrections=corrections, rules=rules, scorer=scorer
         )
         result = apply_decisions(engine.run(txns, docs, keep_candidates=False), corrections)
         run.days.append(DayRun(day, result, write_day(con, day, result)))
