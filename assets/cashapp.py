@@ -114,7 +114,13 @@ def cashapp_results(
     as_of = dt.date.fromisoformat(config.as_of_date) if config.as_of_date else None
     scorer = _scorer(settings)
     with duckdb.get_connection() as con:
-        run = run_cash_application(con, as_of=as_of, writeback_path=settings.writeback_path, scorer=scorer)
+        run = run_cash_application(
+            con,
+            as_of=as_of,
+            writeback_path=settings.writeback_path,
+            scorer=scorer,
+            progress=context.log.info,
+        )
         counts = {t: con.execute(f"select count(*) from cashapp.{t}").fetchall()[0][0] for t in TABLES}
         problems = conservation_problems(con)
     statuses: dict[str, int] = {}

@@ -186,27 +186,29 @@ class OpenItemBook:
         """Bring the book to a later day: every item's open amount from ``open_cents`` (item -> cents;
         items it lacks keep theirs), then ``new_items`` (issued since) registered.
 
-        The result is the book :meth:`from_frame` would build from that day's open items, down to the
-        order of every index (decisions break ties by it): the indexes are rebuilt in item order, and
-        when a new item sorts before an old one the items and references are re-registered in order.
+        The result answers every question as the book :meth:`from_frame` would build from that
+        day's open items, including the order of the items an index returns (decisions break ties
+        by it): a fresh build indexes in item-id order, so the open items are re-indexed in that
+        order and a reference shared by an old and a new invoice lists them in that order too.
+        Only ``items`` itself (looked up, never iterated by matching) keeps arrival order.
         """
         for item_id, cents in open_cents.items():
             it = self.items.get(item_id)
             if it is not None:
                 it.open_cents = cents
-        if new_items:
-            last = next(reversed(self.items), None)
-            in_order = all(a.item_id < b.item_id for a, b in zip(new_items, new_items[1:], strict=False))
-            if in_order and (last is None or new_items[0].item_id > last):
-                self.add_many(new_items)  # appended: what a fresh build would do in its order
-            else:
-                everything = sorted([*self.items.values(), *new_items], key=lambda it: it.item_id)
-                self.items, self.refs = {}, ReferenceIndex()
-                self.add_many(everything)
+        fresh = [it for it in new_items if it.item_id not in self.items]
+        for it, d in zip(fresh, digits_many([it.item_id for it in fresh]), strict=True):
+            it.digits = it.digits or d
+            self.items[it.item_id] = it
+        self.refs.add_many(
+            [it.item_id for it in fresh],
+            [it.customer_id for it in fresh],
+            [it.po_number for it in fresh],
+            in_id_order=True,
+        )
         self.by_customer, self.by_amount, self.by_amount_any, self._sorted = {}, {}, {}, {}
-        for it in self.items.values():
-            if it.open_cents > 0:
-                self._index(it)
+        for it in sorted((it for it in self.items.values() if it.open_cents > 0), key=lambda it: it.item_id):
+            self._index(it)
 
     # -- indexes ----------------------------------------------------------------------------------------
 

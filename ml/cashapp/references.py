@@ -129,9 +129,18 @@ class ReferenceIndex:
                 if len(key) >= MIN_DIGITS:
                     self.by_po.setdefault(key, []).append(item_id)
 
-    def add_many(self, item_ids: list[str], customer_ids: list[str], po_numbers: list[str | None]) -> None:
-        """:meth:`add` for many items (each id once), with the text work vectorized: the same index
-        as adding them one by one, in order."""
+    def add_many(
+        self,
+        item_ids: list[str],
+        customer_ids: list[str],
+        po_numbers: list[str | None],
+        *,
+        in_id_order: bool = False,
+    ) -> None:
+        """:meth:`add` for many items, with the text work vectorized: the same index as adding them
+        one by one, in order. ``in_id_order``: as if every item, old and new, had been added in
+        item-id order (what a build from a sorted extract gives): a key shared with an older entry
+        lists its items sorted, and a compact id names the largest of the ids it compacts."""
         keep = [i for i, item_id in enumerate(item_ids) if item_id not in self.customer_of]
         ids = [item_ids[i] for i in keep]
         pos = [po_numbers[i] or None for i in keep]
@@ -149,15 +158,21 @@ class ReferenceIndex:
             customer_id = customer_ids[keep[j]]
             customer_of[item_id] = customer_id
             self.customer_ids.add(customer_id)
-            by_compact[compacts[j]] = item_id
+            c = compacts[j]
+            if not in_id_order or c not in by_compact or by_compact[c] < item_id:
+                by_compact[c] = item_id
             d = digits[j]
-            if len(d) >= MIN_DIGITS:
-                by_digits.setdefault(d, []).append(item_id)
+            keyed = [(by_digits, d)] if len(d) >= MIN_DIGITS else []
             if pos[j]:
                 po_compact, po_digits_ = po_compacts[j], po_digits[j]
                 for key in (po_compact,) if po_compact == po_digits_ else (po_compact, po_digits_):
                     if len(key) >= MIN_DIGITS:
-                        by_po.setdefault(key, []).append(item_id)
+                        keyed.append((by_po, key))
+            for index, key in keyed:
+                listed = index.setdefault(key, [])
+                listed.append(item_id)
+                if in_id_order and len(listed) > 1 and listed[-2] > item_id:
+                    listed.sort()
 
     def add_customer(self, customer_id: str) -> None:
         self.customer_ids.add(customer_id)

@@ -236,17 +236,34 @@ def test_assets_materialize_with_their_check_and_the_reconciliation_file(warehou
 
 
 def _book_state(book) -> tuple:
-    items = [
-        (k, it.customer_id, it.currency, it.document_date, it.due_date, it.original_cents, it.open_cents,
+    # ``items`` is only looked up (a dict compared without order); every index keeps its order
+    items = {
+        k: (it.customer_id, it.currency, it.document_date, it.due_date, it.original_cents, it.open_cents,
          it.discount_pct, it.discount_due, it.po_number, it.digits)
         for k, it in book.items.items()
-    ]  # fmt: skip
+    }  # fmt: skip
     indexes = [
         [(k, list(v)) for k, v in index.items()]
         for index in (book.by_customer, book.by_amount, book.by_amount_any)
     ]
     refs = book.refs
     return items, indexes, refs.by_compact, refs.by_digits, refs.by_po, refs.customer_of, refs.customer_ids
+
+
+def test_references_added_later_are_indexed_as_if_added_in_id_order():
+    from ml.cashapp.references import ReferenceIndex
+
+    built = ReferenceIndex()  # every id at once, in id order, as a fresh book builds it
+    built.add_many(
+        ["INV-001", "INV-1001", "INV-2001", "inv1001"], ["A", "A", "C", "B"], ["PO-77", None, "PO77", None]
+    )
+    later = ReferenceIndex()
+    later.add_many(["INV-001", "INV-2001"], ["A", "C"], ["PO-77", "PO77"])
+    later.add_many(["inv1001", "INV-1001"], ["B", "A"], [None, None], in_id_order=True)
+    assert later.by_digits == built.by_digits and later.by_digits["1001"] == ["INV-1001", "inv1001"]
+    assert later.by_po == built.by_po and later.by_po["PO77"] == ["INV-001", "INV-2001"]
+    assert later.by_compact == built.by_compact and later.by_compact["INV1001"] == "inv1001"
+    assert later.customer_of == built.customer_of
 
 
 def test_a_book_brought_forward_day_by_day_equals_the_book_built_that_day(warehouse):
@@ -257,7 +274,8 @@ def test_a_book_brought_forward_day_by_day_equals_the_book_built_that_day(wareho
     con = duckdb.connect(str(warehouse.path), read_only=True)
     try:
         start = AS_OF - dt.timedelta(days=20)
-        book = open_item_book(con, start)
+        carried = open_item_book(con, start)
+        book = carried.book
         issued_since, changed = 0, 0
         for k in range(1, 22):
             day = start + dt.timedelta(days=k)
@@ -265,8 +283,9 @@ def test_a_book_brought_forward_day_by_day_equals_the_book_built_that_day(wareho
             for it in list(book.items.values())[:50]:
                 book.reduce(it.item_id, 1)
             before = {i: it.open_cents for i, it in book.items.items()}
-            assert open_item_book(con, day, previous=book) is book
-            fresh = open_item_book(con, day)
+            carried = open_item_book(con, day, previous=carried)
+            assert carried.book is book
+            fresh = open_item_book(con, day).book
             assert _book_state(book) == _book_state(fresh), day
             issued_since += len(fresh.items) - len(before)
             changed += sum(before.get(i) != it.open_cents for i, it in fresh.items.items())
