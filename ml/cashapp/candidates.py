@@ -41,6 +41,7 @@ import bisect
 import datetime as dt
 import heapq
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from ingestion.normalized import RemittanceLine
 from ml.cashapp.book import OpenItem, OpenItemBook
@@ -48,7 +49,7 @@ from ml.cashapp.intake import Payment
 from ml.cashapp.knowledge import PayerKnowledge
 from ml.cashapp.money import pct_of, to_cents
 from ml.cashapp.names import normalize_name
-from ml.cashapp.references import EXACT, PO, ocr_digits, resolve_in_family, tokens
+from ml.cashapp.references import EXACT, PO, longest_digits, ocr_digits, reachable, resolve_in_family, tokens
 from ml.cashapp.rules import Rules
 
 METHODS = (
@@ -113,6 +114,9 @@ class Alloc:
     reason: str | None = None
 
 
+_CASH = attrgetter("cash")
+
+
 @dataclass(slots=True)
 class Candidate:
     method: str
@@ -129,11 +133,13 @@ class Candidate:
     _key: frozenset | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.applied = sum(a.cash for a in self.allocs)
+        # map/attrgetter and a list comprehension below: C-level loops, a half million candidates a
+        # 100,000-payment replay (measured: the generator expressions were 6 % of the engine's time)
+        self.applied = sum(map(_CASH, self.allocs))
 
     def key(self) -> frozenset:
         if self._key is None:
-            self._key = frozenset((a.item.item_id, a.cash) for a in self.allocs)
+            self._key = frozenset([(a.item.item_id, a.cash) for a in self.allocs])
         return self._key
 
     @property
@@ -187,8 +193,22 @@ def _better(a: str | None, b: str) -> str:
 # -- identification ------------------------------------------------------------------------------------
 
 
-def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list[FamilyClue], dict[str, str]]:
-    """Payer families with their clues, best first, and the invoices referenced exactly anywhere."""
+def identify(
+    p: Payment,
+    book: OpenItemBook,
+    know: PayerKnowledge,
+    *,
+    text_hits: dict[str, list] | None = None,
+    line_hits: dict[str, list] | None = None,
+) -> tuple[list[FamilyClue], dict[str, str]]:
+    """Payer families with their clues, best first, and the invoices referenced exactly anywhere.
+
+    ``text_hits`` / ``line_hits``: filled with the exact lookups of the free text's tokens and of the
+    advice lines' references, which the fuzzy reading of the same payment asks again."""
+    if text_hits is None:
+        text_hits = {}
+    if line_hits is None:
+        line_hits = {}
     clues: dict[str, dict] = {}
 
     def clue(cid: str) -> dict:
@@ -207,13 +227,16 @@ def identify(p: Payment, book: OpenItemBook, know: PayerKnowledge) -> tuple[list
     hits: dict[str, str] = {}
     refs = book.refs
     for tok in tokens(p.text):
-        for h in refs.lookup(tok):
+        found = text_hits[tok] = refs.lookup(tok)
+        for h in found:
             hits[h.item_id] = _better(hits.get(h.item_id), h.strength)
     for d in p.docs:
         for ln in d.lines:
-            for h in refs.lookup(ln.invoice_reference) or refs.lookup(
-                ocr_digits(ln.invoice_reference) or "-"
-            ):
+            ref = ln.invoice_reference
+            found = line_hits.get(ref)
+            if found is None:
+                found = line_hits[ref] = refs.lookup(ref) or refs.lookup(ocr_digits(ref) or "-")
+            for h in found:
                 hits[h.item_id] = _better(hits.get(h.item_id), "remittance")
     for item_id in hits:
         owner = refs.customer_of.get(item_id)
@@ -294,20 +317,27 @@ def subset_sum(values: list[int], lo: int, hi: int, max_size: int, max_nodes: in
         start, s, chosen = stack.pop()
         if s + suffix[start] < lo:
             continue
+        size = len(chosen) + 1  # of the sets tried below
         for i in range(n - 1, start - 1, -1):  # pushed in reverse so larger values are tried first
             nodes += 1
             if nodes > max_nodes:
                 return out, nodes
-            v = vals[i]
-            t = s + v
+            t = s + vals[i]
             if t > hi:
-                continue
+                # Values only grow from here on (sorted high to low, walked backwards): every item
+                # left overshoots too. Their steps are counted as if tried one by one, so the bound
+                # cuts the search exactly where it always did; measured: a third of the search's time.
+                rest = i - start
+                if nodes + rest > max_nodes:
+                    return out, max_nodes + 1
+                nodes += rest
+                break
             c = chosen + (i,)
-            if t >= lo and len(c) >= 2:
+            if t >= lo and size >= 2:
                 out.append(tuple(sorted(order[j] for j in c)))
                 if len(out) >= max_solutions:
                     return out, nodes
-            if len(c) < max_size and t + (suffix[i + 1] if i + 1 <= n else 0) >= lo and i + 1 < n:
+            if size < max_size and i + 1 < n and t + suffix[i + 1] >= lo:
                 stack.append((i + 1, t, c))
     return out, nodes
 
@@ -384,7 +414,9 @@ class Generator:
         self._family_cache: dict[tuple[str, str], tuple[tuple, list[OpenItem]]] = {}
 
     def context(self, p: Payment) -> Context:
-        fams, hits = identify(p, self.book, self.know)
+        text_hits: dict[str, list] = {}
+        line_hits: dict[str, list] = {}
+        fams, hits = identify(p, self.book, self.know, text_hits=text_hits, line_hits=line_hits)
         items: dict[str, list[OpenItem]] = {}
         for f in fams:
             items[f.family] = self._family_items(f.customer_id, p.currency)
@@ -399,7 +431,7 @@ class Generator:
                         items[fk] = self._family_items(it.customer_id, p.currency)
         members = {f.family: frozenset(self.know.family_of(f.customer_id)) for f in fams}
         ctx = Context(p, fams, hits, [], items, members)
-        self._resolve_fuzzy(ctx)
+        self._resolve_fuzzy(ctx, text_hits, line_hits)
         return ctx
 
     def family_hits(self, ctx: Context, family: str) -> list[OpenItem]:
@@ -436,7 +468,9 @@ class Generator:
         self._family_cache[key] = (parts, out)
         return out
 
-    def _resolve_fuzzy(self, ctx: Context) -> None:
+    def _resolve_fuzzy(
+        self, ctx: Context, text_hits: dict[str, list] | None = None, line_hits: dict[str, list] | None = None
+    ) -> None:
         """Partial/typo references in free text, and advice lines, against each family's open items.
 
         A token that exactly names an invoice which is *not* open in the payer's family (a closed
@@ -456,12 +490,27 @@ class Generator:
                 and it.customer_id in all_members
             )
 
+        # the lookups identify made already (the book has not changed since): asked once per payment
+        text_hits = {} if text_hits is None else text_hits
         loose = []
         for t in tokens(p.text):
-            if not any(is_open(h.item_id) for h in refs.lookup(t)):
+            found = text_hits.get(t)
+            if found is None:
+                found = refs.lookup(t)
+            if not any(is_open(h.item_id) for h in found):
                 d = "".join(ch for ch in t if ch.isdigit())
                 if d:
                     loose.append(d)
+        if loose:
+            # only tokens that can match one of the families' items (see references.reachable)
+            longest = 0
+            for its in ctx.items.values():
+                n = longest_digits(its) if its else 0
+                if n is None:
+                    longest = None
+                    break
+                longest = max(longest, n)
+            loose = reachable(loose, longest)
         if not loose and not p.docs:
             return  # nothing to read fuzzily: skip gathering the family's items (most payments)
         fam_items = [it for its in ctx.items.values() for it in its]
@@ -471,9 +520,11 @@ class Generator:
                 ctx.hits[h.item_id] = _better(ctx.hits.get(h.item_id), h.strength)
         if not p.docs:
             return
-        self._resolve_lines(ctx, fam_items, is_open)
+        self._resolve_lines(ctx, fam_items, is_open, line_hits)
 
-    def _resolve_lines(self, ctx: Context, fam_items: list[OpenItem], is_open) -> None:
+    def _resolve_lines(
+        self, ctx: Context, fam_items: list[OpenItem], is_open, line_hits: dict[str, list] | None = None
+    ) -> None:
         """Advice lines → open items, in two passes.
 
         First every line's reference is read exactly. Then the doubtful lines are read again: those
@@ -496,7 +547,9 @@ class Generator:
         claims: dict[str, int] = {}
         for ln in lines:
             ref = ln.invoice_reference
-            exact = refs.lookup(ref) or refs.lookup(ocr_digits(ref) or "-")
+            exact = line_hits.get(ref) if line_hits else None
+            if exact is None:
+                exact = refs.lookup(ref) or refs.lookup(ocr_digits(ref) or "-")
             fits: tuple[int, ...] = ()
             if ln.paid_amount is not None:
                 paid = to_cents(ln.paid_amount)
@@ -1468,25 +1521,33 @@ def _m(cents: int) -> str:
     return f"{cents // 100:,}.{cents % 100:02d}"
 
 
+_PRIOR = {
+    "remittance": 0.9,
+    "reference": 0.85,
+    "exact_amount": 0.7,
+    "discount": 0.65,
+    "bank_fee": 0.4,
+    "fx_difference": 0.35,
+    "small_difference": 0.45,
+    "subset_sum": 0.45,
+    "overpayment": 0.3,
+    "partial": 0.2,
+    "oldest_first": 0.15,
+    "on_account": 0.05,
+    "deduction": 0.25,
+}
+
+
 def _prior(c: Candidate, ctx: Context) -> float:
     """A hand-set plausibility used to order and cap candidates before the model sees them."""
-    base = {
-        "remittance": 0.9,
-        "reference": 0.85,
-        "exact_amount": 0.7,
-        "discount": 0.65,
-        "bank_fee": 0.4,
-        "fx_difference": 0.35,
-        "small_difference": 0.45,
-        "subset_sum": 0.45,
-        "overpayment": 0.3,
-        "partial": 0.2,
-        "oldest_first": 0.15,
-        "on_account": 0.05,
-        "deduction": 0.25,
-    }[c.method]
-    named = sum(1 for a in c.allocs if a.item.item_id in ctx.hits)
+    base = _PRIOR[c.method]
     if c.allocs:
+        hits = ctx.hits
+        named = 0
+        if hits:
+            for a in c.allocs:
+                if a.item.item_id in hits:
+                    named += 1
         base += 0.3 * named / len(c.allocs)
     if c.unapplied:
         base -= 0.1

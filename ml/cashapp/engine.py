@@ -378,7 +378,10 @@ class CashApplicationEngine:
         return out
 
     def _fits(self, c: Candidate) -> bool:
-        return all(a.item.open_cents >= a.cash + a.discount + a.deduction for a in c.allocs)
+        for a in c.allocs:  # noqa: SIM110 - a plain loop: all() over a generator costs more (measured)
+            if a.item.open_cents < a.cash + a.discount + a.deduction:
+                return False
+        return True
 
     def _decide(self, ctx: Context) -> Decision:
         p = ctx.payment

@@ -146,10 +146,15 @@ def name_similarity(query: str, candidate: str) -> float:
 class NameIndex:
     """Customers' normalized names (master names, rule names, names seen on confirmed payments)."""
 
+    # Shortlists kept per query (see search); cleared past this many queries to bound the memory.
+    MAX_SHORTLISTS = 1 << 16
+
     def __init__(self) -> None:
         self._names: list[str] = []
         self._owners: list[set[str]] = []
         self._pos: dict[str, int] = {}
+        # (query, shortlist size) -> (names scanned, [(-WRatio, name position, name_similarity)] best first)
+        self._shortlists: dict[tuple[str, int], tuple[int, list[tuple[float, int, float]]]] = {}
 
     def add(self, name: str | None, customer_id: str, *, normalized: bool = False) -> None:
         n = name if normalized else normalize_name(name)
@@ -175,16 +180,40 @@ class NameIndex:
         """
         if not normalized or not self._names:
             return []
-        short = process.extract(normalized, self._names, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=60)
         best: dict[str, float] = {}
-        for name, _, i in short:
-            s = name_similarity(normalized, name)
+        for _, i, s in self._shortlist(normalized, limit * 3):
             if s < cutoff:
                 continue
             for cid in self._owners[i]:
                 if s > best.get(cid, -1):
                     best[cid] = s
         return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+    def _shortlist(self, normalized: str, k: int) -> list[tuple[float, int, float]]:
+        """The ``k`` names rapidfuzz's ``process.extract`` would return (WRatio at least 60, best first,
+        ties by position), with their :func:`name_similarity`, computed incrementally.
+
+        Why: payers without a known account (cheques, lockbox, new IBANs) come back with the same
+        name payment after payment, and the WRatio pass over every name was a fifth of the engine's
+        time at 100,000 payments. Names are only ever appended, and ``extract`` orders by score then
+        position, so the best ``k`` of all names are the best ``k`` of (the best ``k`` of the names
+        already scanned, plus the names added since): only the new names are scored again."""
+        key = (normalized, k)
+        n = len(self._names)
+        hit = self._shortlists.get(key)
+        if hit is not None and hit[0] == n:
+            return hit[1]
+        start, top = (0, []) if hit is None else hit
+        names = self._names if start == 0 else self._names[start:]
+        new = process.extract(normalized, names, scorer=fuzz.WRatio, limit=k, score_cutoff=60)
+        if new:
+            top = sorted(
+                top + [(-score, start + i, name_similarity(normalized, name)) for name, score, i in new]
+            )[:k]
+        if len(self._shortlists) >= self.MAX_SHORTLISTS:
+            self._shortlists.clear()
+        self._shortlists[key] = (n, top)
+        return top
 
     def __len__(self) -> int:
         return len(self._names)

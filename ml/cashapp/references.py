@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -204,6 +205,29 @@ class ReferenceIndex:
         return out
 
 
+_DIGITS = attrgetter("digits")
+
+
+def longest_digits(items: list) -> int | None:
+    """The most digits an item id of ``items`` (OpenItem list) has; ``None`` when some item does not
+    carry its digits (an ``OpenItem`` built outside the book), so no bound is known."""
+    ds = list(map(_DIGITS, items))  # C-level passes: this runs for most payments
+    if "" in ds:
+        return None
+    return max(map(len, ds), default=0)
+
+
+def reachable(token_digits: list[str], longest: int | None) -> list[str]:
+    """The tokens :func:`resolve_in_family` can match against items whose digits are at most
+    ``longest`` long (``None``: unknown): at least ``MIN_DIGITS``, and at most one digit longer than
+    the longest item (an exact match and a swap need equal length, a partial match a longer item,
+    one edit a length within one). End-to-end ids and PO numbers are longer than any invoice number
+    on most payments, and resolving them fuzzily found nothing after scanning every open item."""
+    if longest is None:
+        return [d for d in token_digits if len(d) >= MIN_DIGITS]
+    return [d for d in token_digits if MIN_DIGITS <= len(d) <= longest + 1]
+
+
 def resolve_in_family(token_digits: list[str], items: list, exclude: set[str]) -> list[RefHit]:
     """Partial and mistyped references against one family's open items (``items``: OpenItem list).
 
@@ -215,6 +239,10 @@ def resolve_in_family(token_digits: list[str], items: list, exclude: set[str]) -
     nothing. Ties are all returned: the candidates and the model sort them out.
     """
     if not token_digits or not items:
+        return []
+    # Tokens that cannot match any item give no hits whatever the pool: dropped before it is built.
+    token_digits = reachable(token_digits, longest_digits(items))
+    if not token_digits:
         return []
     pool = [(it.digits or digits_of(it.item_id), it.item_id) for it in items if it.item_id not in exclude]
     if not pool:
