@@ -514,6 +514,30 @@ _BASE_FEATURES = _CUSTOMER_FEATURES + (
     "due_next_bday_offset",
     "holidays_after_due",
     "terms_code",
+    # what the customer's own past says about this due date and this size of invoice
+    "season_fit",
+    "season_amp",
+    "harmonic_at_due",
+    "trend_at_due",
+    "size_dl_mean",
+    "size_n",
+    "size_split_share",
+    "size_disc_share",
+    "discount_take_share_90",
+    "partial_share_120",
+    "split_gap_mean",
+    "usual_calendar_window",
+    "currency_code",
+    "due_dom_dl_mean",
+    "due_wd_dl_mean",
+    "recent_vs_median",
+    "last10_vs_median",
+    "run_proj_month_end",
+    "run_miss_month_end",
+    "run_proj_semi",
+    "run_miss_semi",
+    "run_proj_weekly",
+    "run_miss_weekly",
 )
 # Customer-level values the risk module reads besides the model's features.
 RISK_COLUMNS = (
@@ -548,6 +572,11 @@ BASELINE_DAYS = 365  # the customer's own past: the year before the recent windo
 # crunch or a forgotten pile shows there before it shows in the absolute aging (a 40-days-late payer
 # is "30+ overdue" every day).
 STUCK_DAYS = 7
+RUN_WINDOW = 12  # settlements that vote on the customer's intended delay under each run calendar
+DOM_BUCKETS = 6
+SIZE_BUCKETS = 64  # doubling buckets of an invoice's document amount (in major units)
+SEASON_RIDGE = 3.0  # shrinks the fitted season and trend of a short history towards none
+CURRENCY_CODES = {"USD": 0, "EUR": 1, "GBP": 2}
 # Histories at least this large build their event streams on two threads (small ones: not worth a thread).
 PARALLEL_CONTEXT_ROWS = 200_000
 
@@ -591,12 +620,25 @@ class FeatureContext:
 
         dtp = np.clip(h_paid_day - h_inv_day, 0, 365).astype("int64")
         sel = is_paid
+        shape_args = (inv, h_cust, h_due_day, h_paid_known, dl, sel)
+        side_shape = pool.submit(self._shape_streams, *shape_args) if pool else None
         self.paid = paid = Stream(h_cust[sel], h_paid_known[sel])
         # The settlements' values are derived from a few base columns gathered once into the stream's
         # order: a gather per value (24 of them) costs seconds at millions of settlements.
         o = np.flatnonzero(sel)[paid.take]
         s_dl, s_dtp, s_x = dl[o], dtp[o], h_ratio[o]
         s_paid = h_paid_day[o]
+        # Each settlement bounds the customer's intended payment day (before its payment run) to the
+        # run cycle its payment went out in: (previous run, run] under each run calendar.
+        s_due = h_due_day[o]
+        self.run_bounds = {}
+        for name, latest in (("month_end", _latest_month_end_run), ("semi", _latest_semi_monthly_run)):
+            run = _per_day(latest, s_paid)
+            prev = _per_day(latest, run - 1)
+            self.run_bounds[name] = (prev - s_due, run - s_due, s_paid - run)
+        self.run_bounds["weekly"] = (s_paid - 7 - s_due, s_paid - s_due, np.zeros(len(s_paid), dtype="int64"))
+        self.s_ratio = s_x  # each settlement's amount against the usual then (log2), stream order
+        self.s_due_day, self.s_paid_day = s_due, s_paid
         month = s_paid.astype("datetime64[D]").astype("datetime64[M]")
         first = (month.astype("datetime64[D]") - _EPOCH).astype("int64")
         dom = s_paid - first + 1
@@ -625,6 +667,26 @@ class FeatureContext:
         }
         for k in range(7):
             pv[f"wd{k}"] = (wd == k).astype("int64")
+        # Seasonal cash cycle by due month: sums of a one-harmonic regression (with a linear trend so
+        # a slide is not read as a season), solved per customer and day in ``build_features``.
+        ang = 2 * np.pi * _per_day(_month_of, h_due_day[o]) / 12.0
+        hc, hs = np.cos(ang), np.sin(ang)
+        pv.update(
+            hc=hc,
+            hs=hs,
+            hcc=hc * hc,
+            hss=hs * hs,
+            hcs=hc * hs,
+            hyc=hc * s_dl,
+            hys=hs * s_dl,
+            huc=u * hc,
+            hus=u * hs,
+        )
+        # days between the first and the last instalment of an invoice paid in parts
+        first_known = to_days(inv["first_paid_known_date"])[o]
+        pv["split_gap"] = np.where(
+            pv["partial"] > 0, np.clip(h_paid_known[o] - np.minimum(first_known, h_paid_known[o]), 0, 365), 0
+        ).astype("int64")
         for k, v in pv.items():
             paid.add(k, v, ordered=True)
         # Each invoice's *expected* payment day as seen when it was issued: its due date plus the mean
@@ -648,9 +710,11 @@ class FeatureContext:
             "max_late": _running_extreme(self.paid, la, ~early, "max"),
         }
         if pool is not None:
+            self.h_size, self.sized, self.by_due_dom, self.by_due_wd = side_shape.result()
             self.excess, self.season = side.result()
             pool.shutdown()
         else:
+            self.h_size, self.sized, self.by_due_dom, self.by_due_wd = self._shape_streams(*shape_args)
             self.excess, self.season = self._habit_streams(*habit_args)
 
         # What is open and overdue: built on first use (see ``_open_state``).
@@ -711,6 +775,33 @@ class FeatureContext:
         self.credit_limit = (
             cust_static["credit_limit_functional_minor"].to_numpy(dtype="float64", na_value=np.nan) / 100.0
         )
+
+    @staticmethod
+    def _shape_streams(inv, h_cust, h_due_day, h_paid_known, dl, sel) -> tuple:
+        """(size bucket of each invoice, settlements by size, by part of the month and by weekday of
+        the due date)."""
+        # The customer's settlements by size of invoice (doubling buckets of the document amount):
+        # approval chains, instalments and early-pay discounts all follow the amount.
+        h_size = _size_bucket(inv["amount_minor"].to_numpy(dtype="int64"))
+        sized = Stream(
+            h_cust[sel] * SIZE_BUCKETS + h_size[sel],
+            h_paid_known[sel],
+            {
+                "dl": dl[sel],
+                "split": (inv["n_payments"].to_numpy()[sel] > 1).astype("int64"),
+                "disc": inv["discount_taken"].to_numpy()[sel].astype("int64"),
+            },
+        )
+        # ... and by where the due date falls in the month and in the week: a customer paying on
+        # set run days pays an invoice due just after a run almost a full cycle later than one due
+        # just before it.
+        by_due_dom = Stream(
+            h_cust[sel] * DOM_BUCKETS + _per_day(_dom_bucket, h_due_day[sel]),
+            h_paid_known[sel],
+            {"dl": dl[sel]},
+        )
+        by_due_wd = Stream(h_cust[sel] * 7 + _weekday(h_due_day[sel]), h_paid_known[sel], {"dl": dl[sel]})
+        return h_size, sized, by_due_dom, by_due_wd
 
     @staticmethod
     def _habit_streams(inv, h_cust, h_inv_day, h_due_day, h_paid_known, dl, is_paid) -> tuple[Stream, Stream]:
@@ -1063,9 +1154,9 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
             mode = np.nan_to_num(out["pay_wd_mode"].to_numpy(), nan=0.0).astype("int64")
             run = intent + (mode - _weekday(intent)) % 7
         elif name == "semi":
-            run = _semi_monthly_run(intent)
+            run = _per_day(_semi_monthly_run, intent)
         else:
-            run = _month_end_run(intent)
+            run = _per_day(_month_end_run, intent)
         out[f"run_shift_{name}"] = np.where(known, run - r_due_day - med, np.nan)
 
     # Same season last year: mean days late of invoices due within a month of this due month. Only
@@ -1085,6 +1176,10 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     season[sn < 2] = np.nan
     season = season[back_m]
     out["season_excess"] = season - out["dl_mean"].to_numpy()
+
+    _history_shape_features(
+        ctx, out, u_cust, u_t, back, r_due_day, rows, r_cust, t, usual, f["amount_slope"], f["pay_wd_mode"]
+    )
 
     # the invoice's own facts known at as_of
     r_dispute = _lookup_day(ctx.h_dispute_day, r_inv, t)
@@ -1114,6 +1209,142 @@ def build_features(h: InvoiceHistory, rows: pd.DataFrame, ctx: FeatureContext | 
     for c in ctx.h.extra_features:
         out[f"x_{c}"] = _extra_feature(rows[c]) if c in rows.columns else np.nan
     return out[feature_names(ctx.h.extra_features)]
+
+
+def _per_day(fn, days: np.ndarray) -> np.ndarray:
+    """``fn(days)`` computed once per distinct day: calendar arithmetic through datetime64 months
+    costs ~0.1 s a million values, and a million settlements fall on a few hundred days."""
+    days = np.asarray(days, dtype="int64")
+    if len(days) < 1000:
+        return fn(days)
+    uniq, back = np.unique(days, return_inverse=True)
+    return fn(uniq)[back.reshape(-1)]
+
+
+def _month_of(days: np.ndarray) -> np.ndarray:
+    m = np.asarray(days, dtype="int64").astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+    return (m % 12 + 1).astype("float64")
+
+
+def _dom_bucket(days: np.ndarray) -> np.ndarray:
+    """Six parts of the month by day of month (1-5, 6-10, ..., 26-31)."""
+    days = np.asarray(days, dtype="int64")
+    first = days.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]").astype("int64")
+    return np.minimum((days - first) // 5, DOM_BUCKETS - 1)
+
+
+def _size_bucket(amount_minor: np.ndarray) -> np.ndarray:
+    return np.clip(np.floor(np.log2(np.maximum(amount_minor / 100.0, 1.0))), 0, SIZE_BUCKETS - 1).astype(
+        "int64"
+    )
+
+
+def _history_shape_features(
+    ctx, out, u_cust, u_t, back, r_due_day, rows, r_cust, t, usual, slope_pairs, wd_pairs
+) -> None:
+    """Seasonal cycle, trend projected to the due date, same-size habits, recent discount and
+    instalment habits, and the calendar window the usual payment day lands in."""
+    paid = ctx.paid
+    # one harmonic + linear trend, least squares with a small ridge, per distinct (customer, day)
+    names = ("n", "u", "hc", "hs", "uu", "huc", "hus", "hcc", "hcs", "hss", "dl", "uy", "hyc", "hys")
+    start, end = paid.bounds(u_cust, u_t)
+    tot = {k: paid.cum[k][end] - paid.cum[k][start] for k in names}
+    n = tot["n"].astype("float64")
+    A = np.empty((len(n), 4, 4))
+    A[:, 0] = np.stack([n, tot["u"], tot["hc"], tot["hs"]], axis=1)
+    A[:, 1] = np.stack([tot["u"], tot["uu"], tot["huc"], tot["hus"]], axis=1)
+    A[:, 2] = np.stack([tot["hc"], tot["huc"], tot["hcc"], tot["hcs"]], axis=1)
+    A[:, 3] = np.stack([tot["hs"], tot["hus"], tot["hcs"], tot["hss"]], axis=1)
+    A[:, 0, 0] += 1e-6
+    for j in (1, 2, 3):
+        A[:, j, j] += SEASON_RIDGE
+    b = np.stack([tot["dl"], tot["uy"], tot["hyc"], tot["hys"]], axis=1).astype("float64")
+    coef = np.full((len(n), 4), np.nan)
+    ok = n >= 8
+    if ok.any():
+        coef[ok] = np.linalg.solve(A[ok], b[ok][:, :, None])[:, :, 0]
+    coef = coef[back]
+    ang = 2 * np.pi * _per_day(_month_of, r_due_day) / 12.0
+    r_u = (r_due_day - 20000) / 30.4
+    season = coef[:, 2] * np.cos(ang) + coef[:, 3] * np.sin(ang)
+    out["season_fit"] = season
+    out["season_amp"] = np.hypot(coef[:, 2], coef[:, 3])
+    out["harmonic_at_due"] = np.clip(coef[:, 0] + coef[:, 1] * r_u + season, DAYS_LATE_MIN, DAYS_LATE_CAP)
+
+    # the last 180 days' linear trend (by due date) read at this invoice's due date
+    n180 = paid.window("n", u_cust, u_t, 180).astype("float64")
+    mu_u = _div(paid.window("u", u_cust, u_t, 180), n180)
+    mu_y = _div(paid.window("dl", u_cust, u_t, 180), n180)
+    slope = out["dl_slope_180"].to_numpy()
+    out["trend_at_due"] = np.clip(mu_y[back] + slope * (r_u - mu_u[back]), DAYS_LATE_MIN, DAYS_LATE_CAP)
+
+    # same-size settlements: this doubling bucket and its two neighbours
+    size = _size_bucket(rows["amount_minor"].to_numpy(dtype="int64"))
+    sized = ctx.sized
+    acc = {k: np.zeros(len(size)) for k in ("n", "dl", "split", "disc")}
+    for shift, w in ((0, 1.0), (-1, 0.5), (1, 0.5)):
+        bk = np.clip(size + shift, 0, SIZE_BUCKETS - 1)
+        s0, s1 = sized.bounds(r_cust * SIZE_BUCKETS + bk, t)
+        for k in acc:
+            acc[k] += w * (sized.cum[k][s1] - sized.cum[k][s0])
+    out["size_dl_mean"] = _div(acc["dl"], acc["n"])
+    out["size_n"] = acc["n"]
+    out["size_split_share"] = _div(acc["split"], acc["n"])
+    out["size_disc_share"] = _div(acc["disc"], acc["n"])
+
+    for name, stream, key in (
+        ("due_dom_dl_mean", ctx.by_due_dom, r_cust * DOM_BUCKETS + _per_day(_dom_bucket, r_due_day)),
+        ("due_wd_dl_mean", ctx.by_due_wd, r_cust * 7 + _weekday(r_due_day)),
+    ):
+        s0, s1 = stream.bounds(key, t)
+        nk = s1 - s0
+        mean = _div(stream.cum["dl"][s1] - stream.cum["dl"][s0], nk)
+        mean[nk < 2] = np.nan
+        out[name] = mean
+
+    n90 = paid.window("n", u_cust, u_t, 90)
+    out["discount_take_share_90"] = _div(paid.window("disc", u_cust, u_t, 90), n90)[back]
+    out["partial_share_120"] = _div(
+        paid.window("partial", u_cust, u_t, 120), paid.window("n", u_cust, u_t, 120)
+    )[back]
+    out["split_gap_mean"] = _div(paid.total("split_gap", u_cust, u_t), paid.total("partial", u_cust, u_t))[
+        back
+    ]
+
+    # AP calendars: the year-end close, August in Europe, quarter-end holds
+    ud = pd.DatetimeIndex(usual.astype("datetime64[D]"))
+    um, uday = np.asarray(ud.month), np.asarray(ud.day)
+    window = np.where(
+        ((um == 12) & (uday >= 15)) | ((um == 1) & (uday <= 5)),
+        1,
+        np.where(um == 8, 2, np.where(np.isin(um, (3, 6, 9, 12)) & (uday >= 19), 3, 0)),
+    )
+    out["usual_calendar_window"] = np.where(out["n_paid"].to_numpy() > 0, window, np.nan).astype("float64")
+    proj = _run_projection(
+        ctx,
+        u_cust,
+        u_t,
+        back,
+        r_due_day,
+        out["pay_wd_mode"].to_numpy(),
+        slope_pairs,
+        out["amount_ratio_log2"].to_numpy(),
+        wd_pairs,
+    )
+    for name, v in proj.items():
+        out[name] = v
+
+    # Levels as differences from the customer's overall habit: the quantile models start from the
+    # median days late and learn corrections to it, and a tree splits on a difference in one go.
+    med, mean = out["dl_median"].to_numpy(), out["dl_mean"].to_numpy()
+    for c in ("trend_at_due", "harmonic_at_due", "run_proj_month_end", "run_proj_semi", "run_proj_weekly"):
+        out[c] = out[c].to_numpy() - med
+    for c in ("size_dl_mean", "due_dom_dl_mean", "due_wd_dl_mean"):
+        out[c] = out[c].to_numpy() - mean
+    out["recent_vs_median"] = out["dl_mean_90"].to_numpy() - med
+    out["last10_vs_median"] = out["dl_median_last10"].to_numpy() - med
+    cur = rows["currency"] if "currency" in rows else pd.Series(np.nan, index=rows.index)
+    out["currency_code"] = cur.map(CURRENCY_CODES).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _take_last(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -1149,6 +1380,106 @@ def _month_end_run(days: np.ndarray) -> np.ndarray:
         (first.astype("datetime64[D]").astype("datetime64[M]") + 1).astype("datetime64[D]") - _EPOCH
     ).astype("int64")
     return np.where(days > run, _last_business_day(nxt_first), run)
+
+
+def _first_of_month(days: np.ndarray) -> np.ndarray:
+    d = (
+        np.asarray(days, dtype="int64")
+        .astype("datetime64[D]")
+        .astype("datetime64[M]")
+        .astype("datetime64[D]")
+    )
+    return (d - _EPOCH).astype("int64")
+
+
+def _latest_month_end_run(days: np.ndarray) -> np.ndarray:
+    """The last month-end run on or before each day."""
+    days = np.asarray(days, dtype="int64")
+    first = _first_of_month(days)
+    this = _month_end_run(first)
+    return np.where(this <= days, this, _month_end_run(first - 20))
+
+
+def _latest_semi_monthly_run(days: np.ndarray) -> np.ndarray:
+    """The last semi-monthly run (the 15th past a weekend, or the month-end run) on or before each day."""
+    days = np.asarray(days, dtype="int64")
+    first = _first_of_month(days)
+    mid = _semi_monthly_run(first)
+    end = _month_end_run(first)
+    return np.where(end <= days, end, np.where(mid <= days, mid, _month_end_run(first - 20)))
+
+
+def _run_projection(
+    ctx, u_cust, u_t, back, r_due_day, wd_mode: np.ndarray, slope, ratio, wd_mode_pairs, k: int = RUN_WINDOW
+) -> dict[str, np.ndarray]:
+    """Per run calendar: the day this invoice's payment goes out if the customer's intended delay is
+    the one most of its last ``k`` settlements agree with (relative to the due date), and how many
+    days off that delay and calendar put those settlements on average. A customer paying on that
+    calendar replays its own past almost exactly; one that pays any day does not."""
+    paid = ctx.paid
+    if len(paid.comp) == 0:  # nothing settled yet: no calendar to read
+        nan = np.full(len(r_due_day), np.nan)
+        return {f"run_{kind}_{n}": nan for n in ("month_end", "semi", "weekly") for kind in ("proj", "miss")}
+    last = paid.last_index(u_cust, u_t)
+    pos = _positions(paid.keys)
+    ok = last >= 0
+    n_avail = np.where(ok, pos[np.maximum(last, 0)] + 1 if len(pos) else 0, 0)
+    lags = np.arange(k, dtype="int64")
+    idx = np.maximum(last[:, None] - lags[None, :], 0)
+    valid = lags[None, :] < np.minimum(n_avail, k)[:, None]
+    # Bigger invoices are meant to be paid later (approvals): the votes are on the delay of an invoice
+    # of the usual amount, moved by the customer's days per doubling (``amount_slope``).
+    beta = np.clip(np.nan_to_num(slope, nan=0.0), 0.0, 8.0)
+    shift = beta[:, None] * ctx.s_ratio[idx]
+    out = {}
+    for name, (lo, hi, fl) in ctx.run_bounds.items():
+        L, H = lo[idx] - shift, hi[idx] - shift
+        L[~valid], H[~valid] = np.inf, -np.inf
+        # coverage of each candidate (an upper end): intervals (lo, hi] holding it
+        cover = ((L[:, None, :] < H[:, :, None]) & (H[:, :, None] <= H[:, None, :])).sum(axis=2)
+        cover[~valid] = -1
+        best = cover.argmax(axis=1)
+        c = H[np.arange(len(H)), best]
+        holds = (c[:, None] > L) & (c[:, None] <= H)
+        lo_r = np.where(holds, L, -np.inf).max(axis=1)
+        hi_r = np.where(holds, H, np.inf).min(axis=1)
+        with np.errstate(invalid="ignore"):
+            x = np.where(np.isfinite(lo_r), (lo_r + 1 + hi_r) / 2, hi_r)
+        F = fl[idx].astype("float64")
+        F[~valid] = np.nan
+        with np.errstate(all="ignore"):
+            flt = np.nanmedian(np.where(valid.any(axis=1)[:, None], F, 0.0), axis=1)
+        # how well this calendar and delay replay the customer's own last settlements (days off on
+        # average): near zero for a customer that pays on that calendar, large for one that does not
+        flt0 = np.nan_to_num(flt)
+        intent_i = ctx.s_due_day[idx] + np.round(
+            np.nan_to_num(x, posinf=0.0, neginf=0.0)[:, None] + shift
+        ).astype("int64")
+        if name == "weekly":
+            wd_p = np.nan_to_num(wd_mode_pairs, nan=0.0).astype("int64")[:, None]
+            day_i = intent_i + (wd_p - _weekday(intent_i)) % 7
+        else:
+            runf = _month_end_run if name == "month_end" else _semi_monthly_run
+            day_i = (
+                _per_day(runf, intent_i.ravel()).reshape(intent_i.shape)
+                + np.round(flt0).astype("int64")[:, None]
+            )
+        miss = np.abs(day_i - ctx.s_paid_day[idx]).astype("float64")
+        fit_err = _div(np.where(valid, miss, 0.0).sum(axis=1), valid.sum(axis=1))
+        x, flt, miss = x[back], flt0[back], fit_err[back]
+        good = np.isfinite(x) & (np.minimum(n_avail, k)[back] >= 3)
+        x = x + beta[back] * np.nan_to_num(ratio, nan=0.0)
+        intent = r_due_day + np.round(np.where(good, x, 0.0)).astype("int64")
+        if name == "month_end":
+            day = _per_day(_month_end_run, intent) + np.round(flt).astype("int64")
+        elif name == "semi":
+            day = _per_day(_semi_monthly_run, intent) + np.round(flt).astype("int64")
+        else:  # the settlements' own weekday: the run's, plus the usual float
+            wd = np.nan_to_num(wd_mode, nan=0.0).astype("int64")
+            day = intent + (wd - _weekday(intent)) % 7
+        out[f"run_proj_{name}"] = np.where(good, day - r_due_day, np.nan)
+        out[f"run_miss_{name}"] = np.where(good, miss, np.nan)
+    return out
 
 
 def _semi_monthly_run(days: np.ndarray) -> np.ndarray:
