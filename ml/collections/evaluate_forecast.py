@@ -49,6 +49,7 @@ from ml.collections.cash_forecast import (
     RunProfiles,
     cash_forecast,
     cash_received,
+    cash_share_of_open,
     forecast_from_distributions,
     open_balances,
     open_promises,
@@ -162,7 +163,17 @@ def backtest_series(
         bal, prom = open_balances(con, T), open_promises(con, T)
         profiles = RunProfiles.from_warehouse(con, T)
         nb = NewBusiness.from_warehouse(con, T, **(new_business_kw or {}))
-        fc = cash_forecast(bal, preds, prom, T, draws=200, profiles=profiles, new_business=nb, bands=bands)
+        fc = cash_forecast(
+            bal,
+            preds,
+            prom,
+            T,
+            draws=200,
+            profiles=profiles,
+            new_business=nb,
+            bands=bands,
+            cash_share=cash_share_of_open(con, T),
+        )
         due_off = (pd.to_datetime(bal["due_date"]) - pd.Timestamp(T)).dt.days.to_numpy()
         med, overall = customer_median_days_late(h, T)
         cust_late = bal["customer_id"].map(med).fillna(overall).to_numpy(dtype="float64")

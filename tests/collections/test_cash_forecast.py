@@ -98,14 +98,25 @@ def test_a_capped_prediction_brings_no_cash():
 
 
 def test_classifier_probabilities_carry_the_upper_tail():
-    """P90 at the cap (as the model often says) must not lose the mass the classifiers put within 60 days."""
+    """P90 at the cap (as the model often says) must not lose the mass the classifiers put within 60
+    days; P(within 90 days late) adds nothing (it overstates the cash of open invoices)."""
     bal = _balances([("I1", "C1", AS_OF, 1_000_000)])  # due today: horizon day d is d days late
     preds = _preds([("I1", 5, 20, 120, 0.05, 0.6, 0.8, 0.9)])
     fc = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
     totals = fc.totals.set_index("period_days")["expected_minor"]
     assert totals[30] == pytest.approx(600_000, abs=25_000)
     assert totals[60] == pytest.approx(800_000, abs=25_000)
-    assert totals[90] == pytest.approx(900_000, abs=25_000)
+    assert totals[90] == totals[60]
+
+
+def test_only_the_cash_share_of_the_open_amount_arrives():
+    bal = _balances([("I1", "C1", AS_OF + dt.timedelta(days=10), 1_000_000)])
+    preds = _preds([("I1", 2, 5, 9, 0.02, 1.0, 1.0, 1.0)])
+    full = cf.cash_forecast(bal, preds, None, AS_OF, draws=10)
+    part = cf.cash_forecast(bal, preds, None, AS_OF, draws=10, cash_share=0.97)
+    assert int(full.daily["expected_minor"].sum()) == 1_000_000
+    assert int(part.daily["expected_minor"].sum()) == 970_000
+    assert part.beyond_horizon_minor == 30_000
 
 
 def test_a_kept_promise_moves_the_cash_to_the_promised_date():
@@ -210,6 +221,16 @@ def test_open_balances_match_the_simulated_ledger(small_warehouse):
             ]
         )
         assert missing <= ded
+
+
+def test_cash_share_is_the_cash_of_the_balances_settled_since(small_warehouse):
+    con, _ = small_warehouse
+    as_of = pd.Timestamp(con.execute("select max(_extract_date) from raw.erp_invoices").fetchone()[0]).date()
+    share = cf.cash_share_of_open(con, as_of - dt.timedelta(days=60))
+    # credit memos, deductions and write-offs take a few percent; the rest comes as cash
+    assert 0.85 < share < 1.0
+    # before any invoice was open there is nothing to measure
+    assert cf.cash_share_of_open(con, dt.date(2000, 1, 1)) == 1.0
 
 
 def test_forecast_on_the_simulated_world(small_warehouse):
@@ -340,6 +361,51 @@ def test_point_lag_and_what_if_move_the_new_business():
     late = cf.delay_new_business(due, ["C1"], 7)
     assert late.lag_pmf[0, 37] == 1.0
     assert cf.stop_new_business(nb, ["C1"]).daily_rate_minor.tolist() == [0.0]
+
+
+def test_month_end_profile_weights_the_invoicing_of_the_last_business_days():
+    days = pd.bdate_range("2025-09-01", "2026-02-27")
+    left = cf._bdays_to_month_end(days.to_numpy("datetime64[D]"), cf.MONTH_END_BUCKETS)
+    # 2026-01-30 is the last business day of January (a Friday), 2026-01-28 two before it
+    assert left[days.get_loc(pd.Timestamp("2026-01-30"))] == 0
+    assert left[days.get_loc(pd.Timestamp("2026-01-28"))] == 2
+    assert left[days.get_loc(pd.Timestamp("2026-01-05"))] == cf.MONTH_END_BUCKETS
+    inv = pd.DataFrame(
+        {"invoice_date": days, "amount_functional_minor": np.where(left < cf.MONTH_END_BUCKETS, 200, 100)}
+    )
+    profile = cf.month_end_profile(inv)
+    assert len(profile) == cf.MONTH_END_BUCKETS + 1
+    assert profile[:-1] == pytest.approx([profile[0]] * cf.MONTH_END_BUCKETS)
+    assert profile[0] / profile[-1] == pytest.approx(2.0)
+    # the issuance of a month-end day is twice an ordinary day's
+    nb = cf.NewBusiness(
+        np.array(["C1"], dtype=object),
+        np.array(["USD"], dtype=object),
+        np.array([100.0]),
+        np.eye(1, 40),  # paid on the day of issue
+        month_end_profile=profile,
+    )
+    as_of = dt.date(2026, 1, 23)  # a Friday; 2026-01-30 is 7 days later, 2026-02-02 10 days later
+    m = nb.mass(as_of, 20)[0]
+    assert m[7] == pytest.approx(2 * m[10])
+
+
+def test_credit_holds_cut_the_run_rate_of_customers_long_past_due():
+    nb = cf.NewBusiness(
+        np.array(["C1", "C2", "C3"], dtype=object),
+        np.array(["USD"] * 3, dtype=object),
+        np.array([100.0, 100.0, 100.0]),
+        np.zeros((3, 10)),
+    )
+    bal = _balances(
+        [
+            ("I1", "C1", AS_OF - dt.timedelta(days=cf.CREDIT_HOLD_DAYS + 1), 1_000),
+            ("I2", "C2", AS_OF - dt.timedelta(days=cf.CREDIT_HOLD_DAYS), 1_000),
+        ]
+    )
+    held = nb.with_credit_holds(bal, AS_OF)
+    assert held.daily_rate_minor.tolist() == [100.0 * cf.CREDIT_HOLD_FACTOR, 100.0, 100.0]
+    assert 0 < cf.CREDIT_HOLD_FACTOR < 1
 
 
 def test_calibrated_bands_are_the_expected_times_the_realized_error_quantiles():

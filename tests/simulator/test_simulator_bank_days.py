@@ -14,7 +14,9 @@ AS_OF = dt.date(2026, 11, 20)
 
 def _files(root, folder: str) -> dict:
     """Every file under landing/<folder>, by relative path."""
-    return {p.relative_to(root): p.read_bytes() for p in (root / "landing" / folder).rglob("*") if p.is_file()}
+    return {
+        p.relative_to(root): p.read_bytes() for p in (root / "landing" / folder).rglob("*") if p.is_file()
+    }
 
 
 def test_the_last_days_are_written_byte_for_byte_and_nothing_older(tmp_path):
