@@ -425,3 +425,58 @@ def test_calibrated_bands_are_the_expected_times_the_realized_error_quantiles():
     assert (t.loc[60, "low_minor"], t.loc[60, "high_minor"]) == (900_000, 1_050_000)
     with pytest.raises(ValueError, match="week 14"):
         bands.week(14)
+
+
+def test_blocks_of_customers_change_neither_the_expectation_nor_the_draws(monkeypatch):
+    # 60 customers (one weekly Thursday payer), 400 invoices, one with a pending promise: computed in one
+    # block and in blocks of a few customers and invoices, the forecast is the same to the cent.
+    rng = np.random.default_rng(3)
+    rows, preds = [], []
+    for i in range(400):
+        c = f"C{int(rng.integers(0, 60)):02d}"
+        rows.append(
+            (
+                f"I{i:03d}",
+                c,
+                AS_OF + dt.timedelta(days=int(rng.integers(-20, 40))),
+                int(rng.integers(1, 10**7)),
+            )
+        )
+        p10 = int(rng.integers(-5, 10))
+        preds.append((f"I{i:03d}", p10, p10 + 5, p10 + 20, 0.3, 0.8, 0.95, 1.0))
+    bal, pr = _balances(rows), _preds(preds)
+    promises = pd.DataFrame(
+        [
+            {
+                "promise_id": "P1",
+                "customer_id": rows[0][1],
+                "invoice_id": "I000",
+                "promised_pay_date": AS_OF + dt.timedelta(days=9),
+                "promised_minor": rows[0][3],
+                "keep_rate": 0.7,
+            }
+        ]
+    )
+    thursdays = pd.date_range("2025-09-04", "2026-03-05", freq="7D")
+    prof = cf.RunProfiles.from_payments(
+        pd.DataFrame({"customer_id": "C07", "payment_date": thursdays}), AS_OF
+    )
+
+    def run():
+        fc = cf.cash_forecast(bal, pr, promises, AS_OF, draws=64, profiles=prof)
+        return fc.daily
+
+    whole = run()
+    monkeypatch.setattr(cf, "KERNEL_BLOCK", 7)
+    monkeypatch.setattr(cf, "MC_BLOCK_INVOICES", 25)
+    monkeypatch.setattr(cf, "MC_BLOCK_CUSTOMERS", 4)
+    blocks = run()
+    pd.testing.assert_frame_equal(whole, blocks)
+    assert (whole["low_minor"] < whole["high_minor"]).any()  # the draws do spread
+
+
+def test_customer_blocks_bound_invoices_and_customers():
+    counts = np.array([3, 0, 5, 40, 1, 1, 1, 2])
+    blocks = cf._customer_blocks(counts, max_invoices=6, max_customers=3)
+    assert blocks == [(0, 2), (2, 3), (3, 4), (4, 7), (7, 8)]
+    assert [c for b in blocks for c in range(*b)] == list(range(len(counts)))
