@@ -1,10 +1,12 @@
 """triage/message_triage: every customer message read, with its intent and the quick action it asks for.
 
 Thin wrapper of ``ml.triage``: reads the raw ERP inbox (``erp_customer_messages``, latest version of
-each message received up to the as-of day) and the customer master, triages the messages the current
+each message received up to the as-of day, within the settings' ``triage_lookback_days``) and the customer master, triages the messages the current
 model has not read yet, and writes schema ``triage``, which the ``collections`` dbt stage reads
 (``stg_triage__message_triage`` → ``rpt_message_triage``).
 """
+
+import datetime as dt
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -38,7 +40,9 @@ def message_triage(
     model, trained_on = train_pipeline_model(openar.get().data_dir)
     with duckdb.get_connection() as con:
         as_of = resolve_as_of(con, config.as_of_date)
-        messages = messages_from_warehouse(con, as_of)
+        lookback = openar.get().triage_lookback_days
+        since = as_of - dt.timedelta(days=lookback) if lookback > 0 else None
+        messages = messages_from_warehouse(con, as_of, since)
         todo = messages[~messages["message_id"].isin(triaged_ids(con, model.version))]
         triaged = triage_messages(todo, model)
         endpoint = Endpoint.from_settings(openar.get())  # None unless OPENAR_LLM_BASE_URL is set
@@ -50,7 +54,8 @@ def message_triage(
             "as_of_date": as_of.isoformat(),
             "model_version": model.version,
             "trained_on": trained_on,
-            "messages_up_to_as_of": len(messages),
+            "messages_in_lookback": len(messages),
+            "lookback_days": lookback,
             "rows_written": rows,
             "needs_review": int(triaged["needs_review"].sum()) if rows else 0,
             "reply_drafts": int(triaged["reply_draft"].notna().sum()),

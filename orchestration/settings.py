@@ -110,6 +110,14 @@ class Settings:
         return int(os.environ.get("OPENAR_TRAINING_MAX_INVOICES") or 120_000)
 
     @property
+    def triage_lookback_days(self) -> int:
+        """Messages older than this many days on the run day are not triaged (``OPENAR_TRIAGE_LOOKBACK_DAYS``;
+        0: every message). A team that starts with two years of ERP history has answered its old
+        messages already: a quick action on them is noise in the collector's view, and reading them
+        was half the CPU of a first run at a million invoices (366,229 messages)."""
+        return int(os.environ.get("OPENAR_TRIAGE_LOOKBACK_DAYS") or 120)
+
+    @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster_home")
 

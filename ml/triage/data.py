@@ -75,11 +75,18 @@ def labelled_messages(world: Path) -> pd.DataFrame:
     return out.sort_values(["received_local", "message_id"]).reset_index(drop=True)
 
 
-def messages_from_warehouse(con, as_of=None) -> pd.DataFrame:
-    """Messages of the loaded ERP tables (latest version of each), up to ``as_of`` when given."""
+def messages_from_warehouse(con, as_of=None, since=None) -> pd.DataFrame:
+    """Messages of the loaded ERP tables (latest version of each), up to ``as_of`` when given, and
+    received after ``since`` when given."""
     # As known on the as-of day: extracts delivered by then, messages received by then.
-    where = "where _extract_date <= ? and cast(received_at as date) <= ?" if as_of is not None else ""
-    params = [as_of, as_of] if as_of is not None else []
+    conds, params = [], []
+    if as_of is not None:
+        conds.append("_extract_date <= ? and cast(received_at as date) <= ?")
+        params += [as_of, as_of]
+    if since is not None:
+        conds.append("cast(received_at as date) > ?")
+        params.append(since)
+    where = f"where {' and '.join(conds)}" if conds else ""
     msgs = con.execute(
         f"""
         select message_id, customer_id, cast(received_at as varchar) as received_at, from_address, subject, body

@@ -49,7 +49,8 @@ def data_dir(small_world_dir, tmp_path_factory) -> Path:
     return out
 
 
-def test_the_asset_triages_up_to_the_run_day_then_only_what_is_new(data_dir):
+def test_the_asset_triages_up_to_the_run_day_then_only_what_is_new(data_dir, monkeypatch):
+    monkeypatch.setenv("OPENAR_TRIAGE_LOOKBACK_DAYS", "0")  # every message (the lookback: next test)
     first = _written(_materialize(data_dir, EARLY))
     warehouse = settings_for(data_dir).warehouse_path
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -78,3 +79,27 @@ def test_the_asset_triages_up_to_the_run_day_then_only_what_is_new(data_dir):
 
     again = _written(_materialize(data_dir))
     assert again["rows_written"] == 0 and again["model_version"] == later["model_version"]
+
+
+def test_messages_older_than_the_lookback_are_not_triaged(small_world_dir, tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    for folder in ("landing", "ground_truth"):
+        shutil.copytree(small_world_dir / folder, data_dir / folder)
+    settings_for(data_dir).ensure_dirs()
+    monkeypatch.setenv("OPENAR_TRIAGE_LOOKBACK_DAYS", "30")
+    written = _written(_materialize(data_dir, EARLY))
+    with duckdb.connect(str(settings_for(data_dir).warehouse_path), read_only=True) as con:
+        window = con.execute(
+            """select count(distinct message_id) from raw.erp_customer_messages
+               where _extract_date <= ? and cast(received_at as date) <= ?
+                 and cast(received_at as date) > cast(? as date) - interval 30 day""",
+            [EARLY, EARLY, EARLY],
+        ).fetchone()[0]
+        older = con.execute(
+            "select count(*) from raw.erp_customer_messages where cast(received_at as date) <= cast(? as date) - interval 30 day",
+            [EARLY],
+        ).fetchone()[0]
+        first_day = con.execute("select min(received_date) from triage.message_triage").fetchone()[0]
+    assert written["lookback_days"] == 30 and written["rows_written"] == window > 0
+    assert older > window  # the world has older messages, and they were left alone
+    assert str(first_day) > "2026-05-31"
