@@ -1217,6 +1217,11 @@ def _per_day(fn, days: np.ndarray) -> np.ndarray:
     days = np.asarray(days, dtype="int64")
     if len(days) < 1000:
         return fn(days)
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo < len(days):
+        # every day of the span once, then a lookup: np.unique sorted the millions of values instead
+        # (3.5 of the 18 s of a million open invoices' event streams)
+        return fn(np.arange(lo, hi + 1, dtype="int64"))[days - lo]
     uniq, back = np.unique(days, return_inverse=True)
     return fn(uniq)[back.reshape(-1)]
 
