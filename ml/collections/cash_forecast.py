@@ -179,12 +179,15 @@ def cash_received(con, as_of: dt.date, horizon_days: int = HORIZON_DAYS) -> pd.D
 CASH_SHARE_LOOKBACK_DAYS = 150
 
 
-def cash_share_of_open(con, as_of: dt.date, lookback_days: int = CASH_SHARE_LOOKBACK_DAYS) -> float:
+def cash_share_of_open(
+    con, as_of: dt.date, lookback_days: int = CASH_SHARE_LOOKBACK_DAYS, open_now: pd.DataFrame | None = None
+) -> float:
     """Cash applied to the invoices open at ``as_of − lookback_days`` and settled by ``as_of``, over
-    their open balance then (1 without such invoices)."""
+    their open balance then (1 without such invoices). ``open_now``: ``open_balances(con, as_of)``
+    when the caller has it already."""
     then = as_of - dt.timedelta(days=lookback_days)
     before = open_balances(con, then)
-    still = set(open_balances(con, as_of)["invoice_id"])
+    still = set((open_balances(con, as_of) if open_now is None else open_now)["invoice_id"])
     settled = before[~before["invoice_id"].isin(still)]
     if settled.empty or settled["open_minor"].sum() <= 0:
         return 1.0
@@ -790,7 +793,8 @@ class NewBusiness:
         return cls(ids, currency, rate, pmf, seasonal, profile)
 
     @classmethod
-    def from_warehouse(cls, con, as_of: dt.date, **kw) -> NewBusiness:
+    def from_warehouse(cls, con, as_of: dt.date, balances: pd.DataFrame | None = None, **kw) -> NewBusiness:
+        """``balances``: ``open_balances(con, as_of)`` when the caller has it already (credit holds)."""
         lag_days = kw.get("lag_days", HORIZON_DAYS + 11)
         # the lag window, and the seasonal index's year-earlier run-rate window
         days = (
@@ -802,7 +806,7 @@ class NewBusiness:
         )
         invoices, receipts = invoicing_history(con, as_of, days)
         nb = cls.from_history(invoices, receipts, as_of, **kw)
-        return nb.with_credit_holds(open_balances(con, as_of), as_of)
+        return nb.with_credit_holds(open_balances(con, as_of) if balances is None else balances, as_of)
 
     def with_credit_holds(self, balances: pd.DataFrame, as_of: dt.date) -> NewBusiness:
         """Customers with an invoice more than ``CREDIT_HOLD_DAYS`` past due at ``as_of`` invoiced at
@@ -1159,15 +1163,16 @@ def cash_forecast_from_warehouse(
 ) -> CashForecast:
     """All receipts of the next 13 weeks (open AR + new business), bands calibrated (``BANDS``)."""
     kw.setdefault("bands", BANDS if include_new_business else None)
+    balances = open_balances(con, as_of)  # read once: the cash share and the credit holds use it too
     if "cash_share" not in kw:
-        kw["cash_share"] = cash_share_of_open(con, as_of)
+        kw["cash_share"] = cash_share_of_open(con, as_of, open_now=balances)
     return cash_forecast(
-        open_balances(con, as_of),
+        balances,
         predictions,
         open_promises(con, as_of),
         as_of,
         profiles=RunProfiles.from_warehouse(con, as_of),
-        new_business=NewBusiness.from_warehouse(con, as_of) if include_new_business else None,
+        new_business=NewBusiness.from_warehouse(con, as_of, balances) if include_new_business else None,
         **kw,
     )
 

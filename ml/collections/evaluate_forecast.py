@@ -162,7 +162,7 @@ def backtest_series(
         preds = predictions_for(T)
         bal, prom = open_balances(con, T), open_promises(con, T)
         profiles = RunProfiles.from_warehouse(con, T)
-        nb = NewBusiness.from_warehouse(con, T, **(new_business_kw or {}))
+        nb = NewBusiness.from_warehouse(con, T, bal, **(new_business_kw or {}))
         fc = cash_forecast(
             bal,
             preds,
@@ -172,7 +172,7 @@ def backtest_series(
             profiles=profiles,
             new_business=nb,
             bands=bands,
-            cash_share=cash_share_of_open(con, T),
+            cash_share=cash_share_of_open(con, T, open_now=bal),
         )
         due_off = (pd.to_datetime(bal["due_date"]) - pd.Timestamp(T)).dt.days.to_numpy()
         med, overall = customer_median_days_late(h, T)

@@ -231,18 +231,24 @@ def test_no_leakage_of_habit_amount_and_pay_run_features(synthetic, t):
     in its own currency and the pay-run shifts of the invoices open at t and issued the next day
     are the same on the history truncated at t as on the full history."""
     h, _, _ = synthetic
+    assert len(_rows_at(h, t)) > 20
+    assert_known_equals_full(h, t, NEW_FEATURES, probe="dl_mean_last5", later_days=10)
+
+
+def assert_known_equals_full(h, t: dt.date, features, *, probe: str, later_days: int) -> None:
+    """``features`` of the rows at ``t`` are the same on the history truncated at ``t`` as on the full
+    history (each with values on more than ten rows), and ``probe`` of the same rows looked at
+    ``later_days`` past the cut differs between them: the comparison sees leakage when there is some."""
     rows = _rows_at(h, t)
-    assert len(rows) > 20
-    on_full = build_features(h, rows)[list(NEW_FEATURES)]
-    on_known = build_features(truncate_history(h, t), rows)[list(NEW_FEATURES)]
+    on_full = build_features(h, rows)[list(features)]
+    on_known = build_features(truncate_history(h, t), rows)[list(features)]
     _assert_same(on_full, on_known)
-    for c in NEW_FEATURES:
+    for c in features:
         assert on_full[c].notna().sum() > 10, c
-    # ...and rows that look ten days past the cut do see more on the full history (the check can fail)
     later = rows.copy()
-    later["as_of"] = later["as_of"] + pd.Timedelta(days=10)
-    a = build_features(h, later)["dl_mean_last5"].fillna(-999)
-    b = build_features(truncate_history(h, t), later)["dl_mean_last5"].fillna(-999)
+    later["as_of"] = later["as_of"] + pd.Timedelta(days=later_days)
+    a = build_features(h, later)[probe].fillna(-999)
+    b = build_features(truncate_history(h, t), later)[probe].fillna(-999)
     assert not np.allclose(a, b)
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from ml.features import _month_end_run, build_features, issue_rows, to_days
-from ml.history import InvoiceHistory, normalize_history, truncate_history
-from tests.ml.test_features import _assert_same, _rows_at
+from ml.history import InvoiceHistory, normalize_history
+from tests.ml.test_features import assert_known_equals_full
 
 SHAPE_FEATURES = (
     "season_fit",
@@ -41,18 +41,8 @@ SHAPE_FEATURES = (
 @pytest.mark.parametrize("t", [dt.date(2023, 11, 20), dt.date(2024, 6, 3)])
 def test_no_leakage_of_history_shape_features(synthetic, t):
     h, _, _ = synthetic
-    rows = _rows_at(h, t)
-    on_full = build_features(h, rows)[list(SHAPE_FEATURES)]
-    on_known = build_features(truncate_history(h, t), rows)[list(SHAPE_FEATURES)]
-    _assert_same(on_full, on_known)
-    for c in SHAPE_FEATURES:
-        assert on_full[c].notna().sum() > 10, c
-    # the same rows looked at 30 days later see more settlements on the full history (the check can fail)
-    later = rows.copy()
-    later["as_of"] = later["as_of"] + pd.Timedelta(days=30)
-    a = build_features(h, later)["run_proj_weekly"].fillna(-999)
-    b = build_features(truncate_history(h, t), later)["run_proj_weekly"].fillna(-999)
-    assert not np.allclose(a, b)
+    # the probe: the same rows looked at 30 days later see more settlements on the full history
+    assert_known_equals_full(h, t, SHAPE_FEATURES, probe="run_proj_weekly", later_days=30)
 
 
 def _month_end_payer() -> pd.DataFrame:
