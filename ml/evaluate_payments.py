@@ -517,10 +517,15 @@ def _parser() -> argparse.ArgumentParser:
         prog="openar evaluate payments",
         description="Backtest openar's payment-date model on your own invoice history.",
     )
-    p.add_argument("--invoices", required=True, help="CSV of invoices (one row per invoice)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--invoices", help="CSV of invoices (one row per invoice)")
+    source.add_argument(
+        "--world",
+        help="instead of a CSV: a simulated world (openar simulate --out DIR), backtested against its "
+        "ground truth with the early warnings checked against its troubled customers",
+    )
     p.add_argument(
         "--map",
-        required=True,
         dest="mapping",
         help="customer=COL,invoice=COL,invoice_date=COL,due_date=COL,amount=COL,paid_date=COL[,...]",
     )
@@ -590,7 +595,12 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``openar evaluate payments``: 0 done, 2 unusable input, 1 other failure."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.world:
+        return _world(args)
+    if not args.mapping:
+        parser.error("--map is required with --invoices")
     try:
         out = run(args)
     except InvoiceFileError as e:
@@ -615,6 +625,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {w}")
     print(f"backtest origins: {', '.join(out['origins'])} ({out['info']['test_rows']:,} test invoices)\n")
     print(table)
+    return 0
+
+
+def _world(args: argparse.Namespace) -> int:
+    from ml.world_report import world_report
+
+    # with --json, stdout carries only the JSON document: the report's lines go to stderr
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
+    try:
+        out = world_report(Path(args.world), folds=args.folds, step_days=args.step_days, say=say)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
     return 0
 
 

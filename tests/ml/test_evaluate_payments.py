@@ -191,3 +191,31 @@ def test_ambiguous_slashes_follow_invoice_before_due(tmp_path):
     assert report.date_formats["invoice_date"] == report.date_formats["due_date"] == "%d/%m/%Y"
     assert h.invoices["invoice_date"].iloc[0] == pd.Timestamp("2025-01-02")
     assert any("fit both" in w for w in report.warnings)
+
+
+def test_a_simulated_world_is_evaluated_against_its_truth(small_world_dir, tmp_path):
+    """``openar evaluate payments --world``: the model against the baselines on the world's truth, and
+    the early warnings against the customers the simulator made deteriorate or default."""
+    from ml.world_report import world_report
+
+    lines: list[str] = []
+    out = world_report(
+        small_world_dir, warehouse=tmp_path / "wh.duckdb", folds=1, step_days=30, say=lines.append
+    )
+    assert set(out["metrics"]) == {"model", "baseline_due_date", "baseline_customer_median"}
+    model, median = out["metrics"]["model"], out["metrics"]["baseline_customer_median"]
+    assert model["n"] == median["n"] > 50
+    assert 0 < model["mae"] < out["metrics"]["baseline_due_date"]["mae"]
+    assert 0.5 <= model["p10_p90_coverage"] <= 1.0
+    assert "other_customers" in out["early_warnings"]
+    assert any("Rolling-origin backtest" in line for line in lines)
+    json.dumps(out)  # the --json document
+
+
+def test_world_option_errors(tmp_path, capsys):
+    assert main(["--world", str(tmp_path)]) == 2
+    assert "not a simulated world" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--invoices", str(tmp_path / "x.csv")])  # --map is needed with a CSV
+    with pytest.raises(SystemExit):
+        main(["--invoices", "x.csv", "--world", str(tmp_path), "--map", "customer=a"])
