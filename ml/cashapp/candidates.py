@@ -32,7 +32,10 @@ the payment are pruned first, sets have at most ``max_set_size`` items, and a de
 amounts sorted high to low stops after ``max_nodes`` steps or ``max_solutions`` exact sets. Pruning:
 a branch stops when even adding every remaining item cannot reach the target, or the next item
 overshoots it. The cost per payment is therefore at most ``max_nodes`` steps whatever the size of the
-account; ``bench.py`` measures the time against the number of open items.
+account; ``bench.py`` measures the time against the number of open items. When nothing explains the
+amount after it, every set of the ``WIDE_ITEMS`` items due nearest that date summing to the amount is
+found by meet in the middle (:func:`subset_sum_all`, fixed cost whatever the amounts), and the sets
+due nearest it are proposed.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ import datetime as dt
 import heapq
 from dataclasses import dataclass, field
 from operator import attrgetter
+
+import numpy as np
 
 from ingestion.normalized import RemittanceLine
 from ml.cashapp.book import OpenItem, OpenItemBook
@@ -78,6 +83,16 @@ MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
 WINDOW_SPAN = 100  # due-ordered items searched for windows on either side of the habitual due date
 PARTIAL_ITEMS = 8  # open items proposed for an unexplained partial payment
 PAIR_ITEMS = 5  # open items paired as "one in full, part of another"
+# The exhaustive search (meet in the middle, :func:`subset_sum_all`) over the open items due nearest
+# when the payer usually pays, for a payment nothing else explained: 2 x 2^11 partial sums, 0.2 ms.
+# The bounded depth-first search walks amounts high to low and runs out of steps before it reaches
+# sets of four to eight mid-sized invoices among fifty open ones. Measured on dev worlds (not the
+# bench's default world): seed 44, recall@3 of suggestions 51.6 -> 64.5 % and auto-match 98.39 ->
+# 98.66 %; seed 43, 73.2 -> 75.0 % and 98.34 -> 98.30 %. 20, 22 or 24 items, 2 to 4 sets kept:
+# within one payment of each other.
+WIDE_ITEMS = 22
+WIDE_KEEP = 3  # the sets kept, those whose items are due nearest the habitual date first
+WIDE_MAX_SOLUTIONS = 400  # more exact sets than this: the amount says nothing; stop collecting
 
 # IBAN country → the currency an account there is held in; for spotting cross-currency senders.
 _IBAN_CURRENCY = {
@@ -340,6 +355,36 @@ def subset_sum(values: list[int], lo: int, hi: int, max_size: int, max_nodes: in
             if size < max_size and i + 1 < n and t + suffix[i + 1] >= lo:
                 stack.append((i + 1, t, c))
     return out, nodes
+
+
+def subset_sum_all(values: list[int], target: int, max_solutions: int) -> list[tuple[int, ...]]:
+    """Every index set (size 2 or more) of ``values`` summing to ``target`` exactly, by meet in the
+    middle: all 2^(n/2) sums of each half (numpy; the position of a sum in its array is the bit mask
+    of the items in it), the second half sorted, one search for ``target`` less each sum of the first.
+    At most ``max_solutions``, in the order of the first half's masks."""
+    n = len(values)
+    h = n // 2
+    a = np.zeros(1, dtype=np.int64)
+    for v in values[:h]:
+        a = np.concatenate((a, a + v))
+    b = np.zeros(1, dtype=np.int64)
+    for v in values[h:]:
+        b = np.concatenate((b, b + v))
+    order = np.argsort(b, kind="stable")
+    bs = b[order]
+    want = target - a
+    lo = np.searchsorted(bs, want, side="left")
+    hi = np.searchsorted(bs, want, side="right")
+    out: list[tuple[int, ...]] = []
+    for ma in np.flatnonzero(hi > lo).tolist():
+        for k in range(int(lo[ma]), int(hi[ma])):
+            m = ma | int(order[k]) << h
+            if m & (m - 1) == 0:
+                continue  # a single item (or none): not a set
+            out.append(tuple(i for i in range(n) if m >> i & 1))
+            if len(out) >= max_solutions:
+                return out
+    return out
 
 
 # -- generation -----------------------------------------------------------------------------------------
@@ -712,6 +757,8 @@ class Generator:
             if not explained:
                 self._windows(ctx, f, items, add)
                 self._oldest_runs(ctx, f, items, add, short=False)
+                if not exact_found and not any(c.group == "explained" for c in out):
+                    self._subsets_wide(ctx, f, items, add)
             self._partials(ctx, f, items, add, cheap=explained)
             add(
                 Candidate(
@@ -1324,6 +1371,43 @@ class Generator:
                         add,
                     )
                 break
+
+    def _subsets_wide(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+        """Every set of the ``WIDE_ITEMS`` open items due nearest when the payer usually pays that sums
+        to the amount (:func:`subset_sum_all`), for a payment nothing else explained; the sets whose
+        items are due nearest that date are kept (a payment run settles what falls due around it)."""
+        p = ctx.payment
+        fits = [it for it in items if it.open_cents <= p.amount]
+        if len(fits) < 3:
+            return
+        pool = self._nearest(fits, p, f.customer_id, WIDE_ITEMS)
+        sols = subset_sum_all([it.open_cents for it in pool], p.amount, WIDE_MAX_SOLUTIONS)
+        ctx.nodes += 1 << (len(pool) // 2 + 1)
+        if not sols:
+            return
+        target = p.date - self.know.habit(f.customer_id).vector()[6]
+
+        def spread(s: tuple[int, ...]) -> tuple:
+            far = [abs(pool[i].due_date - target) for i in s]
+            return (max(far), sum(far), len(s))
+
+        sols.sort(key=spread)
+        for s in sols[:WIDE_KEEP]:
+            run = sorted((pool[i] for i in s), key=lambda it: (it.due_date, it.item_id))
+            add(
+                Candidate(
+                    "subset_sum",
+                    run[0].customer_id,
+                    f.family,
+                    [Alloc(it, it.open_cents) for it in run],
+                    0,
+                    [
+                        f"{len(run)} open items due {_d(run[0].due_date)} to {_d(run[-1].due_date)} sum to the "
+                        f"amount ({len(sols)}{'+' if len(sols) >= WIDE_MAX_SOLUTIONS else ''} such set(s) among "
+                        f"the {len(pool)} due nearest when the payer usually pays; the nearest kept)"
+                    ],
+                )
+            )
 
     def _windows(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
         """Runs of consecutive open items in due-date order summing to the amount: "everything due
