@@ -538,6 +538,10 @@ _BASE_FEATURES = _CUSTOMER_FEATURES + (
     "run_miss_semi",
     "run_proj_weekly",
     "run_miss_weekly",
+    "cohort_vs_median",
+    "cohort_open0_share",
+    "cohort_open30_share",
+    "cohort_open60_share",
 )
 # Customer-level values the risk module reads besides the model's features.
 RISK_COLUMNS = (
@@ -572,6 +576,15 @@ BASELINE_DAYS = 365  # the customer's own past: the year before the recent windo
 # crunch or a forgotten pile shows there before it shows in the absolute aging (a 40-days-late payer
 # is "30+ overdue" every day).
 STUCK_DAYS = 7
+# The lateness of the invoices that fell due lately, read by due date rather than by payment date:
+# the settlements known at a day are the invoices paid by then, so when a customer slides they are
+# its early payers and its habit lags the slide by months. Of the invoices due in a window of
+# COHORT_WINDOW days ending d + 1 days ago, the share still unpaid d days past due, for each lag d.
+# (Lags and window not tuned. On a world simulated with seed 11, test origins 2026-03-21 to 09-20:
+# MAE 10.33 -> 10.23 with these features; 10.06 -> 9.92 beside the trend start and the imputed
+# censored labels of payment_model.py.)
+COHORT_LAGS = (0, 7, 14, 21, 30, 45, 60, 90)
+COHORT_WINDOW = 60
 RUN_WINDOW = 12  # settlements that vote on the customer's intended delay under each run calendar
 DOM_BUCKETS = 6
 SIZE_BUCKETS = 64  # doubling buckets of an invoice's document amount (in major units)
@@ -720,6 +733,7 @@ class FeatureContext:
         # What is open and overdue: built on first use (see ``_open_state``).
         self.h_closed_known, self.h_amount = h_closed_known, h_amount
         self._open_streams: dict | None = None
+        self._by_due: Stream | None = None  # built on first use (``_cohort_lateness``)
 
         self.h_dispute_day = to_days(inv["dispute_date"])
         self.disputes = Stream(
@@ -845,6 +859,39 @@ class FeatureContext:
     # those days directly, one pass per day. Many days (training, backtests, alert timelines): event
     # streams, one sort for all days. Both give the same numbers (tests/ml/test_features.py).
     DIRECT_DAYS = 4
+
+    @property
+    def by_due(self) -> Stream:
+        """Invoices by due date, each with whether it was still unpaid d days past it (``COHORT_LAGS``):
+        known d + 1 days after the due date, whether or not it has been paid since."""
+        if self._by_due is None:
+            closed, due = self.h_closed_known, self.h_due_day
+            self._by_due = Stream(
+                self.h_cust, due, {f"open{d}": (closed > due + d).astype("int64") for d in COHORT_LAGS}
+            )
+        return self._by_due
+
+    def cohort_counts(self, qc: np.ndarray, qt: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(invoices due in the ``COHORT_WINDOW`` days to ``qt - d - 1``, those of them unpaid d days
+        past due) per query. Few distinct days (scoring): counted directly, as ``_open_state``."""
+        days = np.unique(qt)
+        if len(days) > self.DIRECT_DAYS:
+            end = qt - d - 1
+            return self.by_due.window("n", qc, end, COHORT_WINDOW), self.by_due.window(
+                f"open{d}", qc, end, COHORT_WINDOW
+            )
+        size = int(max(self.h_cust.max(initial=-1), qc.max(initial=-1))) + 1
+        n = np.zeros(len(qc), dtype="int64")
+        unpaid = np.zeros(len(qc), dtype="int64")
+        for t in days:
+            sel = qt == t
+            end = t - d - 1
+            m = (self.h_due_day <= end) & (self.h_due_day > end - COHORT_WINDOW)
+            k = self.h_cust[m]
+            n[sel] = np.bincount(k, minlength=size)[qc[sel]]
+            late = self.h_closed_known[m] > self.h_due_day[m] + d
+            unpaid[sel] = np.bincount(k[late], minlength=size)[qc[sel]]
+        return n, unpaid
 
     def _open_state(self, qkeys: np.ndarray, qt: np.ndarray, family: bool = False) -> dict[str, np.ndarray]:
         keys = self.h_fam if family else self.h_cust
@@ -1339,10 +1386,22 @@ def _history_shape_features(
     for name, v in proj.items():
         out[name] = v
 
+    est, shares = _cohort_lateness(ctx, u_cust, u_t)
+    out["cohort_vs_median"] = est[back]
+    for d in (0, 30, 60):
+        out[f"cohort_open{d}_share"] = shares[d][back]
+
     # Levels as differences from the customer's overall habit: the quantile models start from the
     # median days late and learn corrections to it, and a tree splits on a difference in one go.
     med, mean = out["dl_median"].to_numpy(), out["dl_mean"].to_numpy()
-    for c in ("trend_at_due", "harmonic_at_due", "run_proj_month_end", "run_proj_semi", "run_proj_weekly"):
+    for c in (
+        "trend_at_due",
+        "harmonic_at_due",
+        "run_proj_month_end",
+        "run_proj_semi",
+        "run_proj_weekly",
+        "cohort_vs_median",
+    ):
         out[c] = out[c].to_numpy() - med
     for c in ("size_dl_mean", "due_dom_dl_mean", "due_wd_dl_mean"):
         out[c] = out[c].to_numpy() - mean
@@ -1350,6 +1409,37 @@ def _history_shape_features(
     out["last10_vs_median"] = out["dl_median_last10"].to_numpy() - med
     cur = rows["currency"] if "currency" in rows else pd.Series(np.nan, index=rows.index)
     out["currency_code"] = cur.map(CURRENCY_CODES).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _cohort_lateness(ctx, qc: np.ndarray, qt: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """(median days late of the invoices due lately, read off the shares still unpaid at each lag;
+    those shares by lag) at the end of day ``qt``. Each share is over a cohort that has had its d
+    days in full, so unpaid invoices count (as later than d) instead of dropping out."""
+    lags = np.asarray(COHORT_LAGS, dtype="float64")
+    S = np.full((len(qc), len(lags)), np.nan)
+    for j, d in enumerate(COHORT_LAGS):
+        n, unpaid = ctx.cohort_counts(qc, qt, d)
+        share = _div(unpaid, n)
+        share[n < 2] = np.nan
+        S[:, j] = share
+    # later lags read older cohorts: the survival curve is made non-increasing before it is read
+    mono = np.fmin.accumulate(S, axis=1)
+    below = mono <= 0.5
+    j = below.argmax(axis=1)
+    prev = mono[np.arange(len(qc)), np.maximum(j - 1, 0)]
+    cur = mono[np.arange(len(qc)), j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip((prev - 0.5) / (prev - cur), 0.0, 1.0)
+    est = np.where(
+        j > 0,
+        lags[np.maximum(j - 1, 0)] + np.nan_to_num(frac, nan=1.0) * (lags[j] - lags[np.maximum(j - 1, 0)]),
+        lags[0],
+    )
+    # never down to half: later than the last lag read (a lower bound, as a censored value is)
+    known = ~np.isnan(S)
+    last_known = np.where(known.any(axis=1), lags[len(lags) - 1 - known[:, ::-1].argmax(axis=1)], np.nan)
+    est = np.where(below.any(axis=1), est, last_known)
+    return est, {d: S[:, i] for i, d in enumerate(COHORT_LAGS)}
 
 
 def _take_last(values: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -10,7 +10,13 @@ import pytest
 
 from ml.features import build_features, issue_rows
 from ml.history import truncate_history
-from ml.payment_model import PROBABILITY_COLUMNS, PaymentModel, fit_payment_model, labels_known_at
+from ml.payment_model import (
+    PROBABILITY_COLUMNS,
+    PaymentModel,
+    fit_payment_model,
+    impute_censored_labels,
+    labels_known_at,
+)
 from tests.ml.helpers import FAST, synthetic_history
 
 T = dt.date(2024, 6, 30)
@@ -122,3 +128,38 @@ def test_interval_bounds_and_classifier_are_the_cheap_boosters(fitted):
     assert trees["q10"] == trees["q90"] == round(FAST.num_boost_round / 3)
     assert trees["q50"] == round(FAST.num_boost_round * 4 / 3)
     assert trees["buckets"] == FAST.classifier_rounds * 5
+
+
+def test_censored_labels_become_the_median_outcome_of_invoices_as_late():
+    """Resolved invoices (due 120+ days before the cut) paid 0, 10, ..., 120 days late, five of each;
+    a censored label of 45 (still open 45 days past due) becomes the median of the forty at 50 to
+    120: 90 (the upper median of an even count). Recent invoices (due less than 120 days before)
+    are not a reference: the ones resolved among them are the early payers."""
+    t = 1000
+    y = np.array([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120] * 5 + [5.0, 45.0, 119.0])
+    due = np.array([t - 200] * 65 + [t - 60, t - 60, t - 130])
+    ok = np.ones(len(y), dtype=bool)
+    censored = np.zeros(len(y), dtype=bool)
+    censored[-2:] = True  # the 45 and the 119 are lower bounds
+    out = impute_censored_labels(y, ok, censored, due, t)
+    assert out[-2] == 90
+    assert out[-1] == 120
+    assert out[-3] == 5 and np.array_equal(out[:65], y[:65])  # exact labels untouched
+    # too few resolved invoices to impute from: the lower bounds stay
+    few = impute_censored_labels(y[-10:], ok[-10:], censored[-10:], due[-10:], t)
+    assert np.array_equal(few, y[-10:])
+
+
+def test_a_model_saved_before_the_trend_start_loads_without_it(fitted, tmp_path):
+    """A model saved before ``trend_share_in_start`` / ``impute_censored`` existed was trained from the
+    median alone: loaded now it must keep predicting from the median alone."""
+    model, X, _ = fitted
+    path = model.save(tmp_path / "old")
+    spec = json.loads((path / "model.json").read_text())
+    for k in ("trend_share_in_start", "impute_censored"):
+        spec["config"].pop(k)
+    (path / "model.json").write_text(json.dumps(spec))
+    old = PaymentModel.load(path)
+    assert old.config.trend_share_in_start == 0.0 and not old.config.impute_censored
+    assert np.allclose(old._base(X), X["dl_median"].fillna(model.meta["base_fallback"]))
+    assert model.config.trend_share_in_start > 0  # the new default does move the start
