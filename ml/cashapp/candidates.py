@@ -1327,13 +1327,10 @@ class Generator:
         ctx.nodes += n
         for s in sols:
             add(
-                Candidate(
-                    "subset_sum",
-                    pool[s[0]].customer_id,
+                _paid_in_full(
+                    [pool[i] for i in s],
                     f.family,
-                    [Alloc(pool[i], pool[i].open_cents) for i in s],
-                    0,
-                    [f"{len(s)} open items sum to the amount: " + ", ".join(pool[i].item_id for i in s[:8])],
+                    f"{len(s)} open items sum to the amount: " + ", ".join(pool[i].item_id for i in s[:8]),
                 )
             )
         discs = [_discount(it, p.date, rules) for it in pool]
@@ -1395,17 +1392,12 @@ class Generator:
         for s in sols[:WIDE_KEEP]:
             run = sorted((pool[i] for i in s), key=lambda it: (it.due_date, it.item_id))
             add(
-                Candidate(
-                    "subset_sum",
-                    run[0].customer_id,
+                _paid_in_full(
+                    run,
                     f.family,
-                    [Alloc(it, it.open_cents) for it in run],
-                    0,
-                    [
-                        f"{len(run)} open items due {_d(run[0].due_date)} to {_d(run[-1].due_date)} sum to the "
-                        f"amount ({len(sols)}{'+' if len(sols) >= WIDE_MAX_SOLUTIONS else ''} such set(s) among "
-                        f"the {len(pool)} due nearest when the payer usually pays; the nearest kept)"
-                    ],
+                    f"{len(run)} open items due {_d(run[0].due_date)} to {_d(run[-1].due_date)} sum to the "
+                    f"amount ({len(sols)}{'+' if len(sols) >= WIDE_MAX_SOLUTIONS else ''} such set(s) among "
+                    f"the {len(pool)} due nearest when the payer usually pays; the nearest kept)",
                 )
             )
 
@@ -1438,13 +1430,10 @@ class Generator:
                 if s == p.amount and j > i:
                     run = pool[i : j + 1]
                     add(
-                        Candidate(
-                            "subset_sum",
-                            run[0].customer_id,
+                        _paid_in_full(
+                            run,
                             f.family,
-                            [Alloc(it, it.open_cents) for it in run],
-                            0,
-                            [f"all {len(run)} {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}"],
+                            f"all {len(run)} {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}",
                         )
                     )
                     found += 1
@@ -1491,16 +1480,11 @@ class Generator:
                     held += 1
                     run = [x for i, x in enumerate(pool[: j + 1]) if i != k]
                     add(
-                        Candidate(
-                            "subset_sum",
-                            run[0].customer_id,
+                        _paid_in_full(
+                            run,
                             f.family,
-                            [Alloc(x, x.open_cents) for x in run],
-                            0,
-                            [
-                                f"all {len(run)} oldest {label} due {_d(run[0].due_date)} to "
-                                f"{_d(run[-1].due_date)} but {pool[k].item_id} ({_m(pool[k].open_cents)})"
-                            ],
+                            f"all {len(run)} oldest {label} due {_d(run[0].due_date)} to "
+                            f"{_d(run[-1].due_date)} but {pool[k].item_id} ({_m(pool[k].open_cents)})",
                         )
                     )
                 if short_done and (net_done or not any(disc)) and (short or excess > biggest):
@@ -1595,6 +1579,13 @@ class Generator:
                 ["every open item paid; the rest is more than is owed"],
                 add,
             )
+
+
+def _paid_in_full(items: list[OpenItem], family: str, why: str) -> Candidate:
+    """A set of open items settled in full by the payment ("subset_sum"), with the evidence ``why``."""
+    return Candidate(
+        "subset_sum", items[0].customer_id, family, [Alloc(it, it.open_cents) for it in items], 0, [why]
+    )
 
 
 def _d(ordinal: int) -> str:
