@@ -469,52 +469,9 @@ _CUSTOMER_FEATURES = (
     "family_od30_count",
     "segment",
 )
-_BASE_FEATURES = _CUSTOMER_FEATURES + (
-    # invoice
-    "trend_extrapolated",
-    "vs_min_split_log2",
-    "vs_max_full_log2",
-    "vs_min_early_log2",
-    "vs_max_late_log2",
-    "usual_day",
-    "usual_to_month_end",
-    "usual_to_15th",
-    "usual_to_pay_weekday",
-    "run_shift_weekly",
-    "run_shift_semi",
-    "run_shift_month_end",
-    "amount_effect",
-    "season_excess",
-    "due_to_run_days",
-    "amount_log",
-    "amount_ratio_log2",
-    "amount_vs_usual_log2",
-    "terms_days",
-    "discount_pct",
-    "inv_weekday",
-    "inv_month_end",
-    "due_weekday",
-    "due_day",
-    "due_month",
-    "due_days_to_month_end",
-    "due_quarter_end",
-    "age_days",
-    "days_to_due",
-    "disputed",
-    "days_since_dispute",
-    "deduction",
-    "partially_paid",
-    "promise_days",
-    "promises_on_invoice",
-    "broken_on_invoice",
-    "contacts_on_invoice",
-    # calendar
-    "bdays_to_due",
-    "due_is_business_day",
-    "due_next_bday_offset",
-    "holidays_after_due",
-    "terms_code",
-    # what the customer's own past says about this due date and this size of invoice
+# What the customer's own past says about this due date and this size of invoice (each read as of the
+# row's day, like every feature).
+HISTORY_SHAPE_FEATURES = (
     "season_fit",
     "season_amp",
     "harmonic_at_due",
@@ -542,6 +499,57 @@ _BASE_FEATURES = _CUSTOMER_FEATURES + (
     "cohort_open0_share",
     "cohort_open30_share",
     "cohort_open60_share",
+)
+
+_BASE_FEATURES = (
+    _CUSTOMER_FEATURES
+    + (
+        # invoice
+        "trend_extrapolated",
+        "vs_min_split_log2",
+        "vs_max_full_log2",
+        "vs_min_early_log2",
+        "vs_max_late_log2",
+        "usual_day",
+        "usual_to_month_end",
+        "usual_to_15th",
+        "usual_to_pay_weekday",
+        "run_shift_weekly",
+        "run_shift_semi",
+        "run_shift_month_end",
+        "amount_effect",
+        "season_excess",
+        "due_to_run_days",
+        "amount_log",
+        "amount_ratio_log2",
+        "amount_vs_usual_log2",
+        "terms_days",
+        "discount_pct",
+        "inv_weekday",
+        "inv_month_end",
+        "due_weekday",
+        "due_day",
+        "due_month",
+        "due_days_to_month_end",
+        "due_quarter_end",
+        "age_days",
+        "days_to_due",
+        "disputed",
+        "days_since_dispute",
+        "deduction",
+        "partially_paid",
+        "promise_days",
+        "promises_on_invoice",
+        "broken_on_invoice",
+        "contacts_on_invoice",
+        # calendar
+        "bdays_to_due",
+        "due_is_business_day",
+        "due_next_bday_offset",
+        "holidays_after_due",
+        "terms_code",
+    )
+    + HISTORY_SHAPE_FEATURES
 )
 # Customer-level values the risk module reads besides the model's features.
 RISK_COLUMNS = (

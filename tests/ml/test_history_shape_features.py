@@ -9,37 +9,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.features import COHORT_LAGS, FeatureContext, _month_end_run, build_features, issue_rows, to_days
+from ml.features import (
+    COHORT_LAGS,
+    HISTORY_SHAPE_FEATURES,
+    FeatureContext,
+    _month_end_run,
+    build_features,
+    issue_rows,
+    to_days,
+)
 from ml.history import InvoiceHistory, normalize_history
 from tests.ml.test_features import assert_known_equals_full
 
-SHAPE_FEATURES = (
-    "season_fit",
-    "season_amp",
-    "harmonic_at_due",
-    "trend_at_due",
-    "size_dl_mean",
-    "size_n",
-    "size_split_share",
-    "size_disc_share",
-    "discount_take_share_90",
-    "partial_share_120",
-    "usual_calendar_window",
-    "due_dom_dl_mean",
-    "due_wd_dl_mean",
-    "recent_vs_median",
-    "last10_vs_median",
-    "run_proj_month_end",
-    "run_miss_month_end",
-    "run_proj_semi",
-    "run_miss_semi",
-    "run_proj_weekly",
-    "run_miss_weekly",
-    "cohort_vs_median",
-    "cohort_open0_share",
-    "cohort_open30_share",
-    "cohort_open60_share",
-)
+# every feature of the block but two: the invoice's currency is not read off the history, and the
+# synthetic history has no invoice paid in instalments, so the gap between instalments is never known
+# there (the check needs values to compare)
+SHAPE_FEATURES = tuple(f for f in HISTORY_SHAPE_FEATURES if f not in ("split_gap_mean", "currency_code"))
 
 
 @pytest.mark.parametrize("t", [dt.date(2023, 11, 20), dt.date(2024, 6, 3)])
