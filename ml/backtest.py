@@ -81,6 +81,19 @@ class BacktestResult:
     def primary(self) -> dict:
         return self.metrics.loc["model"].to_dict()
 
+    def metrics_json(self) -> dict:
+        """Both metric tables as plain JSON (method -> metric -> value, None where undefined)."""
+
+        def records(frame: pd.DataFrame | None) -> dict | None:
+            if frame is None:
+                return None
+            return {
+                m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+                for m, row in frame.iterrows()
+            }
+
+        return {"metrics": records(self.metrics), "rescoring_metrics": records(self.open_metrics)}
+
 
 def outcomes_from_history(h: InvoiceHistory) -> pd.DataFrame:
     """Clipped days late of each invoice whose outcome is settled at the history's last date."""

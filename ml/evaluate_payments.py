@@ -579,16 +579,7 @@ def run(args: argparse.Namespace) -> dict:
         "warnings": report.warnings,
         "origins": [o.isoformat() for o in result.origins],
         "info": result.info,
-        "metrics": {
-            m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-            for m, row in result.metrics.iterrows()
-        },
-        "rescoring_metrics": None
-        if result.open_metrics is None
-        else {
-            m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-            for m, row in result.open_metrics.iterrows()
-        },
+        **result.metrics_json(),
         "_table": result.table(),
     }
 

@@ -20,12 +20,6 @@ from pathlib import Path
 import pandas as pd
 
 
-def _records(frame: pd.DataFrame | None) -> dict | None:
-    if frame is None:
-        return None
-    return {m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()} for m, row in frame.iterrows()}
-
-
 def world_report(
     world: Path,
     *,
@@ -128,8 +122,7 @@ def world_report(
         "as_of": as_of.isoformat(),
         "origins": [o.isoformat() for o in result.origins],
         "info": result.info,
-        "metrics": _records(result.metrics),
-        "rescoring_metrics": _records(result.open_metrics),
+        **result.metrics_json(),
         "early_warnings": warnings,
         "lead_times": json.loads(lead.to_json(orient="records", date_format="iso")),
         "timings": timings,
