@@ -287,6 +287,11 @@ class _Positions:
     def __len__(self) -> int:
         return len(self.array)
 
+    def __deepcopy__(self, memo) -> _Positions:
+        # pandas deep-copies attrs on every derived frame (each column lookup); the positions are
+        # never written to, so sharing them saves copying an array per lookup.
+        return self
+
 
 def issue_rows(h: InvoiceHistory, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
     """One row per invoice issued in [start, end], as known the day before it was issued."""

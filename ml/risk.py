@@ -400,9 +400,14 @@ def credit_reviews(risk: pd.DataFrame) -> pd.DataFrame:
     days_to_pay = np.where(np.isnan(dtp), terms + np.nan_to_num(exp_days, nan=0.0), dtp)
     days_to_pay = np.maximum(days_to_pay, 30.0)
     current = cf["credit_limit"].to_numpy(dtype="float64")
+    credit_use = cf["credit_use"].to_numpy(dtype="float64")
+    # Columns taken out once: every column lookup on ``risk`` deep-copies its attrs (the customer
+    # state), which inside this loop cost 15 s at 15,000 customers.
+    tiers = risk["tier"].tolist()
+    all_reasons = risk["reasons"].tolist()
     rows = []
     for i in range(len(risk)):
-        tier = risk["tier"].iat[i]
+        tier = tiers[i]
         # Steady-state balance: a month of billing stays open for (days to pay / 30) months.
         need = Decimal(str(round(billed[i] / 12.0 * days_to_pay[i] / 30.0, 2)))
         rec_minor = (
@@ -410,7 +415,7 @@ def credit_reviews(risk: pd.DataFrame) -> pd.DataFrame:
             * _LIMIT_STEP_MINOR
         )
         cur_minor = None if np.isnan(current[i]) else int(round(current[i] * 100))
-        reasons = json.loads(risk["reasons"].iat[i])
+        reasons = json.loads(all_reasons[i])
         if tier == "critical":
             category = "hold"
             if cur_minor is not None:
@@ -428,12 +433,12 @@ def credit_reviews(risk: pd.DataFrame) -> pd.DataFrame:
             tier == "normal"
             and cur_minor is not None
             and rec_minor > cur_minor * 1.1
-            and cf["credit_use"].iat[i] >= 0.6
+            and credit_use[i] >= 0.6
         ):
             category = "increase"
             reasons.insert(
                 0,
-                f"pays as usual and uses {cf['credit_use'].iat[i]:.0%} of its limit; its billing "
+                f"pays as usual and uses {credit_use[i]:.0%} of its limit; its billing "
                 f"needs about {rec_minor / 100:,.0f}",
             )
         else:
