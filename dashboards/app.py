@@ -31,7 +31,12 @@ def main() -> None:
                 url_path="cash-application",
             ),
             st.Page(collector.render, title=collector.TITLE, icon=":material/call:", url_path="collector"),
-            st.Page(manager.render, title=manager.TITLE, icon=":material/query_stats:", url_path="collections-manager"),
+            st.Page(
+                manager.render,
+                title=manager.TITLE,
+                icon=":material/query_stats:",
+                url_path="collections-manager",
+            ),
         ],
         "Data": [
             st.Page(

@@ -285,6 +285,55 @@ def test_reminder_draft_lists_the_overdue_invoices(strategy):
     assert r["email_body"].rstrip().endswith("Maria Gonzalez")
 
 
+def test_statement_lists_the_whole_account_and_invoices_in_due_order(strategy):
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "customer_name": ["C1 Ltd", "C2 Ltd"],
+            "segment": ["small_business", "mid_market"],
+            "collector_id": ["COL1", "COL1"],
+            "contact_email": ["ap@c1.example", "ap@c2.example"],
+            "currency": ["USD", "USD"],
+        }
+    )
+    wl = build_worklist(
+        inputs(
+            [
+                ("I9", "C1", 20, 300_00),
+                ("I2", "C1", 25, 50_00),
+                ("I1", "C1", 25, 25_00),
+                ("I5", "C1", -10, 1_000_00),  # not yet due: on the statement, not in the overdue list
+                ("J1", "C2", 6, 10_00),
+            ],
+            customers=cust,
+        ),
+        strategy,
+        AS_OF,
+    )
+    r = row(wl, "C1")
+    assert r["action"] == "statement"
+    assert r["overdue_invoices"] == "I1 I2 I9"  # due date, then invoice number
+    body = r["email_body"]
+    assert [body.index(i) for i in ("I1 ", "I2 ", "I9 ", "I5 ")] == sorted(
+        body.index(i) for i in ("I1 ", "I2 ", "I9 ", "I5 ")
+    )
+    assert "1,000.00" in body and "J1" not in body
+    firm = build_worklist(
+        inputs(
+            [("I9", "C1", 20, 300_00), ("I5", "C1", -10, 1_000_00)],
+            customers=cust.iloc[:1],
+            tiers=pd.DataFrame({"customer_id": ["C1"], "tier": ["critical"]}),
+        ),
+        strategy,
+        AS_OF,
+    )
+    # the firm statement's total is what is overdue, though it lists every open item
+    assert row(firm, "C1")["tone"] == "firm"
+    assert "USD 300.00 overdue" in row(firm, "C1")["email_subject"]
+    assert "1,000.00" in row(firm, "C1")["email_body"]
+    assert row(wl, "C2")["email_body"].count("J1") == 1 and "I5" not in row(wl, "C2")["email_body"]
+
+
 def test_best_weekday_from_answer_rates(strategy):
     # called on Mondays and Thursdays; answers only on Thursdays
     acts = []
