@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.config import as_of_run_config
 from assets.erp import raw_erp_extracts
-from assets.ledger import dbt_build_args
+from assets.ledger import dbt_build_args, share_parse_cache
 from orchestration.resources import OpenARSettings
 from orchestration.sensors import landing_fingerprint
 from tests.conftest import settings_for
@@ -139,3 +139,14 @@ def test_landing_fingerprint_changes_when_a_file_arrives(tmp_path: Path):
     (tmp_path / "erp").mkdir()
     (tmp_path / "erp" / "x.csv").write_text("a")
     assert landing_fingerprint(tmp_path) != before
+
+
+def test_share_parse_cache_replaces_the_projects_cache(tmp_path: Path):
+    invocation, project = tmp_path / "target" / "openar_dbt_models-abc", tmp_path / "target"
+    assert share_parse_cache(invocation, project) is False  # the stage wrote none: nothing handed on
+    invocation.mkdir(parents=True)
+    (project / "partial_parse.msgpack").write_bytes(b"old")
+    (invocation / "partial_parse.msgpack").write_bytes(b"new")
+    assert share_parse_cache(invocation, project) is True
+    assert (project / "partial_parse.msgpack").read_bytes() == b"new"
+    assert [p.name for p in project.iterdir() if p.is_file()] == ["partial_parse.msgpack"]  # no temp left

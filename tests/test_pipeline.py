@@ -146,6 +146,27 @@ def _with_bank_cash(settings, truth_items: list[dict]) -> list[dict]:
     return out
 
 
+def test_later_dbt_stages_reuse_the_first_stages_parse(built_world):
+    """Each dbt stage runs in its own target folder; the first one's parse cache is handed on, so the
+    stages after it parse only what changed instead of the whole project (3.7 s each at 1M invoices)."""
+    from orchestration.resources import DBT_PROJECT_DIR
+
+    _, result = built_world
+    prefix = result.run_id[:7]
+    logs = {
+        p.parent.name.split(f"-{prefix}-")[0]: p.read_text(encoding="utf-8")
+        for p in (DBT_PROJECT_DIR / "target").glob(f"openar_dbt_*-{prefix}-*/dbt.log")
+    }
+    assert set(logs) == {
+        "openar_dbt_models",
+        "openar_dbt_cash_applied_models",
+        "openar_dbt_predicted_models",
+        "openar_dbt_collections_models",
+    }
+    later = {stage: log for stage, log in logs.items() if stage != "openar_dbt_models"}
+    assert [stage for stage, log in later.items() if "Unable to do partial parsing" in log] == []
+
+
 def test_aging_ties_to_the_simulators_truth_to_the_cent(built_world, small_world_dir):
     settings, _ = built_world
     truth_items = _with_bank_cash(
