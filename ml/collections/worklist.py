@@ -139,10 +139,6 @@ def _invoice_lines(inv: pd.DataFrame, as_of: dt.date) -> list[str]:
     ]
 
 
-def invoice_table(inv: pd.DataFrame, as_of: dt.date) -> str:
-    return "\n".join([_TABLE_HEADER, *_invoice_lines(inv.sort_values(["due_date", "invoice_id"]), as_of)])
-
-
 def draft_email(
     strategy: Strategy,
     template: str,
