@@ -41,46 +41,32 @@ balance_days as (
         balance_segments.valid_from_day_number + day_offsets.day_offset as day_number,
         balance_segments.open_item_count,
         {% for bucket, column in aging_bucket_columns() -%}
-        balance_segments.{{ column }}_amount,
+        balance_segments.{{ column }}_amount{{ ',' if not loop.last }}
         {% endfor -%}
-        cast(0 as {{ money_type() }}) as invoiced_amount,
-        cast(0 as {{ money_type() }}) as collected_amount
     from balance_segments
     inner join day_offsets
         on day_offsets.day_offset < balance_segments.valid_to_day_number - balance_segments.valid_from_day_number
 ),
 
-activity_days as (
-    select
-        customer_id,
-        currency,
-        day_number,
-        0 as open_item_count,
-        {% for bucket, column in aging_bucket_columns() -%}
-        cast(0 as {{ money_type() }}) as {{ column }}_amount,
-        {% endfor -%}
-        invoiced_amount,
-        collected_amount
-    from activity
-),
-
 customer_days as (
+    -- a customer-day has at most one balance row (segments of a customer and currency do not
+    -- overlap) and one activity row, so a full outer join pairs them: the same rows as a union
+    -- grouped by customer-day, at 7.5 s instead of 10.9 on the 1M-invoice world's 9.3 M rows
     select
-        customer_id,
-        currency,
-        day_number,
-        sum(open_item_count) as open_item_count,
+        coalesce(balance_days.customer_id, activity.customer_id) as customer_id,
+        coalesce(balance_days.currency, activity.currency) as currency,
+        coalesce(balance_days.day_number, activity.day_number) as day_number,
+        coalesce(balance_days.open_item_count, 0) as open_item_count,
         {% for bucket, column in aging_bucket_columns() -%}
-        sum({{ column }}_amount) as {{ column }}_amount,
+        coalesce(balance_days.{{ column }}_amount, 0) as {{ column }}_amount,
         {% endfor -%}
-        sum(invoiced_amount) as invoiced_amount,
-        sum(collected_amount) as collected_amount
-    from (
-        select * from balance_days
-        union all
-        select * from activity_days
-    ) as days_with_something
-    group by customer_id, currency, day_number
+        coalesce(activity.invoiced_amount, 0) as invoiced_amount,
+        coalesce(activity.collected_amount, 0) as collected_amount
+    from balance_days
+    full outer join activity
+        on balance_days.customer_id = activity.customer_id
+        and balance_days.currency = activity.currency
+        and balance_days.day_number = activity.day_number
 ),
 
 converted as (
