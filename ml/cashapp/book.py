@@ -51,6 +51,23 @@ def _ordinal(v) -> int | None:
     return v.toordinal()
 
 
+def _optional_ordinals(df: pd.DataFrame, name: str) -> tuple[list, bool]:
+    """A column of ordinals that may be missing (float64 with NaN, as the warehouse hands it over) as
+    ints and None in one vectorized step, and whether it was (else the values as they are, for
+    :func:`_ordinal` row by row: dates, text)."""
+    if name not in df.columns:
+        return [None] * len(df), True
+    col = df[name]
+    if pd.api.types.is_integer_dtype(col.dtype):
+        return col.tolist(), True
+    if pd.api.types.is_float_dtype(col.dtype):
+        try:
+            return col.astype("Int64").to_numpy(dtype=object, na_value=None).tolist(), True
+        except (TypeError, ValueError):  # not whole numbers: _ordinal reports the row
+            pass
+    return col.tolist(), False
+
+
 def _integer_cents(v) -> int:
     """An integer number of cents from a column the warehouse computed exactly (``decimal * 100``)."""
     if isinstance(v, bool) or not isinstance(v, int):
@@ -123,7 +140,37 @@ class OpenItemBook:
             ints_or("document_date", _ordinal),
             ints_or("due_date", _ordinal),
         )
-        disc_dues, pcts, pos = column("discount_due_date"), column("discount_pct"), column("po_number")
+        (disc_dues, disc_dues_ready), pcts, pos = (
+            _optional_ordinals(df, "discount_due_date"),
+            column("discount_pct"),
+            column("po_number"),
+        )
+        if open_ready and original_ready and docs_ready and dues_ready:
+            # The warehouse's frame (integer cents and ordinals): items built column-wise by one
+            # C-level map, where the loop below spent 4 s on a million rows.
+            sel = None if keep is None else [n for n, t in enumerate(keep) if t == "invoice"]
+
+            def pick(values: list) -> list:
+                return values if sel is None else [values[n] for n in sel]
+
+            book.add_many(
+                list(
+                    map(
+                        OpenItem,
+                        map(str, pick(item_ids)),
+                        map(str, pick(customer_ids)),
+                        map(str, pick(currencies)),
+                        pick(docs),
+                        pick(dues),
+                        pick(original_col),
+                        pick(open_col),
+                        [Decimal(str(p)) if p is not None and p == p and p else None for p in pick(pcts)],
+                        pick(disc_dues) if disc_dues_ready else list(map(_ordinal, pick(disc_dues))),
+                        [po if isinstance(po, str) else None for po in pick(pos)],
+                    )
+                )
+            )
+            return book
         rows = []
         for n in range(n_rows):
             if keep is not None and keep[n] != "invoice":
@@ -138,17 +185,17 @@ class OpenItemBook:
                 pct = pcts[n]
                 po = pos[n]
                 rows.append(
-                    OpenItem(
-                        item_id=str(item_ids[n]),
-                        customer_id=str(customer_ids[n]),
-                        currency=str(currencies[n]),
-                        document_date=docs[n] if docs_ready else _ordinal(docs[n]),
-                        due_date=dues[n] if dues_ready else _ordinal(dues[n]),
-                        original_cents=orig_c,
-                        open_cents=open_c,
-                        discount_pct=Decimal(str(pct)) if pct is not None and pct == pct and pct else None,
-                        discount_due=_ordinal(disc_dues[n]),
-                        po_number=po if isinstance(po, str) else None,
+                    OpenItem(  # positional (the field order): keywords cost a second per million
+                        str(item_ids[n]),
+                        str(customer_ids[n]),
+                        str(currencies[n]),
+                        docs[n] if docs_ready else _ordinal(docs[n]),
+                        dues[n] if dues_ready else _ordinal(dues[n]),
+                        orig_c,
+                        open_c,
+                        Decimal(str(pct)) if pct is not None and pct == pct and pct else None,
+                        disc_dues[n] if disc_dues_ready else _ordinal(disc_dues[n]),
+                        po if isinstance(po, str) else None,
                     )
                 )
             except (ValueError, TypeError) as e:

@@ -144,36 +144,59 @@ class ReferenceIndex:
         lists its items sorted, and a compact id names the largest of the ids it compacts."""
         keep = [i for i, item_id in enumerate(item_ids) if item_id not in self.customer_of]
         ids = [item_ids[i] for i in keep]
+        if len(set(ids)) < len(ids):  # the same id twice in one batch: the first one counts, as with add
+            first = {}
+            for i, item_id in zip(keep, ids, strict=True):
+                first.setdefault(item_id, i)
+            keep = sorted(first.values())
+            ids = [item_ids[i] for i in keep]
+        custs = [customer_ids[i] for i in keep]
         pos = [po_numbers[i] or None for i in keep]
         compacts, digits = compact_many(ids), digits_many(ids)
-        po_compacts, po_digits = compact_many(pos), digits_many(pos)
-        customer_of, by_compact, by_digits, by_po = (
-            self.customer_of,
-            self.by_compact,
+        # One pass per index, each a C-level update or a tight loop (one loop doing all of them per
+        # item took 8.6 s of building the book at a million invoices). Within each index keys and
+        # list entries are added in item order, as adding the items one by one does.
+        self.customer_of.update(zip(ids, custs, strict=True))
+        self.customer_ids.update(custs)
+        by_compact = self.by_compact
+        if not in_id_order:
+            by_compact.update(zip(compacts, ids, strict=True))
+        else:
+            for c, item_id in zip(compacts, ids, strict=True):
+                if c not in by_compact or by_compact[c] < item_id:
+                    by_compact[c] = item_id
+        self._append(
             self.by_digits,
-            self.by_po,
+            [(d, i) for d, i in zip(digits, ids, strict=True) if len(d) >= MIN_DIGITS],
+            in_id_order,
         )
-        for j, item_id in enumerate(ids):
-            if item_id in customer_of:
-                continue  # the same id twice in one batch: the first one counts, as with add
-            customer_id = customer_ids[keep[j]]
-            customer_of[item_id] = customer_id
-            self.customer_ids.add(customer_id)
-            c = compacts[j]
-            if not in_id_order or c not in by_compact or by_compact[c] < item_id:
-                by_compact[c] = item_id
-            d = digits[j]
-            keyed = [(by_digits, d)] if len(d) >= MIN_DIGITS else []
-            if pos[j]:
-                po_compact, po_digits_ = po_compacts[j], po_digits[j]
+        with_po = [j for j, po in enumerate(pos) if po]
+        po_keys = []
+        if with_po:
+            po_list = [pos[j] for j in with_po]
+            for j, po_compact, po_digits_ in zip(
+                with_po, compact_many(po_list), digits_many(po_list), strict=True
+            ):
                 for key in (po_compact,) if po_compact == po_digits_ else (po_compact, po_digits_):
                     if len(key) >= MIN_DIGITS:
-                        keyed.append((by_po, key))
-            for index, key in keyed:
-                listed = index.setdefault(key, [])
-                listed.append(item_id)
-                if in_id_order and len(listed) > 1 and listed[-2] > item_id:
-                    listed.sort()
+                        po_keys.append((key, ids[j]))
+        self._append(self.by_po, po_keys, in_id_order)
+
+    @staticmethod
+    def _append(index: dict[str, list[str]], pairs: list[tuple[str, str]], in_id_order: bool) -> None:
+        """Append each (key, item) to the key's list, in order; ``in_id_order``: keep lists sorted."""
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) == len(keys) and index.keys().isdisjoint(keys):
+            index.update((key, [item_id]) for key, item_id in pairs)  # every key new: nothing to sort
+            return
+        for key, item_id in pairs:
+            listed = index.get(key)
+            if listed is None:
+                index[key] = [item_id]
+                continue
+            listed.append(item_id)
+            if in_id_order and listed[-2] > item_id:
+                listed.sort()
 
     def add_customer(self, customer_id: str) -> None:
         self.customer_ids.add(customer_id)

@@ -247,3 +247,54 @@ def test_tokens_too_long_for_any_invoice_cannot_match():
     assert [(h.item_id, h.strength) for h in resolve_in_family(["1146421"], items, set())] == [
         ("INV-114642", "typo")
     ]
+
+
+# -- building the book in bulk ------------------------------------------------------------------------------
+
+_IDS = st.builds(
+    lambda prefix, n: f"{prefix}{n}",
+    st.sampled_from(["INV-", "INV", "CM-", "inv ", "X"]),
+    st.integers(10, 10_400).map(str),  # short and long digit runs, shared between prefixes
+)
+_POS = st.one_of(
+    st.none(), st.just(""), st.sampled_from(["PO-1234", "4500012345", "PO 99", "po1234", "ÄB-7777"])
+)
+
+
+def _index_state(refs) -> tuple:
+    # dicts compare by content (matching looks keys up, never iterates them); the lists under a key
+    # compare in order (hits come back in it, and decisions break ties by it)
+    return (refs.customer_of, refs.customer_ids, refs.by_compact, refs.by_digits, refs.by_po)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    old=st.lists(st.tuples(_IDS, st.sampled_from(["C1", "C2", "C3"]), _POS), max_size=12),
+    new=st.lists(st.tuples(_IDS, st.sampled_from(["C1", "C2", "C3"]), _POS), max_size=12),
+)
+def test_reference_index_in_bulk_is_the_index_of_one_by_one(old, new):
+    """``add_many`` (one pass per index) equals ``add`` item by item, duplicates in a batch included; with
+    ``in_id_order`` it equals adding every item, old and new, in item-id order."""
+    from ml.cashapp.references import ReferenceIndex
+
+    def columns(items):
+        return [i for i, _, _ in items], [c for _, c, _ in items], [p for _, _, p in items]
+
+    one_by_one, bulk = ReferenceIndex(), ReferenceIndex()
+    for item in old + new:
+        one_by_one.add(*item)
+    bulk.add_many(*columns(old))
+    bulk.add_many(*columns(new))
+    assert _index_state(bulk) == _index_state(one_by_one)
+
+    first = {}
+    for item in old + new:  # an id seen twice: its first registration counts, in both builds
+        first.setdefault(item[0], item)
+    in_order = ReferenceIndex()
+    for item in sorted(first.values()):
+        in_order.add(*item)
+    sorted_old = sorted({i: t for i, t in reversed([(t[0], t) for t in old])}.values())
+    advanced = ReferenceIndex()
+    advanced.add_many(*columns(sorted_old))
+    advanced.add_many(*columns(new), in_id_order=True)
+    assert _index_state(advanced) == _index_state(in_order)

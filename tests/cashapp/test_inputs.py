@@ -65,3 +65,27 @@ def test_float_amounts_are_refused_with_the_row(con):
                 }
             )
         )
+
+
+def test_the_warehouse_frame_builds_the_book_the_exact_frame_builds(con):
+    """Integer cents and ordinals (how the warehouse hands a million items over, built column-wise)
+    give the same items as ``Decimal`` amounts and dates read row by row."""
+    ordinal = "date_diff('day', date '0001-01-01', {}) + 1"
+    cents = (
+        con.sql(f"""
+        select item_id, item_type, customer_id, currency,
+            {ordinal.format("document_date")} as document_date, {ordinal.format("due_date")} as due_date,
+            cast(original_amount * 100 as bigint) as original_cents, cast(open_amount * 100 as bigint) as open_cents,
+            discount_pct, {ordinal.format("discount_due_date")} as discount_due_date, po_number
+        from open_items order by item_id
+    """)
+        .to_arrow_table()
+        .to_pandas()
+    )
+    assert cents["discount_due_date"].dtype == "float64"  # NaN where missing, as the warehouse's is
+    exact = OpenItemBook.from_duckdb(con, "select * from open_items order by item_id")
+    fast = OpenItemBook.from_frame(cents)
+    assert list(fast.items) == list(exact.items) == ["INV-1", "INV-2"]
+    assert [fast.items[i] for i in fast.items] == [exact.items[i] for i in exact.items]
+    assert fast.items["INV-1"].discount_due == exact.items["INV-1"].discount_due is not None
+    assert fast.refs.by_po == exact.refs.by_po and fast.by_amount.keys() == exact.by_amount.keys()
