@@ -11,16 +11,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import multiprocessing
-import sys
-import types
-import warnings
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +22,7 @@ import pyarrow as pa
 from ingestion.ddl import RAW_SCHEMA, create_bank_tables
 from ingestion.normalized import ParseError, ParseResult
 from ingestion.parsing import parse_file, reconcile
+from ingestion.processes import map_in_processes
 
 SKIP_NAMES = {".DS_Store", "Thumbs.db"}
 
@@ -149,40 +143,7 @@ def _parse_all(paths: list[Path], workers: int) -> Iterator[ParseResult | str]:
     if workers <= 1 or len(paths) < POOL_MIN_FILES:
         yield from map(_parse_one, paths)
         return
-    # spawn, not fork: the caller (a Dagster step) has threads, and a forked child of a threaded
-    # process can deadlock on a lock some thread held at fork time.
-    ctx = multiprocessing.get_context("spawn")
-    done = 0
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            with _main_module_hidden():  # map() submits every task, so the workers start in here
-                results = pool.map(_parse_one, paths, chunksize=16)
-            for result in results:
-                yield result
-                done += 1
-    except BrokenProcessPool as e:
-        # A worker died (out of memory, killed): the files it had are parsed here instead.
-        warnings.warn(
-            f"a parse worker died ({e}); parsing the remaining {len(paths) - done} files in this process",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        yield from map(_parse_one, paths[done:])
-
-
-@contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """A spawned worker first re-imports its parent's ``__main__`` (by file or module name). Parsing
-    needs nothing from it, and a ``__main__`` that cannot be imported twice (a script without the
-    ``if __name__ == "__main__":`` guard, a notebook, a Streamlit test script) would kill every
-    worker, so the workers are started while ``__main__`` is a blank module."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
+    yield from map_in_processes(_parse_one, paths, workers, chunksize=16)
 
 
 def _kind(result: ParseResult) -> str:

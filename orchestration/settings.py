@@ -100,7 +100,8 @@ class Settings:
 
     @property
     def parse_workers(self) -> int:
-        """Processes that parse bank and remittance files (``OPENAR_PARSE_WORKERS``; default: one per core)."""
+        """Processes that parse bank and remittance files and triage a large batch of messages
+        (``OPENAR_PARSE_WORKERS``; default: one per core)."""
         return max(1, int(os.environ.get("OPENAR_PARSE_WORKERS") or os.cpu_count() or 1))
 
     @property

@@ -39,6 +39,17 @@ def test_held_out_wording_families_are_read(split, model):
     assert s["promise"]["date_accuracy"] >= 0.85 and s["promise"]["amount_accuracy"] >= 0.85
 
 
+def test_worker_processes_triage_a_large_batch_as_one_process_does(split, model, monkeypatch):
+    import ml.triage.triage as triage
+
+    test = split[1]
+    alone = triage_messages(test, model)
+    monkeypatch.setattr(triage, "POOL_MIN_MESSAGES", 10)  # the small world's batch counts as large
+    shared = triage_messages(test, model, workers=2)
+    assert len(shared) == len(test) > 80
+    pd.testing.assert_frame_equal(shared, alone)
+
+
 def test_the_same_families_are_held_out_on_any_world():
     fams = pd.Series(["promise_to_pay:a", "promise_to_pay:b", "promise_to_pay:c", "other:x", "other:y"])
     intents = fams.str.split(":").str[0]
