@@ -68,6 +68,15 @@ def _optional_ordinals(df: pd.DataFrame, name: str) -> tuple[list, bool]:
     return col.tolist(), False
 
 
+def _discount_pct(v) -> Decimal | None:
+    """A discount percentage as ``Decimal``; missing, NaN or zero: no discount."""
+    return Decimal(str(v)) if v is not None and v == v and v else None
+
+
+def _po_number(v) -> str | None:
+    return v if isinstance(v, str) else None  # NaN where the extract has none
+
+
 def _integer_cents(v) -> int:
     """An integer number of cents from a column the warehouse computed exactly (``decimal * 100``)."""
     if isinstance(v, bool) or not isinstance(v, int):
@@ -164,9 +173,9 @@ class OpenItemBook:
                         pick(dues),
                         pick(original_col),
                         pick(open_col),
-                        [Decimal(str(p)) if p is not None and p == p and p else None for p in pick(pcts)],
+                        list(map(_discount_pct, pick(pcts))),
                         pick(disc_dues) if disc_dues_ready else list(map(_ordinal, pick(disc_dues))),
-                        [po if isinstance(po, str) else None for po in pick(pos)],
+                        list(map(_po_number, pick(pos))),
                     )
                 )
             )
@@ -182,8 +191,6 @@ class OpenItemBook:
                     orig_c = orig
                 else:
                     orig_c = to_c(orig) if orig is not None and orig == orig else open_c
-                pct = pcts[n]
-                po = pos[n]
                 rows.append(
                     OpenItem(  # positional (the field order): keywords cost a second per million
                         str(item_ids[n]),
@@ -193,9 +200,9 @@ class OpenItemBook:
                         dues[n] if dues_ready else _ordinal(dues[n]),
                         orig_c,
                         open_c,
-                        Decimal(str(pct)) if pct is not None and pct == pct and pct else None,
+                        _discount_pct(pcts[n]),
                         disc_dues[n] if disc_dues_ready else _ordinal(disc_dues[n]),
-                        po if isinstance(po, str) else None,
+                        _po_number(pos[n]),
                     )
                 )
             except (ValueError, TypeError) as e:

@@ -322,7 +322,7 @@ def _collector_paused() -> Iterator[None]:
 def _long_lived_objects() -> Iterator[Callable[[], None]]:
     """``freeze()`` moves every object alive into the collector's permanent generation until the
     block ends, so the collections the engine's own allocations set off skip the book (a day of the
-    1M-invoice world: 14.6 -> 11.3 s, with :func:`_collector_paused`). Only a freeze made here is
+    1M-invoice world: 14.6 -> 12.0 s, with :func:`_collector_paused`). Only a freeze made here is
     undone: objects someone else froze stay frozen."""
     frozen_before = gc.get_freeze_count()
     try:
