@@ -68,7 +68,7 @@ def raw_bank_and_remittance(
             context.run_id,
             root=settings.landing_dir,
             progress=context.log.info,
-            workers=settings.parse_workers,
+            workers=settings.worker_processes,
         )
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in BANK_TABLES}
         unreconciled = con.execute(

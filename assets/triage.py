@@ -44,7 +44,7 @@ def message_triage(
         since = as_of - dt.timedelta(days=lookback) if lookback > 0 else None
         messages = messages_from_warehouse(con, as_of, since)
         todo = messages[~messages["message_id"].isin(triaged_ids(con, model.version))]
-        triaged = triage_messages(todo, model, workers=openar.get().parse_workers)
+        triaged = triage_messages(todo, model, workers=openar.get().worker_processes)
         endpoint = Endpoint.from_settings(openar.get())  # None unless OPENAR_LLM_BASE_URL is set
         triaged["reply_draft"] = draft_replies(endpoint, todo, triaged)
         rows = write_triage(con, triaged, model.version, as_of)

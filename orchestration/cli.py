@@ -186,7 +186,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             con,
             [Path(p) for p in args.paths],
             f"cli-{uuid.uuid4().hex[:8]}",
-            workers=settings.parse_workers,
+            workers=settings.worker_processes,
         )
     except FileNotFoundError as e:
         print(f"openar ingest: {e}", file=sys.stderr)

@@ -99,7 +99,7 @@ class Settings:
         return dt.date.fromisoformat(os.environ.get("OPENAR_PARTITIONS_START") or "2024-01-01")
 
     @property
-    def parse_workers(self) -> int:
+    def worker_processes(self) -> int:
         """Processes that parse bank and remittance files and triage a large batch of messages
         (``OPENAR_PARSE_WORKERS``; default: one per core)."""
         return max(1, int(os.environ.get("OPENAR_PARSE_WORKERS") or os.cpu_count() or 1))
