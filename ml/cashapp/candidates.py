@@ -1313,9 +1313,11 @@ class Generator:
     def _subsets(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
         p, rules = ctx.payment, self.rules
         pool = self._nearest([it for it in items if it.open_cents <= p.amount], p, f.customer_id)
-        if len(pool) < 2:
-            return
         budget = rules.subset_max_nodes
+        if len(pool) < 2:
+            # no sum of items to search, but the one item below the amount may have been rounded up
+            self._rounded_up(ctx, f, pool, add, budget)
+            return
         sols, n = subset_sum(
             [it.open_cents for it in pool],
             p.amount,
@@ -1352,12 +1354,20 @@ class Generator:
                         [f"{len(s)} open items net of early-pay discount sum to the amount"],
                     )
                 )
-        for unit in sorted(rules.round_amount_units_cents, reverse=True):
+        self._rounded_up(ctx, f, pool, add, budget)
+
+    def _rounded_up(self, ctx: Context, f: FamilyClue, pool: list[OpenItem], add, budget: int) -> None:
+        """A round amount (a multiple of one of ``round_amount_units``) just above one open item or a
+        few: paid in full, the rest left on account."""
+        p = ctx.payment
+        for unit in sorted(self.rules.round_amount_units_cents, reverse=True):
             if p.amount % unit == 0 and p.amount > unit:
                 lo, hi = p.amount - unit + 1, p.amount - 1
-                cands = [(pool.index(it),) for it in pool if lo <= it.open_cents <= hi][:3]
-                more, n = subset_sum([it.open_cents for it in pool], lo, hi, 4, budget // 4, 3)
-                ctx.nodes += n
+                cands = [(i,) for i, it in enumerate(pool) if lo <= it.open_cents <= hi][:3]
+                more: list = []
+                if len(pool) >= 2:
+                    more, n = subset_sum([it.open_cents for it in pool], lo, hi, 4, budget // 4, 3)
+                    ctx.nodes += n
                 for s in cands + more:
                     self._finish(
                         p,
