@@ -40,9 +40,20 @@ from ml.features import (
     to_days,
 )
 from ml.history import InvoiceHistory
-from ml.payment_model import BUCKETS, ModelConfig, PaymentModel, bucket_of, fit_payment_model, training_rows
+from ml.payment_model import (
+    BUCKETS,
+    RHYTHM_FEATURES,
+    ModelConfig,
+    PaymentModel,
+    bucket_of,
+    fit_payment_model,
+    on_payment_rhythm,
+    training_rows,
+)
 
-METHODS = ("model", "baseline_due_date", "baseline_customer_median")
+# The customer-median baseline is also reported on the customer's payment rhythm (placed as the
+# model's P50 is, ``payment_model.on_payment_rhythm``): what the model adds beyond landing on a run day.
+METHODS = ("model", "baseline_due_date", "baseline_customer_median", "baseline_median_on_rhythm")
 METRIC_COLUMNS = (
     "n",
     "mae",
@@ -219,9 +230,11 @@ def rolling_backtest(
         )
         in_fold &= ~np.isnan(y_test)
         Xf = X_test[in_fold]
-        p = model.predict(Xf, drivers=False)
+        due_days = to_days(test.loc[in_fold, "due_date"])
+        p = model.predict(Xf, due_days=due_days, drivers=False)
         fallback = float(np.median(_train_labels(h, cand[sel], cut, config)))
         med = Xf["dl_median"].to_numpy()
+        base = np.where(np.isnan(med), fallback, med)
         frame = pd.DataFrame(
             {
                 "fold": k,
@@ -236,7 +249,8 @@ def rolling_backtest(
                 "p_late_over_30": p["p_late_over_30"].to_numpy(),
                 "bucket_pred": p["bucket"].to_numpy(),
                 "baseline_due_date": np.zeros(in_fold.sum()),
-                "baseline_customer_median": np.where(np.isnan(med), fallback, med),
+                "baseline_customer_median": base,
+                "baseline_median_on_rhythm": _on_rhythm(base, due_days, Xf, config),
             }
         )
         preds.append(frame)
@@ -287,7 +301,8 @@ def _open_frame(
 ) -> pd.DataFrame:
     from ml.scoring import still_open
 
-    p = model.predict(X, drivers=False)
+    due_days = to_days(rows["due_date"])
+    p = model.predict(X, due_days=due_days, drivers=False)
     # An invoice still open at the end of as_of is paid tomorrow at the earliest: the model's
     # quantiles get the same floor in scoring (scoring.py) as the baselines get here.
     floor = np.minimum(to_days(rows["as_of"]) + 1 - to_days(rows["due_date"]), DAYS_LATE_CAP).astype(
@@ -295,6 +310,7 @@ def _open_frame(
     )
     p = still_open(p, floor)
     med = X["dl_median"].to_numpy()
+    base = np.where(np.isnan(med), fallback, med)
     return pd.DataFrame(
         {
             "fold": fold,
@@ -308,9 +324,18 @@ def _open_frame(
             "p_late_over_30": p["p_late_over_30"].to_numpy(),
             "bucket_pred": p["bucket"].to_numpy(),
             "baseline_due_date": np.maximum(0.0, floor),
-            "baseline_customer_median": np.maximum(np.where(np.isnan(med), fallback, med), floor),
+            "baseline_customer_median": np.maximum(base, floor),
+            "baseline_median_on_rhythm": np.maximum(_on_rhythm(base, due_days, X, model.config), floor),
         }
     )
+
+
+def _on_rhythm(
+    days_late: np.ndarray, due_days: np.ndarray, X: pd.DataFrame, config: ModelConfig
+) -> np.ndarray:
+    if not set(RHYTHM_FEATURES) <= set(X.columns):
+        return days_late
+    return on_payment_rhythm(days_late, due_days, X[list(RHYTHM_FEATURES)], config)
 
 
 def _train_labels(h, rows, cut, config) -> np.ndarray:
@@ -356,6 +381,7 @@ def _metrics_table(p: pd.DataFrame) -> pd.DataFrame:
         ),
         "baseline_due_date": payment_metrics(y, p["baseline_due_date"]),
         "baseline_customer_median": payment_metrics(y, p["baseline_customer_median"]),
+        "baseline_median_on_rhythm": payment_metrics(y, p["baseline_median_on_rhythm"]),
     }
     return pd.DataFrame(rows).T.loc[list(METHODS), list(METRIC_COLUMNS)]
 

@@ -32,6 +32,7 @@ PREDICTION_COLUMNS = (
     "p10_days_late",
     "p50_days_late",
     "p90_days_late",
+    "p50_days_late_continuous",
     "p10_pay_date",
     "p50_pay_date",
     "p90_pay_date",
@@ -49,8 +50,9 @@ def still_open(p: pd.DataFrame, floor: np.ndarray) -> pd.DataFrame:
     quantiles raised to the floor, the probability of being paid by a date already passed set to 0,
     and the most likely bucket recomputed from what is left."""
     p = p.copy()
-    for c in ("p10_days_late", "p50_days_late", "p90_days_late"):
-        p[c] = np.maximum(p[c].to_numpy(), floor)
+    for c in ("p10_days_late", "p50_days_late", "p90_days_late", "p50_days_late_continuous"):
+        if c in p:
+            p[c] = np.maximum(p[c].to_numpy(), floor)
     for col, edge in zip(PROBABILITY_COLUMNS, BUCKET_EDGES, strict=True):
         p[col] = np.where(floor > edge, 0.0, p[col].to_numpy())
     p["p_late_over_30"] = 1 - p["p_paid_within_30"]
@@ -82,7 +84,7 @@ def score_open_invoices(
     X = build_features(h, rows, ctx)
     timings["features_s"] = round(time.perf_counter() - t0, 2)
     t1 = time.perf_counter()
-    p = model.predict(X, drivers=False)
+    p = model.predict(X, due_days=to_days(rows["due_date"]), drivers=False)
     timings["predict_s"] = round(time.perf_counter() - t1, 2)
 
     p = still_open(p, (as_day(as_of) + 1 - to_days(rows["due_date"])).astype("float64"))
@@ -115,6 +117,7 @@ def score_open_invoices(
         out[f"{q}_days_late"] = days
         pay = (due + np.round(days).astype("int64").astype("timedelta64[D]")).astype("datetime64[s]")
         out[f"{q}_pay_date"] = np.where(days >= DAYS_LATE_CAP, np.datetime64("NaT"), pay)
+    out["p50_days_late_continuous"] = np.round(p["p50_days_late_continuous"].to_numpy(), 1)
     for c in (*PROBABILITY_COLUMNS, "p_late_over_30"):
         out[c] = np.round(p[c].to_numpy(), 4)
     out["bucket"] = p["bucket"].to_numpy()

@@ -43,6 +43,7 @@ PREDICTION_TYPES = {
     "p10_days_late": DAYS,
     "p50_days_late": DAYS,
     "p90_days_late": DAYS,
+    "p50_days_late_continuous": DAYS,
     "p10_pay_date": "date",
     "p50_pay_date": "date",
     "p90_pay_date": "date",

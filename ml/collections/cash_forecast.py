@@ -253,6 +253,12 @@ class InvoiceDistributions:
 
 
 QUANTILE_POINTS = (("p10_days_late", 0.1), ("p50_days_late", 0.5), ("p90_days_late", 0.9))
+# The P50 the distribution passes through: the model's continuous median where the predictions carry
+# it. Their ``p50_days_late`` is the predicted date placed on the customer's payment rhythm (a run
+# day, a weekday), and the payment-run kernel here spreads the cash over run days itself: built on
+# the placed date it would place it twice (default world, 8 origins: weekly WAPE 16.89 % from the
+# continuous median, 17.03 % from the placed date).
+CONTINUOUS_P50 = "p50_days_late_continuous"
 # Not P(paid within 90 days late): for the invoices open at an origin it runs far above what comes
 # (on the 16 origins 2025-06-13 … 2026-01-09 of the default world, amount-weighted: predicted 0.92 /
 # 0.99 within 60 / 90 days late, cash 0.85 / 0.88), and the mass it adds between 60 and 90 days late
@@ -279,6 +285,10 @@ def invoice_distributions(
     cap, or raised to the as-of floor of an overdue invoice, says nothing about the date and is left out.
     An open invoice without a prediction (issued today, or not scored) pays around its due date.
     """
+    if CONTINUOUS_P50 in predictions.columns:
+        predictions = predictions.drop(columns="p50_days_late", errors="ignore").rename(
+            columns={CONTINUOUS_P50: "p50_days_late"}
+        )
     cols = ["invoice_id"] + [c for c, _ in QUANTILE_POINTS + PROBABILITY_POINTS if c in predictions.columns]
     b = balances.merge(predictions[cols], on="invoice_id", how="left")
     n = len(b)

@@ -21,6 +21,14 @@ def test_model_beats_the_baselines(result):
     assert m.loc["model", "n"] > 300
     assert m.loc["model", "mae"] < 0.85 * m.loc["baseline_customer_median", "mae"]
     assert m.loc["model", "mae"] < 0.5 * m.loc["baseline_due_date", "mae"]
+    # ... and the median placed on the customer's payment rhythm as the model's date is: the model's
+    # gain is not the placement alone
+    assert m.loc["model", "mae"] < 0.9 * m.loc["baseline_median_on_rhythm", "mae"]
+    placed = result.predictions["baseline_median_on_rhythm"].to_numpy()
+    assert np.array_equal(placed, np.round(placed))
+    assert np.array_equal(
+        result.predictions["p50"].to_numpy(), np.round(result.predictions["p50"].to_numpy())
+    )
     assert m.loc["model", "auc_30_late"] > m.loc["baseline_customer_median", "auc_30_late"] + 0.05
     assert 0.65 <= m.loc["model", "p10_p90_coverage"] <= 0.95
     # re-scoring open invoices: the model knows how overdue they are already

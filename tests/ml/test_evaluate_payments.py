@@ -202,7 +202,12 @@ def test_a_simulated_world_is_evaluated_against_its_truth(small_world_dir, tmp_p
     out = world_report(
         small_world_dir, warehouse=tmp_path / "wh.duckdb", folds=1, step_days=30, say=lines.append
     )
-    assert set(out["metrics"]) == {"model", "baseline_due_date", "baseline_customer_median"}
+    assert set(out["metrics"]) == {
+        "model",
+        "baseline_due_date",
+        "baseline_customer_median",
+        "baseline_median_on_rhythm",
+    }
     model, median = out["metrics"]["model"], out["metrics"]["baseline_customer_median"]
     assert model["n"] == median["n"] > 50
     assert 0 < model["mae"] < out["metrics"]["baseline_due_date"]["mae"]

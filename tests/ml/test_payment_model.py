@@ -6,16 +6,19 @@ import datetime as dt
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from ml.features import build_features, issue_rows
+from ml.features import as_day, build_features, issue_rows
 from ml.history import truncate_history
 from ml.payment_model import (
     PROBABILITY_COLUMNS,
+    ModelConfig,
     PaymentModel,
     fit_payment_model,
     impute_censored_labels,
     labels_known_at,
+    on_payment_rhythm,
 )
 from tests.ml.helpers import FAST, synthetic_history
 
@@ -163,3 +166,66 @@ def test_a_model_saved_before_the_trend_start_loads_without_it(fitted, tmp_path)
     assert old.config.trend_share_in_start == 0.0 and not old.config.impute_censored
     assert np.allclose(old._base(X), X["dl_median"].fillna(model.meta["base_fallback"]))
     assert model.config.trend_share_in_start > 0  # the new default does move the start
+
+
+def _rhythm(days_late, due, **shares):
+    """``on_payment_rhythm`` for one invoice due on ``due``: the predicted payment date."""
+    F = pd.DataFrame(
+        {
+            "pay_wd_mode": [shares.get("mode", np.nan)],
+            "pay_wd_share": [shares.get("weekday", np.nan)],
+            "month_end_pay_share": [shares.get("month_end", 0.0)],
+            "mid_month_pay_share": [shares.get("mid_month", 0.0)],
+        }
+    )
+    due_day = as_day(due)
+    late = on_payment_rhythm(np.array([days_late]), np.array([due_day]), F, ModelConfig())
+    assert float(late[0]).is_integer()
+    return due + dt.timedelta(days=int(late[0]))
+
+
+def test_the_predicted_date_lands_on_the_customers_payment_rhythm():
+    due = dt.date(2026, 3, 2)  # a Monday
+    # no habit: money is booked on a weekday, the nearest one
+    assert _rhythm(2.4, due) == dt.date(2026, 3, 4)
+    assert _rhythm(5.2, due) == dt.date(2026, 3, 6)  # Saturday -> back to Friday
+    assert _rhythm(6.0, due) == dt.date(2026, 3, 9)  # Sunday -> on to Monday
+    # a customer whose receipts come on Tuesdays: the nearest Tuesday (Thursday -> back two days)
+    assert _rhythm(3.0, due, mode=1, weekday=0.8) == dt.date(2026, 3, 3)
+    assert _rhythm(5.0, due, mode=1, weekday=0.8) == dt.date(2026, 3, 10)  # Saturday -> 3 days on
+    assert _rhythm(3.0, due, mode=1, weekday=0.5) == dt.date(2026, 3, 5)  # too weak a habit
+    # month-end runs: the last weekday of the month, within the window either way
+    assert _rhythm(23.0, due, month_end=0.7) == dt.date(2026, 3, 31)
+    assert _rhythm(-3.0, due, month_end=0.7) == dt.date(2026, 2, 27)  # Friday, February's last weekday
+    # 2026-03-13 is 18 days before March's run and 14 after February's: outside the window, a weekday
+    assert _rhythm(11.0, due, month_end=0.7) == dt.date(2026, 3, 13)
+    # mid-month runs: 2026-03-15 is a Sunday, the run is on Monday the 16th
+    assert _rhythm(10.0, due, mid_month=0.5) == dt.date(2026, 3, 16)
+    # both runs (semi-monthly): the nearest of the two
+    assert _rhythm(25.0, due, mid_month=0.45, month_end=0.45) == dt.date(2026, 3, 31)
+    assert _rhythm(17.0, due, mid_month=0.45, month_end=0.45) == dt.date(2026, 3, 16)
+    # a run habit wins over a weekday habit
+    assert _rhythm(23.0, due, mode=1, weekday=0.8, month_end=0.7) == dt.date(2026, 3, 31)
+
+
+def test_predictions_with_due_dates_are_whole_days_on_the_rhythm(fitted, tmp_path):
+    model, X, _ = fitted
+    due = np.asarray([as_day(dt.date(2024, 7, 1)) + (i % 40) for i in range(len(X))], dtype="int64")
+    plain = model.predict(X, drivers=False)
+    placed = model.predict(X, due_days=due, drivers=False)
+    p50 = placed["p50_days_late"].to_numpy()
+    assert np.array_equal(p50, np.round(p50))
+    weekday = (due + p50.astype("int64") + 3) % 7
+    assert (weekday < 5).all()  # nobody's money is booked on a weekend
+    assert (placed["p10_days_late"] <= placed["p50_days_late"]).all()
+    assert (placed["p50_days_late"] <= placed["p90_days_late"]).all()
+    assert not np.array_equal(plain["p50_days_late"].to_numpy(), p50)
+    # the bucket probabilities do not depend on where the date is placed
+    assert np.allclose(plain["p_late_over_30"], placed["p_late_over_30"])
+    # a model saved before the rhythm existed keeps its continuous P50
+    path = model.save(tmp_path / "old")
+    spec = json.loads((path / "model.json").read_text())
+    spec["config"].pop("payment_rhythm")
+    (path / "model.json").write_text(json.dumps(spec))
+    old = PaymentModel.load(path)
+    assert np.allclose(old.predict(X, due_days=due, drivers=False)["p50_days_late"], plain["p50_days_late"])
