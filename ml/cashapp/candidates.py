@@ -80,6 +80,7 @@ MAX_SHARED_FAMILIES = 12
 MAX_CANDIDATES = 24
 MAX_EXTRA = 8  # candidates of the second look (Generator.expand) per payment
 MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
+SHORT_WINDOWS = 5  # due-date runs closed short by a deduction, per pool, in the second look
 WINDOW_SPAN = 100  # due-ordered items searched for windows on either side of the habitual due date
 PARTIAL_ITEMS = 8  # open items proposed for an unexplained partial payment
 PAIR_ITEMS = 5  # open items paired as "one in full, part of another"
@@ -143,7 +144,9 @@ class Candidate:
     writeoff: int = 0  # a small overpayment written off to income (not unapplied cash)
     prior: float = 0.0
     features: list[float] | None = None
-    score: float = 0.0
+    score: float = 0.0  # calibrated confidence
+    # the scorer's raw score: orders candidates the calibration puts on one step of its isotonic map
+    raw_score: float = 0.0
     applied: int = field(init=False, default=0)  # cash applied to items (allocations are final once built)
     _key: frozenset | None = field(init=False, default=None, repr=False)
 
@@ -785,6 +788,8 @@ class Generator:
 
         - the payer's oldest open items, "everything due up to ...", short by the deduction (gross,
           and net of the early-pay discounts still earned);
+        - a later run of consecutive items in due-date order (the oldest skipped, perhaps disputed),
+          the shortest from each item that passes the amount, short by the deduction;
         - the invoices it named plus others it did not name, short by the deduction;
         - the invoices it named, the discounts still earned taken, one of them short.
 
@@ -820,6 +825,7 @@ class Generator:
             # after the run's decisions: items other payments of the run took are no longer open
             items = [it for it in ctx.items.get(f.family, []) if it.open_cents > 0]
             self._oldest_runs(ctx, f, items, add, short=True)
+            self._windows(ctx, f, items, add, short=True)
         for c in out:
             c.prior = _prior(c, ctx)
         out.sort(key=lambda c: -c.prior)
@@ -1411,10 +1417,13 @@ class Generator:
                 )
             )
 
-    def _windows(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+    def _windows(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add, short: bool = False) -> None:
         """Runs of consecutive open items in due-date order summing to the amount: "everything due
         from ... to ...", the way statement payers settle. Also over items never partly paid or
-        credited ("clean"), since a disputed or short-paid older item is usually left out."""
+        credited ("clean"), since a disputed or short-paid older item is usually left out.
+
+        ``short`` (the second look, ``expand``): instead, the shortest run from each item whose sum
+        passes the amount, closed short by an unexplained deduction (:func:`place_deduction`)."""
         p = ctx.payment
         if len(items) < 2:
             return
@@ -1437,6 +1446,23 @@ class Generator:
                     s += pool[j].open_cents
                     if s >= p.amount:
                         break
+                if short:
+                    ctx.nodes += j - i + 1
+                    if s > p.amount and j > i:
+                        run = pool[i : j + 1]
+                        allocs = [Alloc(it, it.open_cents) for it in run]
+                        a = place_deduction(allocs, s - p.amount, p.currency, self.rules)
+                        if a is not None:
+                            ev = [
+                                f"all {len(run)} {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}",
+                                f"short by {_m(s - p.amount)}: an unexplained deduction, put on the oldest "
+                                f"invoice that can carry it ({a.item.item_id})",
+                            ]
+                            add(Candidate("deduction", run[0].customer_id, f.family, allocs, 0, ev))
+                            found += 1
+                            if found >= SHORT_WINDOWS:
+                                break
+                    continue
                 if s == p.amount and j > i:
                     run = pool[i : j + 1]
                     add(

@@ -306,8 +306,11 @@ class CashApplicationEngine:
         decisions = []
         for ctx in ctxs:
             n = len(ctx.candidates)
-            for c, s in zip(ctx.candidates, conf[raw_pos : raw_pos + n], strict=True):
+            for c, s, r in zip(
+                ctx.candidates, conf[raw_pos : raw_pos + n], raw[raw_pos : raw_pos + n], strict=True
+            ):
                 c.score = float(s)
+                c.raw_score = float(r)
             raw_pos += n
             decisions.append(self._decide(ctx))
         # The second look's candidates are not training rows: they are scored as their twins among
@@ -349,15 +352,17 @@ class CashApplicationEngine:
             return extra
         Xe = np.asarray(jobs, dtype=np.float64)
         conf = self.scorer.confidence_extra(raw, g, Xe, np.asarray(groups, dtype=np.int64))
+        raw_extra = self.scorer.raw(Xe)
         pos = 0
         for gi, more in extra.items():
             for c in more:
                 c.score = float(conf[pos])
+                c.raw_score = float(raw_extra[pos])
                 pos += 1
             d = decisions[gi]
             valid = [(c, c.score) for c in more if self._fits(c)]
             if valid:
-                d.ranked = sorted(d.ranked + valid, key=lambda cs: (-cs[1], -cs[0].prior))
+                d.ranked = sorted(d.ranked + valid, key=lambda cs: _rank_key(cs[0]))
                 d.chosen = d.ranked[0][0]
         return extra
 
@@ -385,7 +390,7 @@ class CashApplicationEngine:
 
     def _decide(self, ctx: Context) -> Decision:
         p = ctx.payment
-        ranked = sorted(ctx.candidates, key=lambda c: (-c.score, -c.prior))
+        ranked = sorted(ctx.candidates, key=_rank_key)
         valid = [c for c in ranked if self._fits(c)]
         conflict = bool(ranked) and bool(ranked[0].allocs) and not self._fits(ranked[0])
         pairs = [(c, c.score) for c in valid]
@@ -892,3 +897,9 @@ class _LearnedPayment:
 
 def _text_or_none(v) -> str | None:
     return v if isinstance(v, str) and v.strip() else None
+
+
+def _rank_key(c: Candidate) -> tuple[float, float, float]:
+    """Best first: the calibrated confidence, then the scorer's raw score (an isotonic calibration is a
+    step function: candidates the model tells apart share a step), then the generator's prior."""
+    return (-c.score, -c.raw_score, -c.prior)

@@ -78,6 +78,35 @@ def test_oldest_items_closed_short_by_an_unexplained_deduction():
     assert res.payments.status.tolist() == [SUGGESTED]  # an unexplained deduction is never applied alone
 
 
+def test_a_later_run_of_items_closed_short_by_an_unexplained_deduction():
+    """The payer skips its two oldest (large, perhaps disputed) items and pays the next three, one of
+    them short: no run from the oldest fits, the run from the third item does."""
+    items = [
+        inv("INV-320001", "C000001", "9000.00", issued=_d(120)),
+        inv("INV-320002", "C000001", "8000.00", issued=_d(110)),
+        inv("INV-320003", "C000001", "3000.00", issued=_d(60)),
+        inv("INV-320004", "C000001", "2500.00", issued=_d(55)),
+        inv("INV-320005", "C000001", "1500.00", issued=_d(50)),
+        inv("INV-320006", "C000001", "2000.00", issued=_d(20)),
+    ]
+    e = engine(items)
+    t = txn("6760.00")  # 3000 + 2500 + 1500 = 7000.00, 240.00 short: 8% of INV-320003, the run's oldest
+    ctx, more = _expand(e, t)
+    run = {
+        ("INV-320003", 276_000, 0, 24_000),
+        ("INV-320004", 250_000, 0, 0),
+        ("INV-320005", 150_000, 0, 0),
+    }
+    assert run not in [_allocs(c) for c in ctx.candidates]
+    found = [c for c in more if _allocs(c) == run]
+    assert len(found) == 1 and found[0].method == "deduction" and found[0].unapplied == 0
+    assert any("due" in ev for ev in found[0].evidence)
+    assert any("unexplained deduction" in ev and "INV-320003" in ev for ev in found[0].evidence)
+    res = engine(items).run([t])
+    check_conservation(res)
+    assert res.payments.status.tolist() == [SUGGESTED]
+
+
 def test_named_invoice_plus_unnamed_ones_short_by_a_deduction():
     items = [
         inv("INV-310001", "C000001", "500.00", issued=_d(60)),
@@ -182,3 +211,21 @@ def test_the_invoices_and_amount_key_ignores_only_the_split():
     assert amount_key(less_cash) != amount_key(truth)
     assert amount_key(one_more) != amount_key(truth)
     assert amount_key(frozenset()) == (frozenset(), 0)  # all on account
+
+
+def test_candidates_on_one_calibration_step_are_ordered_by_the_scorers_raw_score():
+    from ml.cashapp.candidates import Candidate
+    from ml.cashapp.engine import _rank_key
+
+    item = OpenItem("INV-1", "C1", "USD", 100, 130, 20_000, 20_000)
+
+    def cand(score, raw, prior):
+        c = Candidate("partial", "C1", "C1", [Alloc(item, 10_000)], 0)
+        c.score, c.raw_score, c.prior = score, raw, prior
+        return c
+
+    a, b, c = cand(0.025, 0.10, 0.9), cand(0.025, 0.30, 0.1), cand(0.4, 0.01, 0.0)
+    # the isotonic map puts a and b on one step (0.025): the model's own score tells them apart
+    assert sorted([a, b, c], key=_rank_key) == [c, b, a]
+    b.raw_score = a.raw_score
+    assert sorted([a, b, c], key=_rank_key) == [c, a, b]  # then the generator's prior
