@@ -455,6 +455,18 @@ def _email_fallbacks(msg, body: Extraction, docs: list[Extraction]) -> None:
         "payment_date": Field(date_header, 0.5, "Date header") if date_header else None,
     }
     for ex in docs:
+        f = ex.payment_date
+        # 01/12/2025 in a document that does not say which order it writes: the reading nearer the
+        # day the advice was sent (an advice goes out around the payment, not months apart)
+        if (
+            f is not None
+            and f.other_reading is not None
+            and date_header is not None
+            and abs((f.other_reading - date_header).days) < abs((f.value - date_header).days)
+        ):
+            ex.payment_date = Field(
+                f.other_reading, f.confidence, f"{f.source} (day/month order nearer the Date header)"
+            )
         for attr in ("payer_name", "payment_reference", "payment_date", "total_amount", "currency"):
             if getattr(ex, attr) is not None:
                 continue

@@ -26,6 +26,7 @@ from ingestion.remittance.values import (
     CURRENCY_SYMBOLS,
     DATE_IN_TEXT,
     ISO_CURRENCIES,
+    ambiguous_date,
     clean_reference,
     currency_in,
     decimal_comma_hint,
@@ -44,6 +45,9 @@ class Field:
     value: object
     confidence: float
     source: str  # where it was found, for people: "line 4 label 'Payment date'"
+    # A numeric date both day-first and month-first (01/12/2025) in a document whose own dates do not
+    # settle the order: the other reading, for a caller that knows when the document was sent.
+    other_reading: object | None = None
 
 
 @dataclass
@@ -1048,6 +1052,15 @@ def _field_value(kind: str, region: str, ctx: Context) -> object | None:
     return None
 
 
+def _other_reading(region: str, value: object) -> dt.date | None:
+    """The day-first or month-first reading of an ambiguous numeric date that ``value`` is not."""
+    m = DATE_IN_TEXT.search(region.strip()[:60])
+    if not m or not ambiguous_date(m.group(0)):
+        return None
+    readings = {parse_date(m.group(0), True), parse_date(m.group(0), False)} - {value, None}
+    return readings.pop() if readings else None
+
+
 def _fields(lines: list[TextLine], ctx: Context, out: Extraction, skip: set[int]) -> set[int]:
     """Document-level values after their labels; returns the lines that held one."""
     used: set[int] = set()
@@ -1073,6 +1086,8 @@ def _fields(lines: list[TextLine], ctx: Context, out: Extraction, skip: set[int]
                 if value is None:
                     continue
                 f = Field(value, round(conf * ctx.scale, 4), f"{line.where()} label {m.group(0).strip()!r}")
+                if kind == "payment_date" and ctx.dayfirst is None:
+                    f.other_reading = _other_reading(region, value)
                 if kind not in best or best[kind].confidence < f.confidence:
                     best[kind] = f
                 used.add(i)

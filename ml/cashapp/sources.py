@@ -376,7 +376,7 @@ def simulated_feed(world_dir: str | Path) -> SimulatedFeed:
 # -- the landing files, parsed as the product parses them -------------------------------------------------
 
 _FILE_DATE = re.compile(r"(20\d{2})(\d{2})(\d{2})")
-PARSE_CACHE_VERSION = 1
+PARSE_CACHE_VERSION = 2  # bumped when parsing changes what it reads (2: ambiguous dates near the Date header)
 
 
 # Advice documents read by text extraction (e-mails and their PDF/spreadsheet attachments): 10-30 ms

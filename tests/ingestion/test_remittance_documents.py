@@ -305,6 +305,41 @@ def test_email_with_pdf_attachment(tmp_path: Path, globex_pdf: bytes) -> None:
     assert result.warnings == []
 
 
+@pytest.mark.parametrize(
+    ("sent", "read_as"),
+    [
+        ("Mon, 01 Dec 2025 09:00:00 +0000", dt.date(2025, 12, 1)),  # a UK payer: day first
+        ("Sun, 12 Jan 2025 09:00:00 +0000", dt.date(2025, 1, 12)),  # a US payer: month first
+    ],
+)
+def test_an_ambiguous_payment_date_is_read_nearest_the_day_the_advice_was_sent(
+    tmp_path: Path, sent: str, read_as: dt.date
+) -> None:
+    """01/12/2025 in a PDF with no other date and no decimal commas: nothing in the document says
+    which order it writes; the e-mail's Date header does (advices go out around the payment)."""
+    pdf = pdf_bytes(
+        [("Payer:", "Orchard Industries Ltd"), ("Payment date:", "01/12/2025")],
+        [
+            ["Invoice", "Invoice amount", "Paid"],
+            ["INV-106074", "5,856.96", "3,018.23"],
+            ["INV-106466", "670.00", "670.00"],
+            ["Total", "", "3,688.23"],
+        ],
+        ["left", "right", "right"],
+    )
+    msg = message("Remittance advice", sender="Orchard AP <ap@orchard.example>")
+    del msg["Date"]
+    msg["Date"] = sent
+    msg.set_content("Please find our remittance advice attached.\n")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="advice.pdf")
+    path = tmp_path / "advice.eml"
+    path.write_bytes(msg.as_bytes())
+
+    [doc] = parse_remittance_document(path).remittances
+    assert doc.payment_date == read_as
+    assert [ln.invoice_reference for ln in doc.lines] == ["INV-106074", "INV-106466"]
+
+
 def test_email_with_xlsx_attachment_named_to_escape(tmp_path: Path) -> None:
     msg = message("Payment", sender="payables@initech.example")
     msg.set_content("Attached.\n")
