@@ -775,8 +775,7 @@ class Generator:
             )
         for c in out:
             c.prior = _prior(c, ctx)
-        out.sort(key=lambda c: -c.prior)
-        ctx.candidates = out[:MAX_CANDIDATES]
+        ctx.candidates = by_prior_across_families(out)[:MAX_CANDIDATES]
         return ctx.candidates
 
     def expand(self, ctx: Context) -> list[Candidate]:
@@ -1615,6 +1614,19 @@ class Generator:
                 ["every open item paid; the rest is more than is owed"],
                 add,
             )
+
+
+def by_prior_across_families(candidates: list[Candidate]) -> list[Candidate]:
+    """Highest prior first; among equal priors, each family's first candidates (in the order they were
+    made) before any family's later ones, so that ``MAX_CANDIDATES`` does not cut the last of several
+    possible payers' candidates wholesale."""
+    made_in_family: dict[str, int] = {}
+    order = []
+    for c in candidates:
+        k = made_in_family.get(c.family, 0)
+        made_in_family[c.family] = k + 1
+        order.append((-c.prior, k))
+    return [candidates[i] for i in sorted(range(len(candidates)), key=order.__getitem__)]
 
 
 def _paid_in_full(items: list[OpenItem], family: str, why: str) -> Candidate:

@@ -229,3 +229,22 @@ def test_candidates_on_one_calibration_step_are_ordered_by_the_scorers_raw_score
     assert sorted([a, b, c], key=_rank_key) == [c, b, a]
     b.raw_score = a.raw_score
     assert sorted([a, b, c], key=_rank_key) == [c, a, b]  # then the generator's prior
+
+
+def test_the_candidate_cap_keeps_every_possible_payers_first_candidates():
+    from ml.cashapp.candidates import MAX_CANDIDATES, Candidate, by_prior_across_families
+
+    def cand(family, n):
+        item = OpenItem(f"INV-{family}-{n}", family, "USD", 100, 130, 20_000, 20_000)
+        c = Candidate("partial", family, family, [Alloc(item, 10_000)], 0)
+        c.prior = 0.2
+        return c
+
+    # four possible payers, ten equally plausible candidates each, made family after family
+    made = [cand(fam, n) for fam in ("C1", "C2", "C3", "C4") for n in range(10)]
+    kept = by_prior_across_families(made)[:MAX_CANDIDATES]
+    assert {c.family for c in kept[:4]} == {"C1", "C2", "C3", "C4"}
+    assert all(sum(c.family == fam for c in kept) == MAX_CANDIDATES // 4 for fam in ("C1", "C2", "C3", "C4"))
+    # a higher prior still comes first, whatever its family and rank
+    made[-1].prior = 0.9
+    assert by_prior_across_families(made)[0] is made[-1]
