@@ -78,6 +78,24 @@ def test_oldest_items_closed_short_by_an_unexplained_deduction():
     assert res.payments.status.tolist() == [SUGGESTED]  # an unexplained deduction is never applied alone
 
 
+def test_a_round_amount_just_above_the_only_item_below_it_is_that_item_rounded_up():
+    """810.00 from a customer whose only open item below that is 806.24: the item in full, 3.76 on
+    account (the others are larger than the payment, so no sum of items is searched)."""
+    items = [
+        inv("INV-330001", "C000001", "806.24", issued=_d(40)),
+        inv("INV-330002", "C000001", "2000.00", issued=_d(30)),
+        inv("INV-330003", "C000001", "3500.00", issued=_d(20)),
+    ]
+    e = engine(items)
+    ctx = e.gen.context(payment_of(txn("810.00"), 0))
+    e.gen.generate(ctx)
+    rounded = [c for c in ctx.candidates if c.method == "overpayment"]
+    assert [(_allocs(c), c.unapplied) for c in rounded] == [({("INV-330001", 80_624, 0, 0)}, 376)]
+    assert any("round amount" in ev for ev in rounded[0].evidence)
+    res = engine(items).run([txn("810.00")])
+    check_conservation(res)
+
+
 def test_a_later_run_of_items_closed_short_by_an_unexplained_deduction():
     """The payer skips its two oldest (large, perhaps disputed) items and pays the next three, one of
     them short: no run from the oldest fits, the run from the third item does."""
