@@ -1449,18 +1449,9 @@ class Generator:
                     ctx.nodes += j - i + 1
                     if s > p.amount and j > i:
                         run = pool[i : j + 1]
-                        allocs = [Alloc(it, it.open_cents) for it in run]
-                        a = place_deduction(allocs, s - p.amount, p.currency, self.rules)
-                        if a is not None:
-                            ev = [
-                                f"all {len(run)} {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}",
-                                f"short by {_m(s - p.amount)}: an unexplained deduction, put on the oldest "
-                                f"invoice that can carry it ({a.item.item_id})",
-                            ]
-                            add(Candidate("deduction", run[0].customer_id, f.family, allocs, 0, ev))
-                            found += 1
-                            if found >= SHORT_WINDOWS:
-                                break
+                        found += self._run_short(ctx, f, run, [0] * len(run), s - p.amount, label, add, "")
+                        if found >= SHORT_WINDOWS:
+                            break
                     continue
                 if s == p.amount and j > i:
                     run = pool[i : j + 1]
@@ -1528,20 +1519,30 @@ class Generator:
                     inside.setdefault(it.open_cents, j)
 
     def _run_short(
-        self, ctx: Context, f: FamilyClue, run: list[OpenItem], disc: list[int], short: int, label: str, add
-    ) -> None:
+        self,
+        ctx: Context,
+        f: FamilyClue,
+        run: list[OpenItem],
+        disc: list[int],
+        short: int,
+        label: str,
+        add,
+        which: str = "oldest ",
+    ) -> bool:
+        """The run closed short by an unexplained deduction, when one of its items can carry it."""
         p = ctx.payment
         allocs = [Alloc(it, it.open_cents - dc, discount=dc) for it, dc in zip(run, disc, strict=True)]
         a = place_deduction(allocs, short, p.currency, self.rules)
         if a is None:
-            return
+            return False
         ev = [
-            f"all {len(run)} oldest {label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}"
+            f"all {len(run)} {which}{label} due {_d(run[0].due_date)} to {_d(run[-1].due_date)}"
             + (" net of earned early-pay discounts" if any(disc) else ""),
             f"short by {_m(short)}: an unexplained deduction, put on the oldest invoice that can carry it "
             f"({a.item.item_id})",
         ]
         add(Candidate("deduction", run[0].customer_id, f.family, allocs, 0, ev))
+        return True
 
     def _partials(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add, cheap: bool = False) -> None:
         p = ctx.payment
