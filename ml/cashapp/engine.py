@@ -351,8 +351,8 @@ class CashApplicationEngine:
         if not jobs:
             return extra
         Xe = np.asarray(jobs, dtype=np.float64)
-        conf = self.scorer.confidence_extra(raw, g, Xe, np.asarray(groups, dtype=np.int64))
         raw_extra = self.scorer.raw(Xe)
+        conf = self.scorer.confidence_extra(raw, g, raw_extra, np.asarray(groups, dtype=np.int64))
         pos = 0
         for gi, more in extra.items():
             for c in more:

@@ -107,20 +107,20 @@ class Scorer:
         return self.calibrate(normalize_by_payment(raw, groups))
 
     def confidence_extra(
-        self, raw: np.ndarray, groups: np.ndarray, X_extra: np.ndarray, groups_extra: np.ndarray
+        self, raw: np.ndarray, groups: np.ndarray, raw_extra: np.ndarray, groups_extra: np.ndarray
     ) -> np.ndarray:
-        """Confidences of a second look's candidates (``Generator.expand``; ``groups_extra``: the
-        payment index of each, into ``groups``' numbering), on the scale of their payment's first
-        candidates (``raw``: those's raw scores): divided by the same per-payment total as those
-        (:func:`normalize_by_payment`), so the first candidates' confidences, and what was decided
-        on them, stay as they were."""
-        if len(X_extra) == 0:
+        """Confidences of a second look's candidates (``Generator.expand``; ``raw_extra``: their raw
+        scores, ``groups_extra``: the payment index of each, into ``groups``' numbering), on the scale
+        of their payment's first candidates (``raw``: those's raw scores): divided by the same
+        per-payment total as those (:func:`normalize_by_payment`), so the first candidates'
+        confidences, and what was decided on them, stay as they were."""
+        if len(raw_extra) == 0:
             return np.zeros(0)
         if self.booster is None:
-            return self.raw(X_extra)
+            return raw_extra
         sums = np.zeros(int(max(groups.max(initial=-1), groups_extra.max(initial=-1))) + 1)
         np.add.at(sums, groups, raw)
-        return self.calibrate(self.raw(X_extra) / np.maximum(sums[groups_extra], 1.0))
+        return self.calibrate(raw_extra / np.maximum(sums[groups_extra], 1.0))
 
     def threshold_for(self, group: str) -> float:
         return self.group_thresholds.get(group, self.threshold)
