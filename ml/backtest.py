@@ -42,7 +42,6 @@ from ml.features import (
 from ml.history import InvoiceHistory
 from ml.payment_model import (
     BUCKETS,
-    RHYTHM_FEATURES,
     ModelConfig,
     PaymentModel,
     bucket_of,
@@ -250,7 +249,7 @@ def rolling_backtest(
                 "bucket_pred": p["bucket"].to_numpy(),
                 "baseline_due_date": np.zeros(in_fold.sum()),
                 "baseline_customer_median": base,
-                "baseline_median_on_rhythm": _on_rhythm(base, due_days, Xf, config),
+                "baseline_median_on_rhythm": on_payment_rhythm(base, due_days, Xf, config),
             }
         )
         preds.append(frame)
@@ -325,17 +324,11 @@ def _open_frame(
             "bucket_pred": p["bucket"].to_numpy(),
             "baseline_due_date": np.maximum(0.0, floor),
             "baseline_customer_median": np.maximum(base, floor),
-            "baseline_median_on_rhythm": np.maximum(_on_rhythm(base, due_days, X, model.config), floor),
+            "baseline_median_on_rhythm": np.maximum(
+                on_payment_rhythm(base, due_days, X, model.config), floor
+            ),
         }
     )
-
-
-def _on_rhythm(
-    days_late: np.ndarray, due_days: np.ndarray, X: pd.DataFrame, config: ModelConfig
-) -> np.ndarray:
-    if not set(RHYTHM_FEATURES) <= set(X.columns):
-        return days_late
-    return on_payment_rhythm(days_late, due_days, X[list(RHYTHM_FEATURES)], config)
 
 
 def _train_labels(h, rows, cut, config) -> np.ndarray:

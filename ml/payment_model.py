@@ -345,11 +345,7 @@ class PaymentModel:
         (``on_payment_rhythm``, when the recipe has ``payment_rhythm``); without them it stays the
         trees' continuous figure."""
         groups = _groups(X)
-        rhythm = (
-            X[list(RHYTHM_FEATURES)]
-            if due_days is not None and self.config.payment_rhythm and set(RHYTHM_FEATURES) <= set(X.columns)
-            else None
-        )
+        given = X
         X = self._own(X)
         M = self._matrix(X)
         raw = self._raw_quantiles(X, M)
@@ -360,8 +356,9 @@ class PaymentModel:
             lo[sel] -= dlo
             hi[sel] += dhi
         continuous = np.clip(mid, DAYS_LATE_MIN, DAYS_LATE_CAP)
-        if rhythm is not None:
-            mid = on_payment_rhythm(continuous, due_days, rhythm, self.config)
+        mid = continuous
+        if due_days is not None and self.config.payment_rhythm:
+            mid = on_payment_rhythm(continuous, due_days, given, self.config)
         lo = np.clip(np.minimum(lo, mid), DAYS_LATE_MIN, DAYS_LATE_CAP)
         hi = np.clip(np.maximum(hi, mid), DAYS_LATE_MIN, DAYS_LATE_CAP)
         mid = np.clip(mid, DAYS_LATE_MIN, DAYS_LATE_CAP)
@@ -492,7 +489,8 @@ RHYTHM_FEATURES = ("pay_wd_mode", "pay_wd_share", "month_end_pay_share", "mid_mo
 def on_payment_rhythm(
     days_late: np.ndarray, due_days: np.ndarray, F: pd.DataFrame, config: ModelConfig
 ) -> np.ndarray:
-    """Predicted days late moved to the day the customer's money would arrive (whole days).
+    """Predicted days late moved to the day the customer's money would arrive (whole days);
+    ``days_late`` as it is when ``F`` lacks the customer's receipt habits (``RHYTHM_FEATURES``).
 
     A receipt is booked on a business day, and a customer paying from an AP run on the run's days,
     so a continuous P50 a few days off the customer's usual day costs MAE for nothing. From the
@@ -508,6 +506,8 @@ def on_payment_rhythm(
 
     Weekdays, not each country's business days: the features carry no bank calendar, and a holiday
     shifts a run by a day at most."""
+    if not set(RHYTHM_FEATURES) <= set(F.columns):
+        return days_late
     day = np.asarray(due_days, dtype="int64") + np.round(days_late).astype("int64")
     weekday = (day + 3) % 7  # Monday = 0 (1970-01-01 was a Thursday)
     out = day + np.where(weekday == 5, -1, np.where(weekday == 6, 1, 0))
