@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -143,8 +144,36 @@ def name_similarity(query: str, candidate: str) -> float:
     return float(score)
 
 
+# Blocking keys (see NameIndex): a token's first and last three letters.
+KEY_LETTERS = 3
+# A query of one token shorter than this is compared with every name: one keying error in a short
+# word can change both its first and its last three letters ("ATLAS" -> "ALTAS").
+SHORT_SINGLE_WORD = 7
+
+
+def blocking_keys(normalized: str) -> set[str]:
+    """The first and last :data:`KEY_LETTERS` letters of each word (a shorter word whole)."""
+    keys = set()
+    for w in normalized.split():
+        keys.add("<" + w[:KEY_LETTERS])
+        keys.add(w[-KEY_LETTERS:] + ">")
+    return keys
+
+
 class NameIndex:
-    """Customers' normalized names (master names, rule names, names seen on confirmed payments)."""
+    """Customers' normalized names (master names, rule names, names seen on confirmed payments).
+
+    A search compares the query with the names that share a blocking key with it (a word's first or
+    last three letters), not with every name. Why: the payers without a known account search by
+    name, their number grows with the ledger and so does the number of names, so a pass over every
+    name per search grew with the square of the data (a third of the cash application's first run at
+    a million invoices; 9.2 s for 1,253 searches over 7,175 names, 0.4 s blocked, same answers for
+    every one of them). The bound: a name is found when it shares a word's first or last three
+    letters with the query. One keying error (a swapped, dropped or doubled letter) leaves one of
+    them intact in a word of seven letters or more, or in the other words of a longer name; a query
+    of a single shorter word is compared with every name. The truncation the banks apply keeps the
+    first letters, so a name cut short is found by them.
+    """
 
     # Shortlists kept per query (see search); cleared past this many queries to bound the memory.
     MAX_SHORTLISTS = 1 << 16
@@ -153,6 +182,8 @@ class NameIndex:
         self._names: list[str] = []
         self._owners: list[set[str]] = []
         self._pos: dict[str, int] = {}
+        # blocking key -> positions of the names that have it, in increasing order
+        self._postings: dict[str, list[int]] = {}
         # (query, shortlist size) -> (names scanned, [(-WRatio, name position, name_similarity)] best first)
         self._shortlists: dict[tuple[str, int], tuple[int, list[tuple[float, int, float]]]] = {}
 
@@ -162,9 +193,11 @@ class NameIndex:
             return
         i = self._pos.get(n)
         if i is None:
-            self._pos[n] = len(self._names)
+            i = self._pos[n] = len(self._names)
             self._names.append(n)
             self._owners.append({customer_id})
+            for key in blocking_keys(n):
+                self._postings.setdefault(key, []).append(i)
         else:
             self._owners[i].add(customer_id)
 
@@ -175,8 +208,8 @@ class NameIndex:
     def search(self, normalized: str, *, limit: int = 5, cutoff: float = 80.0) -> list[tuple[str, float]]:
         """Best customers for a normalized name: [(customer_id, score 0-100)], best first.
 
-        rapidfuzz's WRatio shortlists over every name (C++, fast); the shortlist is re-scored with
-        :func:`name_similarity`, which knows about truncation.
+        rapidfuzz's WRatio shortlists the names that share a blocking key with the query (C++, fast);
+        the shortlist is re-scored with :func:`name_similarity`, which knows about truncation.
         """
         if not normalized or not self._names:
             return []
@@ -189,26 +222,39 @@ class NameIndex:
                     best[cid] = s
         return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
-    def _shortlist(self, normalized: str, k: int) -> list[tuple[float, int, float]]:
-        """The ``k`` names rapidfuzz's ``process.extract`` would return (WRatio at least 60, best first,
-        ties by position), with their :func:`name_similarity`, computed incrementally.
+    def _candidates(self, normalized: str, start: int) -> list[int]:
+        """Positions (increasing, from ``start``) of the names the query is compared with."""
+        if " " not in normalized and len(normalized) < SHORT_SINGLE_WORD:
+            return list(range(start, len(self._names)))
+        found: set[int] = set()
+        for key in blocking_keys(normalized):
+            posting = self._postings.get(key)
+            if posting:
+                found.update(posting[bisect_left(posting, start) :] if start else posting)
+        return sorted(found)
 
-        Why: payers without a known account (cheques, lockbox, new IBANs) come back with the same
-        name payment after payment, and the WRatio pass over every name was a fifth of the engine's
-        time at 100,000 payments. Names are only ever appended, and ``extract`` orders by score then
-        position, so the best ``k`` of all names are the best ``k`` of (the best ``k`` of the names
-        already scanned, plus the names added since): only the new names are scored again."""
+    def _shortlist(self, normalized: str, k: int) -> list[tuple[float, int, float]]:
+        """The ``k`` candidate names rapidfuzz's ``process.extract`` would return (WRatio at least 60,
+        best first, ties by position), with their :func:`name_similarity`, computed incrementally.
+
+        Why incrementally: payers without a known account (cheques, lockbox, new IBANs) come back with
+        the same name payment after payment. Names are only ever appended, and ``extract`` orders by
+        score then position, so the best ``k`` of all candidates are the best ``k`` of (the best ``k``
+        of the candidates already scanned, plus those added since): only the new ones are scored."""
         key = (normalized, k)
         n = len(self._names)
         hit = self._shortlists.get(key)
         if hit is not None and hit[0] == n:
             return hit[1]
         start, top = (0, []) if hit is None else hit
-        names = self._names if start == 0 else self._names[start:]
-        new = process.extract(normalized, names, scorer=fuzz.WRatio, limit=k, score_cutoff=60)
+        positions = self._candidates(normalized, start)
+        names = self._names
+        new = process.extract(
+            normalized, [names[i] for i in positions], scorer=fuzz.WRatio, limit=k, score_cutoff=60
+        )
         if new:
             top = sorted(
-                top + [(-score, start + i, name_similarity(normalized, name)) for name, score, i in new]
+                top + [(-score, positions[j], name_similarity(normalized, name)) for name, score, j in new]
             )[:k]
         if len(self._shortlists) >= self.MAX_SHORTLISTS:
             self._shortlists.clear()

@@ -168,7 +168,8 @@ def _name(rng: random.Random) -> str:
 
 def test_name_search_as_before_while_names_are_learned():
     # the shortlist is kept per query and topped up with the names added since: the same answers as
-    # a full rapidfuzz pass at every moment, ties between equal scores included (many names repeat)
+    # a full rapidfuzz pass at every moment, ties between equal scores included (many names repeat;
+    # the queries share their words with the names, so the blocking keys never hide a name here)
     rng = random.Random(5)
     idx = NameIndex()
     names: list[str] = []
@@ -188,6 +189,65 @@ def test_name_search_as_before_while_names_are_learned():
                 assert idx.search(q, limit=4, cutoff=80) == _search_before(names, owners, q, 4, 80)
                 assert idx.search(q) == _search_before(names, owners, q)
     assert len(idx) == len(names) > 20
+
+
+_COMPANIES = ["NORTHWIND SUPPLY", "KEYSTONE DISTR", "ATLAS", "BRIGHTSTONE", "CEDAR RIDGE MFG", "MERIDIAN LOGISTIC",
+              "SILVERLINE TECH", "OAKRIDGE", "WESER FAHRZEUGTEILE", "LARKSPUR MFG", "JAMES O BRIEN", "PAYPORT MERCHANT SVCS"]  # fmt: skip
+
+
+def _keying_errors(text: str) -> set[str]:
+    """Every single swapped, dropped or doubled letter (the simulator's typo, at each position)."""
+    out = set()
+    for i in range(1, len(text) - 1):
+        if text[i] == " " or text[i - 1] == " ":
+            continue
+        out |= {
+            text[: i - 1] + text[i] + text[i - 1] + text[i + 1 :],
+            text[:i] + text[i + 1 :],
+            text[:i] + text[i] + text[i:],
+        }
+    return out - {text}
+
+
+def _distractors(rng: random.Random, n: int) -> list[str]:
+    letters = "ABCDEFGHIKLMNOPRSTUVW"
+    return [
+        " ".join(
+            "".join(rng.choice(letters) for _ in range(rng.randint(3, 10))) for _ in range(rng.randint(1, 3))
+        )
+        for _ in range(n)
+    ]
+
+
+def test_name_search_within_one_keying_error_is_the_full_pass():
+    # the search compares a query only with names sharing a word's first or last three letters; for a
+    # name within one keying error of a customer's (or cut short, as the rails do) that loses nothing
+    rng = random.Random(8)
+    names = list(dict.fromkeys(_COMPANIES + _distractors(rng, 1500)))
+    owners = [{f"C{i:05d}"} for i in range(len(names))]
+    idx = NameIndex()
+    for n, o in zip(names, owners, strict=True):
+        idx.add(n, next(iter(o)), normalized=True)
+    checked = total = 0
+    for company in _COMPANIES:
+        for q in sorted(_keying_errors(company)) + [company[:w] for w in (16, 12, 10, 8)]:
+            q = " ".join(q.split())
+            expected = _search_before(names, owners, q, 4, 80)
+            assert idx.search(q, limit=4, cutoff=80) == expected, q
+            checked += bool(expected)
+            total += 1
+    assert checked > 0.8 * total  # most misspellings still score 80 or more against their company
+
+
+def test_name_search_compares_a_query_with_a_few_names_only():
+    rng = random.Random(9)
+    idx = NameIndex()
+    for i, n in enumerate(dict.fromkeys(_distractors(rng, 5000) + ["KEYSTONE DISTR"])):
+        idx.add(n, f"C{i:05d}", normalized=True)
+    assert len(idx._candidates("KEYSTONE DISTR", 0)) < len(idx) / 20
+    assert idx.search("KEYSTNE DISTR", limit=1)[0][1] >= 80
+    # one short word: a keying error can change both its ends, so every name is compared
+    assert len(idx._candidates("ALTAS", 0)) == len(idx)
 
 
 def test_name_search_cache_is_bounded():
