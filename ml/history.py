@@ -213,8 +213,15 @@ def _latest(extract: str, as_of_sql: str, where: str = "") -> str:
     )
 
 
-def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
+# The relation that restricts a history to a block of customers (see invoice_history_from_warehouse).
+CUSTOMER_BLOCK = "openar_history_customer_block"
+
+
+def invoice_history_from_warehouse(con, as_of: dt.date, customers: list[str] | None = None) -> InvoiceHistory:
     """Build the canonical history from the raw ERP tables, as known at the end of ``as_of``.
+
+    ``customers``: only these customers' invoices, promises, activities and master rows (scoring a
+    large ledger a block of whole customer families at a time, ``ml.pipeline``); None: everyone.
 
     The invoice is settled on the day cash applied, discounts allowed, credits (write-offs included)
     and deductions the customer took (opened as deduction disputes) first cover its amount; the paid
@@ -224,9 +231,24 @@ def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
     ``written_off`` and has no paid date. On the simulated world this matches the ground truth's
     paid date for 99.3% of paid invoices (the rest: cash received but not yet applied at as-of).
     """
+    if customers is not None:
+        con.register(CUSTOMER_BLOCK, pd.DataFrame({"customer_id": pd.Series(customers, dtype=object)}))
+        try:
+            return _history_from_warehouse(
+                con, as_of, f"customer_id in (select customer_id from {CUSTOMER_BLOCK})"
+            )
+        finally:
+            con.unregister(CUSTOMER_BLOCK)
+    return _history_from_warehouse(con, as_of, "true")
+
+
+def _history_from_warehouse(con, as_of: dt.date, of_customers: str) -> InvoiceHistory:
+    """:func:`invoice_history_from_warehouse` for the customers ``of_customers`` (a SQL condition
+    on customer_id) selects. The block filters the latest version of each row, never the versions
+    before it is chosen, so a row that changed customer between extracts is judged by its latest."""
     a = f"date '{as_of.isoformat()}'"
     sql = f"""
-    with inv as {_latest("invoices", a, f"invoice_date <= {a}")},
+    with inv as (select * from {_latest("invoices", a, f"invoice_date <= {a}")} where {of_customers}),
     pay as {_latest("payments", a)},
     app as {_latest("payment_applications", a, f"applied_date <= {a}")},
     cm as {_latest("credit_memos", a, f"credit_date <= {a} and applied_invoice_id is not null")},
@@ -286,6 +308,11 @@ def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
     """
     invoices = con.execute(sql).df()
     customers = _customers_from_warehouse(con, as_of)
+    if of_customers != "true":
+        block = set(
+            con.execute(f"select customer_id from {CUSTOMER_BLOCK}").fetchnumpy()["customer_id"].tolist()
+        )
+        customers = customers[customers["customer_id"].isin(block)].reset_index(drop=True)
     promises = con.execute(f"""
         with v as (select * from {RAW_SCHEMA}.erp_promises_to_pay where _extract_date <= {a}),
         first as (
@@ -297,11 +324,12 @@ def invoice_history_from_warehouse(con, as_of: dt.date) -> InvoiceHistory:
         select first.customer_id, first.invoice_id, first.promise_date, first.promised_pay_date as promised_date,
                coalesce(res.status, 'open') as status, res.resolved_known_date
         from first left join res using (promise_id)
+        where {of_customers}
         order by promise_date, promise_id
     """).df()
     activities = con.execute(f"""
         select customer_id, invoice_id, _extract_date as activity_date, activity_type, outcome
-        from {_latest("collection_activities", a)} order by activity_date, activity_id
+        from {_latest("collection_activities", a)} where {of_customers} order by activity_date, activity_id
     """).df()
     return normalize_history(
         InvoiceHistory(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
-from ml.pipeline import NoChampionError, predict_payments, train_payment_model
+from ml.pipeline import NoChampionError, customer_blocks, predict_payments, train_payment_model
 from ml.risk import TIERS
 from ml.scoring import PREDICTION_COLUMNS
 from tests.ml.helpers import FAST
@@ -36,3 +37,15 @@ def test_train_then_predict(tiny_warehouse, tmp_path):
     assert set(out.customers["tier"]) <= set(TIERS) and out.customers["customer_id"].is_unique
     assert out.credit_reviews["priority"].min() == 1
     assert (out.customers["model_name"] == trained.model_name).all()
+
+    # a large ledger is scored a block of customer families at a time: the same rows, digit for digit,
+    # and the drivers on the same rows (those with the most money at risk overall)
+    whole = predict_payments(con, AS_OF, uri=uri, max_explained=25)
+    blocks = customer_blocks(con, AS_OF, 300)
+    assert len(blocks) >= 3 and sum(map(len, blocks)) == len(set().union(*blocks))
+    by_blocks = predict_payments(con, AS_OF, uri=uri, max_explained=25, block_invoices=300)
+    assert by_blocks.timings["blocks"] == len(blocks) and "blocks" not in whole.timings
+    assert whole.invoices["drivers"].notna().sum() == 25
+    pd.testing.assert_frame_equal(by_blocks.invoices, whole.invoices)
+    pd.testing.assert_frame_equal(by_blocks.customers, whole.customers)
+    pd.testing.assert_frame_equal(by_blocks.credit_reviews, whole.credit_reviews)
