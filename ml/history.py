@@ -201,7 +201,7 @@ def truncate_history(h: InvoiceHistory, as_of: dt.date) -> InvoiceHistory:
 # --- from the warehouse -------------------------------------------------------------------------------
 
 
-def _latest(extract: str, as_of_sql: str, where: str = "") -> str:
+def latest_rows(extract: str, as_of_sql: str, where: str = "") -> str:
     """Latest version of each key known at as_of: later extract, then later load, then later row."""
     e = EXTRACTS[extract]
     key = ", ".join(e.key)
@@ -248,12 +248,12 @@ def _history_from_warehouse(con, as_of: dt.date, of_customers: str) -> InvoiceHi
     before it is chosen, so a row that changed customer between extracts is judged by its latest."""
     a = f"date '{as_of.isoformat()}'"
     sql = f"""
-    with inv as (select * from {_latest("invoices", a, f"invoice_date <= {a}")} where {of_customers}),
-    pay as {_latest("payments", a)},
-    app as {_latest("payment_applications", a, f"applied_date <= {a}")},
-    cm as {_latest("credit_memos", a, f"credit_date <= {a} and applied_invoice_id is not null")},
-    dsp as {_latest("disputes", a, f"opened_date <= {a}")},
-    fx as (select rate_date, currency, rate_to_functional from {_latest("fx_rates", a)}),
+    with inv as (select * from {latest_rows("invoices", a, f"invoice_date <= {a}")} where {of_customers}),
+    pay as {latest_rows("payments", a)},
+    app as {latest_rows("payment_applications", a, f"applied_date <= {a}")},
+    cm as {latest_rows("credit_memos", a, f"credit_date <= {a} and applied_invoice_id is not null")},
+    dsp as {latest_rows("disputes", a, f"opened_date <= {a}")},
+    fx as (select rate_date, currency, rate_to_functional from {latest_rows("fx_rates", a)}),
     ev as (
         select app.invoice_id, app.applied_date as known_date, pay.payment_date as pay_date,
                app.applied_amount + app.discount_amount as amt, app.applied_amount as cash, 0 as wo
@@ -307,7 +307,7 @@ def _history_from_warehouse(con, as_of: dt.date, of_customers: str) -> InvoiceHi
     order by inv.invoice_date, inv.invoice_id
     """
     invoices = con.execute(sql).df()
-    customers = _customers_from_warehouse(con, as_of)
+    customers = customers_from_warehouse(con, as_of)
     if of_customers != "true":
         block = set(
             con.execute(f"select customer_id from {CUSTOMER_BLOCK}").fetchnumpy()["customer_id"].tolist()
@@ -329,7 +329,7 @@ def _history_from_warehouse(con, as_of: dt.date, of_customers: str) -> InvoiceHi
     """).df()
     activities = con.execute(f"""
         select customer_id, invoice_id, _extract_date as activity_date, activity_type, outcome
-        from {_latest("collection_activities", a)} where {of_customers} order by activity_date, activity_id
+        from {latest_rows("collection_activities", a)} where {of_customers} order by activity_date, activity_id
     """).df()
     return normalize_history(
         InvoiceHistory(
@@ -342,7 +342,7 @@ def _history_from_warehouse(con, as_of: dt.date, of_customers: str) -> InvoiceHi
     )
 
 
-def _customers_from_warehouse(con, as_of: dt.date) -> pd.DataFrame:
+def customers_from_warehouse(con, as_of: dt.date) -> pd.DataFrame:
     """The customer master as of ``as_of``; its attributes are treated as static: when no snapshot
     that old exists (worlds start with one snapshot), the earliest one stands in for it."""
     a = f"date '{as_of.isoformat()}'"
@@ -363,7 +363,7 @@ def _customers_from_warehouse(con, as_of: dt.date) -> pd.DataFrame:
             ]
         )
     return con.execute(f"""
-        with c as {_latest("customers", f"date '{snap.isoformat()}'")},
+        with c as {latest_rows("customers", f"date '{snap.isoformat()}'")},
         fx as (select currency, arg_max(rate_to_functional, rate_date) as rate
                from {RAW_SCHEMA}.erp_fx_rates where rate_date <= {a} group by currency)
         select customer_id, parent_customer_id as parent_id, country, c.currency, segment,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ingestion.ddl import RAW_SCHEMA
 from ml.features import DAYS_LATE_CAP, FeatureContext
-from ml.history import InvoiceHistory, _customers_from_warehouse, invoice_history_from_warehouse
+from ml.history import InvoiceHistory, customers_from_warehouse, invoice_history_from_warehouse, latest_rows
 from ml.payment_model import ModelConfig
 from ml.registry import CHAMPION, MODEL_NAME, TrainingOutcome, load_model, train_and_register
 from ml.risk import _customer_drivers, credit_reviews, customer_risk
@@ -56,16 +56,11 @@ def training_sample(h: InvoiceHistory, max_invoices: int | None, seed: int = 7) 
     """``h`` restricted to randomly drawn whole customer families of about ``max_invoices`` invoices."""
     if max_invoices is None or len(h.invoices) <= max_invoices:
         return h
-    family = h.invoices["customer_id"].astype(str)
+    parents = None
     if h.customers is not None and "parent_id" in h.customers:
         parents = h.customers.set_index(h.customers["customer_id"].astype(str))["parent_id"]
-        family = family.map(parents).fillna(family).astype(str)
-    sizes = family.value_counts().sort_index()
-    order = np.random.default_rng(seed).permutation(len(sizes))
-    cumulative = sizes.iloc[order].cumsum()
-    chosen = set(cumulative.index[cumulative <= max_invoices]) or {cumulative.index[0]}
-    keep_invoice = family.isin(chosen)
-    customers = set(h.invoices.loc[keep_invoice, "customer_id"].astype(str))
+    counts = h.invoices["customer_id"].astype(str).value_counts()
+    customers = sampled_customers(counts, parents, max_invoices, seed)
 
     def only(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         if frame is None or "customer_id" not in frame:
@@ -74,12 +69,51 @@ def training_sample(h: InvoiceHistory, max_invoices: int | None, seed: int = 7) 
 
     return replace(
         h,
-        invoices=h.invoices[keep_invoice].reset_index(drop=True),
+        invoices=only(h.invoices),
         customers=only(h.customers),
         promises=only(h.promises),
         activities=only(h.activities),
         source=f"{h.source} (training sample: {len(customers):,} customers)",
     )
+
+
+def sampled_customers(
+    counts: pd.Series, parents: pd.Series | None, max_invoices: int, seed: int = 7
+) -> set[str]:
+    """The customers of :func:`training_sample`, from their invoice counts (customer -> invoices)
+    and parents (customer -> parent id or None): whole families (a parent's children with it) drawn
+    in a random order while their invoices stay within ``max_invoices``."""
+    family = pd.Series(counts.index.astype(str), index=counts.index)
+    if parents is not None:
+        family = family.map(parents).fillna(family).astype(str)
+    sizes = counts.groupby(family.to_numpy()).sum().sort_index()
+    order = np.random.default_rng(seed).permutation(len(sizes))
+    cumulative = sizes.iloc[order].cumsum()
+    chosen = set(cumulative.index[cumulative <= max_invoices]) or {cumulative.index[0]}
+    return set(counts.index[family.isin(chosen).to_numpy()].astype(str))
+
+
+def training_history_from_warehouse(
+    con, as_of: dt.date, max_invoices: int | None, seed: int = 7
+) -> tuple[InvoiceHistory, int]:
+    """``training_sample(invoice_history_from_warehouse(con, as_of), max_invoices)``, and the number of
+    invoices of the whole history, without reading the whole history: the families are drawn from
+    the invoice counts per customer, and only theirs are read (at three million invoices the whole
+    history took 2.5 GB and 18 s to read, for a sample of 120,000)."""
+    a = f"date '{as_of.isoformat()}'"
+    counts = con.execute(
+        f"select customer_id, count(*) as n from {latest_rows('invoices', a, f'invoice_date <= {a}')} group by 1"
+    ).df()
+    total = int(counts["n"].sum())
+    if max_invoices is None or total <= max_invoices:
+        return invoice_history_from_warehouse(con, as_of), total
+    counts = counts.set_index(counts["customer_id"].astype(str))["n"].sort_index()
+    master = customers_from_warehouse(con, as_of)
+    parents = master.set_index(master["customer_id"].astype(str))["parent_id"]
+    parents = parents[~parents.index.duplicated(keep="last")]
+    customers = sampled_customers(counts, parents, max_invoices, seed)
+    h = invoice_history_from_warehouse(con, as_of, sorted(customers))
+    return replace(h, source=f"{h.source} (training sample: {len(customers):,} customers)"), total
 
 
 class NoChampionError(LookupError):
@@ -148,11 +182,10 @@ def train_payment_model(
 ) -> TrainingOutcome:
     """Backtest, fit, log and register a model on the warehouse's history (at most ``max_invoices``
     of it, see :func:`training_sample`); promote it if it wins."""
-    full = invoice_history_from_warehouse(con, as_of)
-    h = training_sample(full, max_invoices)
-    if progress is not None and h is not full:
+    h, total = training_history_from_warehouse(con, as_of, max_invoices)
+    if progress is not None and len(h.invoices) < total:
         progress(
-            f"training on {len(h.invoices):,} of {len(full.invoices):,} invoices "
+            f"training on {len(h.invoices):,} of {total:,} invoices "
             f"(whole customer families drawn at random; the bound is {max_invoices:,})"
         )
     if backtest_kwargs is None:
@@ -177,7 +210,7 @@ def customer_blocks(con, as_of: dt.date, max_invoices: int) -> list[list[str]]:
     ).df()
     if int(counts["n"].sum()) <= max_invoices:
         return [sorted(set(counts["customer_id"].astype(str)) | set(_master_ids(con, as_of)))]
-    master = _customers_from_warehouse(con, as_of)
+    master = customers_from_warehouse(con, as_of)
     parent = {
         str(c): str(p)
         for c, p in zip(master["customer_id"], master["parent_id"], strict=True)
@@ -209,7 +242,7 @@ def customer_blocks(con, as_of: dt.date, max_invoices: int) -> list[list[str]]:
 
 
 def _master_ids(con, as_of: dt.date) -> list[str]:
-    return _customers_from_warehouse(con, as_of)["customer_id"].astype(str).tolist()
+    return customers_from_warehouse(con, as_of)["customer_id"].astype(str).tolist()
 
 
 def predict_payments(

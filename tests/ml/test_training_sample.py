@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
-from ml.history import InvoiceHistory
-from ml.pipeline import TRAINING_MAX_INVOICES, training_sample
+from ml.history import InvoiceHistory, invoice_history_from_warehouse
+from ml.pipeline import TRAINING_MAX_INVOICES, training_history_from_warehouse, training_sample
 from orchestration.settings import load_settings
 
 
@@ -51,3 +53,20 @@ def test_the_sample_keeps_whole_families_under_the_bound_and_is_reproducible():
 
 def test_the_bound_is_a_setting():
     assert load_settings().training_max_invoices == TRAINING_MAX_INVOICES
+
+
+def test_the_sample_read_from_the_warehouse_is_the_sample_of_the_whole_history(tiny_warehouse):
+    # training reads only the sampled families: the families are drawn from invoice counts per
+    # customer, so the whole history is never loaded at scale; the result is the same sample
+    con, _ = tiny_warehouse
+    as_of = dt.date(2026, 11, 20)
+    whole = invoice_history_from_warehouse(con, as_of)
+    n = len(whole.invoices)
+    for bound in (n // 3, n // 2, n):
+        expected = training_sample(whole, bound)
+        got, total = training_history_from_warehouse(con, as_of, bound)
+        assert total == n
+        for frame in ("invoices", "customers", "promises", "activities"):
+            pd.testing.assert_frame_equal(getattr(got, frame), getattr(expected, frame))
+        assert got.source == expected.source
+    assert len(training_sample(whole, n // 3).invoices) < n
