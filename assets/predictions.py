@@ -190,11 +190,17 @@ def payment_predictions(
     from ml.pipeline import NoChampionError, predict_payments
     from ml.warehouse import ensure_tables, prediction_check_results, write_predictions
 
-    uri = openar.get().mlflow_tracking_uri
+    settings = openar.get()
     with duckdb.get_connection() as con:
         as_of = resolve_as_of(con, config.as_of_date)
         try:
-            out = predict_payments(con, as_of, uri=uri)
+            out = predict_payments(
+                con,
+                as_of,
+                uri=settings.mlflow_tracking_uri,
+                block_invoices=settings.scoring_block_invoices,
+                progress=context.log.info,
+            )
         except NoChampionError as e:
             created = ensure_tables(con)
             context.log.warning(f"{e}: tables left as they were (created empty: {created or 'none'})")

@@ -8,7 +8,6 @@ job (the Dagster assets stay thin).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from dataclasses import dataclass, field, replace
 
@@ -195,10 +194,6 @@ def train_payment_model(
     )
 
 
-def scoring_block_invoices() -> int:
-    return int(os.environ.get("OPENAR_SCORING_BLOCK_INVOICES") or SCORING_BLOCK_INVOICES)
-
-
 def customer_blocks(con, as_of: dt.date, max_invoices: int) -> list[list[str]]:
     """Every customer (of the master or with an invoice by ``as_of``) in blocks of whole families
     (a parent with all its descendants) of about ``max_invoices`` invoices, in customer order; one
@@ -271,7 +266,7 @@ def predict_payments(
             "train a payment model first"
         ) from None
     timings = {"load_model_s": round(time.perf_counter() - t0, 2)}
-    blocks = customer_blocks(con, as_of, block_invoices or scoring_block_invoices())
+    blocks = customer_blocks(con, as_of, block_invoices or SCORING_BLOCK_INVOICES)
     if len(blocks) > 1:
         return _predict_by_blocks(
             con,

@@ -111,6 +111,13 @@ class Settings:
         return int(os.environ.get("OPENAR_TRAINING_MAX_INVOICES") or 120_000)
 
     @property
+    def scoring_block_invoices(self) -> int:
+        """A ledger of more invoices than this is scored a block of customer families at a time
+        (``OPENAR_SCORING_BLOCK_INVOICES``; the default is ``ml.pipeline.SCORING_BLOCK_INVOICES``,
+        whose comment says why)."""
+        return int(os.environ.get("OPENAR_SCORING_BLOCK_INVOICES") or 1_500_000)
+
+    @property
     def triage_lookback_days(self) -> int:
         """Messages older than this many days on the run day are not triaged (``OPENAR_TRIAGE_LOOKBACK_DAYS``;
         0: every message). A team that starts with two years of ERP history has answered its old

@@ -7,7 +7,12 @@ import datetime as dt
 import pandas as pd
 
 from ml.history import InvoiceHistory, invoice_history_from_warehouse
-from ml.pipeline import TRAINING_MAX_INVOICES, training_history_from_warehouse, training_sample
+from ml.pipeline import (
+    SCORING_BLOCK_INVOICES,
+    TRAINING_MAX_INVOICES,
+    training_history_from_warehouse,
+    training_sample,
+)
 from orchestration.settings import load_settings
 
 
@@ -51,8 +56,11 @@ def test_the_sample_keeps_whole_families_under_the_bound_and_is_reproducible():
     assert again.invoices.equals(sample.invoices)
 
 
-def test_the_bound_is_a_setting():
+def test_the_bounds_are_settings(monkeypatch):
     assert load_settings().training_max_invoices == TRAINING_MAX_INVOICES
+    assert load_settings().scoring_block_invoices == SCORING_BLOCK_INVOICES
+    monkeypatch.setenv("OPENAR_SCORING_BLOCK_INVOICES", "250000")
+    assert load_settings().scoring_block_invoices == 250_000
 
 
 def test_the_sample_read_from_the_warehouse_is_the_sample_of_the_whole_history(tiny_warehouse):
