@@ -213,6 +213,19 @@ def latest_rows(extract: str, as_of_sql: str, where: str = "") -> str:
     )
 
 
+def invoice_counts(con, as_of: dt.date) -> pd.Series:
+    """customer_id -> number of its invoices in the history as of ``as_of`` (without reading it):
+    what the training sample and the scoring blocks are sized by."""
+    a = f"date '{as_of.isoformat()}'"
+    counts = con.execute(
+        f"select customer_id, count(*) as n from {latest_rows('invoices', a, f'invoice_date <= {a}')} "
+        "group by 1 order by 1"
+    ).df()
+    return pd.Series(
+        counts["n"].to_numpy(dtype="int64"), index=counts["customer_id"].astype(str).to_numpy(), name="n"
+    )
+
+
 # The relation that restricts a history to a block of customers (see invoice_history_from_warehouse).
 CUSTOMER_BLOCK = "openar_history_customer_block"
 

@@ -14,12 +14,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ingestion.ddl import RAW_SCHEMA
 from ml.features import DAYS_LATE_CAP, FeatureContext
-from ml.history import InvoiceHistory, customers_from_warehouse, invoice_history_from_warehouse, latest_rows
+from ml.history import (
+    InvoiceHistory,
+    customers_from_warehouse,
+    invoice_counts,
+    invoice_history_from_warehouse,
+)
 from ml.payment_model import ModelConfig
 from ml.registry import CHAMPION, MODEL_NAME, TrainingOutcome, load_model, train_and_register
-from ml.risk import _customer_drivers, credit_reviews, customer_risk
+from ml.risk import credit_reviews, customer_drivers, customer_risk
 from ml.scoring import explanation_order, score_open_invoices, score_without_drivers
 
 DEFAULT_MAX_EXPLAINED = 50_000  # SHAP drivers for the rows with the most money at risk (see scoring)
@@ -99,14 +103,10 @@ def training_history_from_warehouse(
     invoices of the whole history, without reading the whole history: the families are drawn from
     the invoice counts per customer, and only theirs are read (at three million invoices the whole
     history took 2.5 GB and 18 s to read, for a sample of 120,000)."""
-    a = f"date '{as_of.isoformat()}'"
-    counts = con.execute(
-        f"select customer_id, count(*) as n from {latest_rows('invoices', a, f'invoice_date <= {a}')} group by 1"
-    ).df()
-    total = int(counts["n"].sum())
+    counts = invoice_counts(con, as_of)
+    total = int(counts.sum())
     if max_invoices is None or total <= max_invoices:
         return invoice_history_from_warehouse(con, as_of), total
-    counts = counts.set_index(counts["customer_id"].astype(str))["n"].sort_index()
     master = customers_from_warehouse(con, as_of)
     parents = master.set_index(master["customer_id"].astype(str))["parent_id"]
     parents = parents[~parents.index.duplicated(keep="last")]
@@ -198,20 +198,16 @@ def customer_blocks(con, as_of: dt.date, max_invoices: int) -> list[list[str]]:
     """Every customer (of the master or with an invoice by ``as_of``) in blocks of whole families
     (a parent with all its descendants) of about ``max_invoices`` invoices, in customer order; one
     block when the ledger is no larger (a family larger than the bound is a block of its own)."""
-    a = f"date '{as_of.isoformat()}'"
-    counts = con.execute(
-        f"select customer_id, count(distinct invoice_id) as n from {RAW_SCHEMA}.erp_invoices "
-        f"where _extract_date <= {a} and invoice_date <= {a} group by 1"
-    ).df()
-    if int(counts["n"].sum()) <= max_invoices:
-        return [sorted(set(counts["customer_id"].astype(str)) | set(_master_ids(con, as_of)))]
+    counts = invoice_counts(con, as_of)
     master = customers_from_warehouse(con, as_of)
+    ids = sorted(set(master["customer_id"].astype(str)) | set(counts.index))
+    if int(counts.sum()) <= max_invoices:
+        return [ids]
     parent = {
         str(c): str(p)
         for c, p in zip(master["customer_id"], master["parent_id"], strict=True)
         if isinstance(p, str) and p and p != c
     }
-    ids = sorted(set(master["customer_id"].astype(str)) | set(counts["customer_id"].astype(str)))
 
     def root(c: str) -> str:
         seen = {c}
@@ -220,7 +216,7 @@ def customer_blocks(con, as_of: dt.date, max_invoices: int) -> list[list[str]]:
             seen.add(c)
         return c
 
-    n = counts.set_index(counts["customer_id"].astype(str))["n"].reindex(ids).fillna(0).to_numpy()
+    n = counts.reindex(ids).fillna(0).to_numpy()
     families: dict[str, list[int]] = {}
     for i, c in enumerate(ids):
         families.setdefault(root(c), []).append(i)
@@ -360,7 +356,7 @@ def _predict_by_blocks(
     state = _concat_blocks(states)
     order = _customer_order(con, as_of, risk["customer_id"])
     risk = risk.iloc[order].reset_index(drop=True)
-    risk["drivers"] = _customer_drivers(invoices, risk["customer_id"].to_numpy(dtype=object))
+    risk["drivers"] = customer_drivers(invoices, risk["customer_id"].to_numpy(dtype=object))
     risk.attrs["customer_features"] = state.iloc[order].reset_index(drop=True)
     reviews = credit_reviews(risk)
     risk.attrs.clear()

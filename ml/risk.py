@@ -290,7 +290,7 @@ def customer_risk(
         exp_late[pos[ok]] = by["late"].to_numpy()[ok]
         exp_days[pos[ok]] = (by["wd"] / by["w"].where(by["w"] > 0)).to_numpy()[ok]
         if "drivers" in p:
-            drivers = _customer_drivers(p, ids)
+            drivers = customer_drivers(p, ids)
 
     exposure_pts = 40 * np.clip(exp_late / size, 0, 1)
     shift = np.nan_to_num(w["shift_days"].to_numpy(dtype="float64"), nan=0.0)
@@ -352,7 +352,7 @@ def _reasons(w: pd.DataFrame, exp_late: np.ndarray, size: np.ndarray, severity: 
     return out
 
 
-def _customer_drivers(p: pd.DataFrame, ids: np.ndarray, top: int = 3) -> list[str | None]:
+def customer_drivers(p: pd.DataFrame, ids: np.ndarray, top: int = 3) -> list[str | None]:
     """Amount-weighted sum of the invoices' SHAP drivers (in days late) per customer, top three."""
     recs = []
     amount = p["amount_functional_minor"].to_numpy(dtype="float64")
