@@ -167,7 +167,7 @@ class NameIndex:
     last three letters), not with every name. Why: the payers without a known account search by
     name, their number grows with the ledger and so does the number of names, so a pass over every
     name per search grew with the square of the data (a third of the cash application's first run at
-    a million invoices; 9.2 s for 1,253 searches over 7,175 names, 0.4 s blocked, same answers for
+    a million invoices; 7.6 s for 1,253 searches over 7,175 names, 0.6 s blocked, same answers for
     every one of them). The bound: a name is found when it shares a word's first or last three
     letters with the query. One keying error (a swapped, dropped or doubled letter) leaves one of
     them intact in a word of seven letters or more, or in the other words of a longer name; a query
