@@ -290,11 +290,7 @@ def predict_payments(
         timings=timings,
     )
     t = time.perf_counter()
-    risk = customer_risk(h, as_of, invoices, ctx=ctx)
-    reviews = credit_reviews(risk)
-    risk.attrs.clear()
-    risk["model_name"], risk["model_version"] = name, version
-    reviews["model_name"], reviews["model_version"] = name, version
+    risk, reviews = _reviewed(customer_risk(h, as_of, invoices, ctx=ctx), name, version)
     timings["risk_s"] = round(time.perf_counter() - t, 2)
     return Predictions(invoices, risk, reviews, name, version, timings)
 
@@ -358,15 +354,22 @@ def _predict_by_blocks(
     risk = risk.iloc[order].reset_index(drop=True)
     risk["drivers"] = customer_drivers(invoices, risk["customer_id"].to_numpy(dtype=object))
     risk.attrs["customer_features"] = state.iloc[order].reset_index(drop=True)
-    reviews = credit_reviews(risk)
-    risk.attrs.clear()
-    risk["model_name"], risk["model_version"] = name, version
-    reviews["model_name"], reviews["model_version"] = name, version
+    risk, reviews = _reviewed(risk, name, version)
     timings["risk_s"] += time.perf_counter() - t
     timings["blocks"] = len(blocks)
     for k in ("history_s", "features_s", "predict_s", "risk_s"):
         timings[k] = round(timings[k], 2)
     return Predictions(invoices, risk, reviews, name, version, timings)
+
+
+def _reviewed(risk: pd.DataFrame, name: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customers' risk (as ``customer_risk`` returns it) and their credit reviews, both stamped
+    with the model; the customer state the reviews read is dropped from the risk frame."""
+    reviews = credit_reviews(risk)
+    risk.attrs.clear()
+    risk["model_name"], risk["model_version"] = name, version
+    reviews["model_name"], reviews["model_version"] = name, version
+    return risk, reviews
 
 
 def _concat_blocks(frames: list[pd.DataFrame]) -> pd.DataFrame:
