@@ -46,6 +46,7 @@ from ml.features import (
     to_days,
 )
 from ml.history import InvoiceHistory, truncate_history
+from ml.treeshap import tree_shap
 
 BUCKETS = ("on_time", "1-30", "31-60", "61-90", "90+")
 BUCKET_EDGES = (0, 30, 60, 90)  # upper bounds (inclusive) of the first four buckets, in days late
@@ -391,7 +392,7 @@ class PaymentModel:
         X = self._own(X)
         # TreeSHAP costs ~100 predictions a row: parallel from a thousand rows on
         threads = 0 if len(X) >= PARALLEL_PREDICT_ROWS // 100 else self.config.num_threads
-        c = self.boosters[_qname(0.5)].predict(self._matrix(X), pred_contrib=True, num_threads=threads)
+        c = tree_shap(self.boosters[_qname(0.5)], self._matrix(X), num_threads=threads)
         if self.config.start_from_customer_median and "dl_median" in self.features:
             fallback = self.meta.get("base_fallback", 0.0)
             j = self.features.index("dl_median")
