@@ -800,6 +800,11 @@ def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
     net of bank fees (up to the largest such fee). An optional ``remittance_text`` (the bank line's
     text) gives the payer's name and id where the bank put them only there (BAI2 ACH and wire
     credits: ``ORIG CO NAME:=``, ``ORIG ID:=``)."""
+    learn_payers(engine.know, history)
+
+
+def learn_payers(know: PayerKnowledge, history: pd.DataFrame) -> None:
+    """:func:`learn_history` into a :class:`PayerKnowledge` (no engine needed)."""
     if history.empty:
         return
     from ml.cashapp.money import to_cents
@@ -865,7 +870,7 @@ def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
             # a BAI2 line names its payer only in the bank text (see intake.payer_of)
             fields_name, fields_account = payer_of_text(text_col[i])
             account, name = account or fields_account, name or fields_name
-        engine.know.learn_payment(
+        know.learn_payment(
             account=account,
             name=name,
             customer_ids=owners,
@@ -877,6 +882,55 @@ def learn_history(engine: CashApplicationEngine, history: pd.DataFrame) -> None:
             days_from_due=g.days_from_due,
             bank_fee_cents=g.fee,
         )
+
+
+# The order in which confirmed applications are learned (confirmed_history's order).
+HISTORY_KEYS = ("booking_date", "transaction_id", "item_id")
+
+
+@dataclass
+class LearnedPayers:
+    """What is known about payers after the customer master and a history of confirmed applications,
+    with the keys (:data:`HISTORY_KEYS`) of the rows learned, so that a later day's history can be
+    learned on top of it (:func:`learn_forward`)."""
+
+    know: PayerKnowledge
+    learned: pd.DataFrame
+
+
+def learn_forward(
+    customers: pd.DataFrame, history: pd.DataFrame | None, rules: Rules, before: LearnedPayers | None = None
+) -> LearnedPayers:
+    """``PayerKnowledge.from_customers(customers, rules)`` taught ``history`` (as :func:`build_engine`
+    without corrections), reusing ``before`` (the same customers and rules, an earlier day's history)
+    when ``history`` is the history ``before`` learned with payments added after it: then only those
+    are learned, and ``before.know`` is taught them in place.
+
+    Why: a first run builds an engine for each of its 30 days, and each day's history is the day
+    before's plus that day's applications. Learning the master and the whole history again every day
+    grew with the square of the days (281,777 payments taught for the 23,711 of a first run at a million
+    invoices, 37.8 of its 140 profiled seconds). Learning is the same in both ways because payments are
+    taught one after the other in the history's order, so the carried knowledge is the knowledge a
+    fresh build gives: the rows already learned must come first, unchanged, and no payment may have
+    rows on both sides (a payment's rows are taught together); otherwise it is built afresh. Only
+    corrections break the chain (a rejection must outlive the history after it): callers with
+    corrections use :func:`build_engine`."""
+    history = history if history is not None else pd.DataFrame(columns=list(HISTORY_KEYS))
+    keys = history[list(HISTORY_KEYS)].reset_index(drop=True)
+    if before is not None and _extends(before.learned, keys):
+        learn_payers(before.know, history.iloc[len(before.learned) :])
+        return LearnedPayers(before.know, keys)
+    know = PayerKnowledge.from_customers(customers, rules)
+    learn_payers(know, history)
+    return LearnedPayers(know, keys)
+
+
+def _extends(learned: pd.DataFrame, keys: pd.DataFrame) -> bool:
+    """``keys`` starts with ``learned`` row for row, and its other rows are other payments."""
+    n = len(learned)
+    if n > len(keys) or not keys.iloc[:n].equals(learned):
+        return False
+    return not set(keys["transaction_id"].iloc[n:]) & set(learned["transaction_id"])
 
 
 @dataclass(slots=True)

@@ -54,9 +54,11 @@ from ml.cashapp.engine import (
     SUGGESTION_COLUMNS,
     UNAPPLIED_COLUMNS,
     UNLINKED_COLUMNS,
+    CashApplicationEngine,
     CashAppResult,
     build_engine,
     check_conservation,
+    learn_forward,
 )
 from ml.cashapp.engine import (
     SUGGESTED as SUGGESTED_STATUS,
@@ -649,18 +651,23 @@ def run_cash_application(
     days = sorted(
         set(days_to_apply(con, as_of, first_run_days)) | days_with_new_decisions(con, corrections, as_of)
     )
-    book = None
+    book = learned = None
     with _long_lived_objects() as freeze:
         for n, day in enumerate(days, start=1):
             started = time.perf_counter()
-            # The book goes from day to day; what is known about payers is learned afresh each day (a
-            # second for a month of history at a million invoices), so corrections stay on top of it.
+            # The book goes from day to day, and so does what is known about payers, taught each day's
+            # new confirmed applications only (learn_forward). With corrections it is learned afresh
+            # each day, so that people's decisions stay on top of the history.
             txns, docs, book, history = engine_inputs(con, day, rules, book)
             if n == 1:
                 freeze()  # the book lives the whole run
-            engine = build_engine(
-                book.book, cust, history=history, corrections=corrections, rules=rules, scorer=scorer
-            )
+            if corrections.empty:
+                learned = learn_forward(cust, history, rules, learned)
+                engine = CashApplicationEngine(book.book, learned.know, rules, scorer)
+            else:
+                engine = build_engine(
+                    book.book, cust, history=history, corrections=corrections, rules=rules, scorer=scorer
+                )
             result = apply_decisions(engine.run(txns, docs, keep_candidates=False), corrections)
             run.days.append(DayRun(day, result, write_day(con, day, result)))
             run.model_version = result.model_version

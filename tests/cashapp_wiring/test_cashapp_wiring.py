@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 import yaml
 from dagster_duckdb import DuckDBResource
@@ -305,3 +306,75 @@ def test_a_book_brought_forward_day_by_day_equals_the_book_built_that_day(wareho
         )  # the days did bring new invoices and payments
     finally:
         con.close()
+
+
+def _knowledge_state(know) -> tuple:
+    names = know.names
+    return (
+        know.customers, know.top_of, know.family, know.master_account, know.seen_account, know.seen_name,
+        know.habits, know.pays_for, know.rejected,
+        names._names, names._owners, names._pos, names._postings,
+    )  # fmt: skip
+
+
+def test_what_is_learned_about_payers_day_by_day_equals_learning_it_afresh(warehouse):
+    # a first run teaches the payers' knowledge only each day's new confirmed applications; it must be
+    # the knowledge that the customer master and the whole history give, in the same order (name
+    # positions break ties)
+    from ml.cashapp.engine import learn_forward
+    from ml.cashapp.rules import load_rules
+    from ml.cashapp.warehouse import confirmed_history, customers
+
+    _run(warehouse)
+    rules = load_rules()
+    con = duckdb.connect(str(warehouse.path), read_only=True)
+    try:
+        cust = customers(con)
+        carried, carried_days, grew = None, 0, 0
+        for k in range(-30, 2):
+            history = confirmed_history(con, AS_OF + dt.timedelta(days=k))
+            before = carried
+            carried = learn_forward(cust, history, rules, carried)
+            carried_days += before is not None and carried.know is before.know
+            grew += before is not None and len(carried.learned) > len(before.learned)
+            fresh = learn_forward(cust, history, rules)
+            assert _knowledge_state(carried.know) == _knowledge_state(fresh.know), k
+        assert carried_days == 31 and grew > 15  # carried every day, and the history did grow
+        # a history whose rows already learned come back in another order, or with a payment split
+        # across the old and the new rows, is learned afresh
+        history = confirmed_history(con, AS_OF + dt.timedelta(days=1))
+        assert len(history) > 40
+        shuffled = pd.concat([history.iloc[5:], history.iloc[:5]], ignore_index=True)
+        start = learn_forward(cust, history.iloc[:-20], rules)
+        assert learn_forward(cust, shuffled, rules, start).know is not start.know
+        tid = history["transaction_id"].iloc[-1]
+        split = history[history["transaction_id"] == tid]
+        if len(split) == 1:  # make the last payment one of two rows, one on each side of the cut
+            split = pd.concat([split, split.assign(item_id="INV-SPLIT")], ignore_index=True)
+        head = pd.concat([history.iloc[:-1], split.iloc[:1]], ignore_index=True)
+        whole = pd.concat([head, split.iloc[1:]], ignore_index=True)
+        start = learn_forward(cust, head, rules)
+        again = learn_forward(cust, whole, rules, start)
+        assert again.know is not start.know
+        assert _knowledge_state(again.know) == _knowledge_state(learn_forward(cust, whole, rules).know)
+    finally:
+        con.close()
+
+
+def test_a_first_run_carrying_what_it_learned_gives_the_results_of_learning_afresh_each_day(
+    warehouse, monkeypatch
+):
+    from ml.cashapp import warehouse as cashapp_warehouse
+
+    _run(warehouse)
+    carried = {t: _table(warehouse, t) for t in RESULT_TABLES}
+    con = duckdb.connect(str(warehouse.path))
+    con.execute("drop schema cashapp cascade")
+    con.close()
+    real = cashapp_warehouse.learn_forward
+    monkeypatch.setattr(
+        cashapp_warehouse, "learn_forward", lambda customers, history, rules, before=None: real(customers, history, rules)
+    )  # fmt: skip
+    _run(warehouse)
+    assert {t: _table(warehouse, t) for t in RESULT_TABLES} == carried
+    assert sum(len(rows) for rows in carried.values()) > 100
