@@ -373,7 +373,7 @@ def open_item_book(
     """The book of the start of ``day``: built from :func:`open_items`, or brought forward from the
     book of an earlier day of the same run (:meth:`OpenItemBook.advance`): the engine's reservations
     of that day undone, then only the invoices whose open amount changed, and the new invoices in
-    full. At a million invoices this is about a second, where building the book takes 15.
+    full. At a million invoices this is about a second, where building the book takes 8.6.
 
     The difference is one join of the two days' amounts. The new invoices' terms come from the rows
     of every invoice not in the book yet, read once on the run's first step forward: the invoices
