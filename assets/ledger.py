@@ -4,7 +4,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,25 @@ from assets.config import AsOfConfig
 LedgerConfig = AsOfConfig  # the dbt build is as of a day like every other as-of step
 
 
-def dbt_build_args(as_of_date: str | None) -> list[str]:
-    """The dbt command for a run (a pure function, tested on its own)."""
-    args = ["build"]
+AS_OF_ENV = "OPENAR_AS_OF_DATE"  # read by the project's as_of_date_literal() macro
+
+
+@contextmanager
+def as_of_environment(as_of_date: str | None) -> Iterator[None]:
+    """``OPENAR_AS_OF_DATE`` set to the run's as-of date (removed without one) while dbt starts,
+    and put back as it was: dagster-dbt hands dbt a copy of this process's environment."""
+    before = os.environ.get(AS_OF_ENV)
     if as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": as_of_date})]
-    return args
+        os.environ[AS_OF_ENV] = as_of_date
+    else:
+        os.environ.pop(AS_OF_ENV, None)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(AS_OF_ENV, None)
+        else:
+            os.environ[AS_OF_ENV] = before
 
 
 class OpenARDbtTranslator(DagsterDbtTranslator):
@@ -82,8 +96,10 @@ def _dbt_stage_assets(project: DbtProject, stage: str | None) -> dg.AssetsDefini
     )
     def dbt_stage(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: LedgerConfig):
         """The dbt models of one stage, with their tests as asset checks."""
-        invocation = dbt.cli(dbt_build_args(config.as_of_date), context=context)
-        yield from invocation.stream()
+        with as_of_environment(config.as_of_date):
+            # the as-of date in the environment, not --vars: see macros/dates.sql
+            invocation = dbt.cli(["build"], context=context)
+            yield from invocation.stream()
         share_parse_cache(invocation.target_path, project.project_dir / project.target_path)
 
     return dbt_stage

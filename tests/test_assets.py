@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster_duckdb import DuckDBResource
 
 from assets.config import as_of_run_config
 from assets.erp import raw_erp_extracts
-from assets.ledger import dbt_build_args, share_parse_cache
+from assets.ledger import AS_OF_ENV, as_of_environment, share_parse_cache
 from orchestration.resources import OpenARSettings
 from orchestration.sensors import landing_fingerprint
 from tests.conftest import settings_for
@@ -81,9 +84,18 @@ def test_a_broken_export_fails_the_blocking_check(tmp_path: Path):
     assert "missing column(s) invoice_id" in check.description
 
 
-def test_dbt_build_args_carry_the_as_of_date():
-    assert dbt_build_args(None) == ["build"]
-    assert dbt_build_args("2026-03-31") == ["build", "--vars", '{"as_of_date": "2026-03-31"}']
+def test_the_as_of_date_reaches_dbt_through_its_environment_and_is_put_back(monkeypatch):
+    monkeypatch.setenv(AS_OF_ENV, "2020-01-01")
+    with as_of_environment("2026-03-31"):
+        assert os.environ[AS_OF_ENV] == "2026-03-31"
+    assert os.environ[AS_OF_ENV] == "2020-01-01"
+    with as_of_environment(None):  # no as-of day: dbt takes the latest extract date, not a stale one
+        assert AS_OF_ENV not in os.environ
+    assert os.environ[AS_OF_ENV] == "2020-01-01"
+    monkeypatch.delenv(AS_OF_ENV)
+    with pytest.raises(RuntimeError), as_of_environment("2026-03-31"):
+        raise RuntimeError("dbt failed")
+    assert AS_OF_ENV not in os.environ
 
 
 def test_definitions_load_with_every_asset_job_schedule_and_sensor(isolated_env):
@@ -150,3 +162,25 @@ def test_share_parse_cache_replaces_the_projects_cache(tmp_path: Path):
     assert share_parse_cache(invocation, project) is True
     assert (project / "partial_parse.msgpack").read_bytes() == b"new"
     assert [p.name for p in project.iterdir() if p.is_file()] == ["partial_parse.msgpack"]  # no temp left
+
+
+def test_the_dbt_resource_knows_its_version_without_starting_dbt(monkeypatch):
+    """dagster-dbt ran ``dbt --version`` (a whole dbt start, ~4 s) per resource; ours reads the
+    installed package. If dagster-dbt renames what it asks, this fails instead of silently starting dbt."""
+    from importlib.metadata import version
+
+    import dagster_dbt.core.resource as dbt_resource_module
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.resources import OpenARDbtCliResource, dbt_executable
+
+    assert isinstance(DbtCliResource.__dict__.get("_cli_version"), cached_property)
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"started a process: {args}")
+
+    monkeypatch.setattr(dbt_resource_module, "check_output", no_process)  # what dagster-dbt calls
+    resource = OpenARDbtCliResource(
+        project_dir=str(Path("dbt_project").resolve()), dbt_executable=dbt_executable()
+    )
+    assert str(resource._cli_version) == version("dbt-core")

@@ -35,7 +35,7 @@ class BuiltWarehouse:
             con.close()
 
 
-def _build(work_dir: Path, fill, dbt_args: list[str]) -> BuiltWarehouse:
+def _build(work_dir: Path, fill, dbt_args: list[str], env: dict[str, str] | None = None) -> BuiltWarehouse:
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / "openar.duckdb"
     con = duckdb.connect(str(path))
@@ -45,7 +45,7 @@ def _build(work_dir: Path, fill, dbt_args: list[str]) -> BuiltWarehouse:
     finally:
         con.close()
     built = BuiltWarehouse(path, work_dir)
-    result = run_dbt(["build", *dbt_args], built.env, work_dir)
+    result = run_dbt(["build", *dbt_args], {**built.env, **(env or {})}, work_dir)
     if result.returncode != 0:
         pytest.fail(f"dbt build failed on DuckDB:\n{dbt_failure_message(result)}")
     return built
@@ -59,11 +59,14 @@ def handmade_warehouse(tmp_path_factory) -> BuiltWarehouse:
 
 @pytest.fixture(scope="session")
 def handmade_warehouse_earlier(tmp_path_factory) -> BuiltWarehouse:
-    """The same world loaded 30 days ago (stale for freshness), built as of 2026-02-28."""
+    """The same world loaded 30 days ago (stale for freshness), built as of 2026-02-28: the date
+    given as the daily run gives it, in ``OPENAR_AS_OF_DATE`` (the ``as_of_date`` var, which a
+    person running dbt by hand would use, is tested in test_project_files.py)."""
     return _build(
         tmp_path_factory.mktemp("dbt_handmade_earlier"),
         lambda con: handmade_world.load(con, loaded_on=dt.date.today() - dt.timedelta(days=30)),
-        ["--vars", f"{{as_of_date: '{handmade_world.EARLIER_AS_OF.isoformat()}'}}"],
+        [],
+        env={"OPENAR_AS_OF_DATE": handmade_world.EARLIER_AS_OF.isoformat()},
     )
 
 
