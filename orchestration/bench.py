@@ -144,6 +144,18 @@ def _step_short_name(step_key: str) -> str:
     return step_key.replace("openar_dbt_", "dbt_").replace("_models", "")
 
 
+def step_breakdown(metadata: dict) -> dict[str, float]:
+    """The parts of a step's time an asset reports itself (metadata ``timing_<part>_s``: the payment
+    predictions' history read, features, drivers ...)."""
+    out = {}
+    for key, value in metadata.items():
+        if key.startswith("timing_") and key.endswith("_s"):
+            raw = getattr(value, "value", value)
+            if isinstance(raw, int | float):
+                out[key.removeprefix("timing_").removesuffix("_s")] = round(float(raw), 2)
+    return out
+
+
 def run_job(job, as_of: dt.date, invoices: int) -> dict:
     """Run the daily job as of a day; per-step and total wall, CPU, peak RSS."""
     import dagster as dg
@@ -159,11 +171,16 @@ def run_job(job, as_of: dt.date, invoices: int) -> dict:
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
         ended = time.time()
         windows: dict[str, list[float]] = {}
+        breakdowns: dict[str, dict[str, float]] = {}
         failed = []
         for entry in instance.all_logs(result.run_id):
             event = entry.dagster_event
             if event is None:
                 continue
+            if event.event_type_value == "ASSET_MATERIALIZATION":
+                breakdowns.setdefault(event.step_key, {}).update(
+                    step_breakdown(event.event_specific_data.materialization.metadata)
+                )
             if event.event_type_value == "STEP_START":
                 windows[event.step_key] = [entry.timestamp, entry.timestamp]
             elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
@@ -180,6 +197,8 @@ def run_job(job, as_of: dt.date, invoices: int) -> dict:
             "peak_rss_mb": round(peak),
             "invoices_per_second": round(invoices / seconds) if seconds > 0 else None,
         }
+        if breakdowns.get(step):
+            stages[_step_short_name(step)]["breakdown_seconds"] = breakdowns[step]
     total_peak, total_cpu = sampler.window(started, ended)
     return {
         "as_of": as_of.isoformat(),
@@ -382,6 +401,12 @@ def print_table(rows: list[dict]) -> None:
                 f"  {step[:26]:<26} {f.get('seconds', 0):>8.1f} {f.get('cpu_seconds', 0):>8.1f} {f.get('peak_rss_mb', 0):>8,} "
                 f"{(f'{ips:,}' if ips else '-'):>9}   {i.get('seconds', 0):>8.1f} {i.get('cpu_seconds', 0):>8.1f} {i.get('peak_rss_mb', 0):>8,}"
             )
+            parts = {**f.get("breakdown_seconds", {})}
+            incr_parts = i.get("breakdown_seconds", {})
+            for part in dict.fromkeys([*parts, *incr_parts]):
+                print(
+                    f"    {part[:24]:<24} {parts.get(part, 0):>8.1f} {'':>8} {'':>8} {'':>9}   {incr_parts.get(part, 0):>8.1f}"
+                )
         if not r["success"]:
             print(
                 f"  FAILED steps: full {r['full']['failed_steps']}, incremental {r['incremental']['failed_steps']}"

@@ -164,9 +164,10 @@ def test_share_parse_cache_replaces_the_projects_cache(tmp_path: Path):
     assert [p.name for p in project.iterdir() if p.is_file()] == ["partial_parse.msgpack"]  # no temp left
 
 
-def test_the_dbt_resource_knows_its_version_without_starting_dbt(monkeypatch):
-    """dagster-dbt ran ``dbt --version`` (a whole dbt start, ~4 s) per resource; ours reads the
-    installed package. If dagster-dbt renames what it asks, this fails instead of silently starting dbt."""
+def test_the_dbt_resource_starts_neither_dbt_nor_its_adapter_before_a_build(monkeypatch):
+    """dagster-dbt ran ``dbt --version`` (a whole dbt start, ~4 s) per resource and loaded dbt's
+    adapter before every build (~1.2 s); ours reads the installed package and loads none. If
+    dagster-dbt renames either, this fails instead of the costs silently coming back."""
     from importlib.metadata import version
 
     import dagster_dbt.core.resource as dbt_resource_module
@@ -184,3 +185,5 @@ def test_the_dbt_resource_knows_its_version_without_starting_dbt(monkeypatch):
         project_dir=str(Path("dbt_project").resolve()), dbt_executable=dbt_executable()
     )
     assert str(resource._cli_version) == version("dbt-core")
+    assert callable(DbtCliResource.__dict__.get("_initialize_dbt_core_adapter"))
+    assert resource._initialize_dbt_core_adapter(["build"]) is None

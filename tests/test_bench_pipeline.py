@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.bench import file_day, growth_exponent, hold_back_day, restore
+from orchestration.bench import file_day, growth_exponent, hold_back_day, restore, step_breakdown
 
 DAY = dt.date(2026, 11, 20)
 
@@ -65,3 +65,17 @@ def test_growth_exponent_is_the_slope_of_log_time_on_log_size():
     assert growth_exponent([(1e5, 10.0), (1e6, 100.0)]) == pytest.approx(1.0)
     assert growth_exponent([(1e5, 10.0), (1e6, 10.0), (1e7, 10.0)]) == pytest.approx(0.0)
     assert growth_exponent([(1e5, 10.0)]) is None
+
+
+def test_a_steps_breakdown_is_the_timings_its_asset_reports():
+    import dagster as dg
+
+    metadata = {
+        "rows": dg.MetadataValue.int(1_000),
+        "timing_history_s": dg.MetadataValue.float(12.345),
+        "timing_blocks": dg.MetadataValue.int(2),
+        "timing_note": dg.MetadataValue.text("not a number"),
+        "model_version": "3",
+    }
+    assert step_breakdown(metadata) == {"history": 12.35}  # blocks is a count, not seconds
+    assert step_breakdown({}) == {}
