@@ -53,7 +53,7 @@ CAP_DAYS_LATE = 120  # the payment model's cap: a quantile there is "not paid wi
 # the weekly and 30/60/90-day bands are split-conformal on the expected figures, calibrated on a
 # backtest that draws 200 (evaluate_forecast). At 200 a daily percentile is within about 2 points of
 # probability (standard error of a 10th percentile of 200 draws: sqrt(0.1 * 0.9 / 200) = 2.1 %); 400
-# cost a million-invoice run 12 more seconds (36 -> 24 s of the step) for nothing anyone reads.
+# made the step at a million invoices 35.4 s instead of 30.8 s for nothing anyone reads.
 DRAWS = 200
 CUSTOMER_CORRELATION = 0.8
 # A share of the timing error is common to all customers (a slow month, a holiday season): without it
