@@ -19,11 +19,9 @@ from dagster_dbt import (
 )
 
 from assets.config import AsOfConfig
+from orchestration.settings import DBT_AS_OF_ENV as AS_OF_ENV
 
 LedgerConfig = AsOfConfig  # the dbt build is as of a day like every other as-of step
-
-
-AS_OF_ENV = "OPENAR_AS_OF_DATE"  # read by the project's as_of_date_literal() macro
 
 
 @contextmanager

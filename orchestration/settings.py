@@ -15,6 +15,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The run's as-of date for dbt, read by as_of_date_literal() in dbt_project/macros/dates.sql.
+DBT_AS_OF_ENV = "OPENAR_AS_OF_DATE"
 
 # The simulator's default as-of date is fixed (not "today") so the default world is the same on
 # every machine and every day; pass --as-of or OPENAR_AS_OF_DATE for another.

@@ -20,8 +20,8 @@
     {%- if as_of is none or (as_of | string | trim) in ('', 'none', 'None', 'null') -%}
         {%- set as_of = env_var('OPENAR_AS_OF_DATE', '') -%}
     {%- endif -%}
-    {%- if as_of is not none and (as_of | string | trim) not in ('', 'none', 'None', 'null') -%}
-        {%- set as_of_text = as_of | string | trim -%}
+    {%- set as_of_text = as_of | string | trim -%}
+    {%- if as_of_text not in ('', 'none', 'None', 'null') -%}
         {%- if modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', as_of_text) is none -%}
             {{ exceptions.raise_compiler_error("the as-of date (var as_of_date or OPENAR_AS_OF_DATE) must be YYYY-MM-DD, got '" ~ as_of_text ~ "'") }}
         {%- endif -%}
