@@ -390,6 +390,32 @@ def test_month_end_profile_weights_the_invoicing_of_the_last_business_days():
     assert m[7] == pytest.approx(2 * m[10])
 
 
+def test_seasonal_index_is_the_month_factor_against_the_run_rate_windows():
+    # two whole years: four invoices every bank business day, two in December (half the activity); the
+    # amounts are wild on purpose (the factors count invoices)
+    hol = set(cf._bank_holidays("USD", 2024, 2026))
+    days = pd.DatetimeIndex([d for d in pd.bdate_range("2024-11-01", "2026-10-30") if d.to_datetime64() not in hol])
+    per_day = np.where(days.month == 12, 2, 4)
+    dates = np.repeat(days, per_day)
+    rng = np.random.default_rng(7)
+    inv = pd.DataFrame(
+        {"invoice_date": dates, "amount_functional_minor": rng.lognormal(10, 2, len(dates)).round()}
+    )
+    as_of = dt.date(2026, 10, 30)  # the window (May-October) has no December in it
+    s = cf.seasonal_index(inv, as_of, cf.ISSUANCE_LOOKBACK_DAYS, 91)
+    ahead = pd.date_range(as_of, periods=91, freq="D")
+    assert len(s) == 91
+    assert s[ahead.month == 11] == pytest.approx(1.0)
+    # December at half the level, shrunk halfway (a square root) toward flat
+    assert s[ahead.month == 12] == pytest.approx(0.5**cf.SEASONAL_SHRINK)
+    # a window that holds a December raises the rest against it
+    s_jan = cf.seasonal_index(inv, dt.date(2026, 1, 30), 182, 40)
+    assert s_jan[0] > 1.0
+    # without a whole year of months: flat (empty)
+    young = inv[inv["invoice_date"] >= pd.Timestamp("2025-12-15")]
+    assert len(cf.seasonal_index(young, as_of, cf.ISSUANCE_LOOKBACK_DAYS, 91)) == 0
+
+
 def test_credit_holds_cut_the_run_rate_of_customers_long_past_due():
     nb = cf.NewBusiness(
         np.array(["C1", "C2", "C3"], dtype=object),
