@@ -394,7 +394,9 @@ def test_seasonal_index_is_the_month_factor_against_the_run_rate_windows():
     # two whole years: four invoices every bank business day, two in December (half the activity); the
     # amounts are wild on purpose (the factors count invoices)
     hol = set(cf._bank_holidays("USD", 2024, 2026))
-    days = pd.DatetimeIndex([d for d in pd.bdate_range("2024-11-01", "2026-10-30") if d.to_datetime64() not in hol])
+    days = pd.DatetimeIndex(
+        [d for d in pd.bdate_range("2024-11-01", "2026-10-30") if d.to_datetime64() not in hol]
+    )
     per_day = np.where(days.month == 12, 2, 4)
     dates = np.repeat(days, per_day)
     rng = np.random.default_rng(7)
