@@ -59,6 +59,7 @@ TARGET_WEEKLY_WAPE = 0.15
 METHODS = ("model", "baseline_due_date", "baseline_customer_history")
 SCOPES = ("all_receipts", "open_ar")
 BAND_BUCKETS = ((1, 4), (5, 8), (9, 13))
+PLOT_NAME = "cash_forecast_backtest.png"
 
 
 def _point_distributions(d: InvoiceDistributions, offsets: np.ndarray) -> InvoiceDistributions:
@@ -345,6 +346,52 @@ def summarize_backtest(
     return out
 
 
+def backtest_plot(series: list[dict], path: Path) -> Path:
+    """One panel per origin: the weekly cash that came (bars) against the model's expected cash with its
+    low–high band and the two baselines, all receipts, in millions of the functional currency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = min(4, len(series))
+    rows = -(-len(series) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), sharey=True, squeeze=False)
+    weeks = np.arange(1, WEEKS + 1)
+    millions = 100 * 1_000_000  # minor units in a million
+    for ax, s in zip(axes.ravel(), series, strict=False):
+        daily = s["daily"]["all_receipts"]
+        actual = _weeks(s["actual"]["all_receipts"]) / millions
+        model = _weeks(daily["model"]) / millions
+        ax.bar(weeks, actual, color="lightgrey", label="actual")
+        ax.fill_between(weeks, s["low"] / millions, s["high"] / millions, alpha=0.25, label="model low–high")
+        ax.plot(weeks, model, marker="o", ms=3, label="model")
+        ax.plot(weeks, _weeks(daily["baseline_due_date"]) / millions, ls=":", c="tab:red", label="due date")
+        ax.plot(
+            weeks,
+            _weeks(daily["baseline_customer_history"]) / millions,
+            ls="--",
+            c="tab:green",
+            label="customer history",
+        )
+        ax.set_title(f"{s['origin']}: WAPE {_wape(model, actual):.0%}", fontsize=9)
+        ax.set_xticks(weeks[::2])
+    for ax in axes.ravel()[len(series) :]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("cash a week (millions)")
+    for ax in axes[-1]:
+        ax.set_xlabel("week after the origin")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Cash forecast backtest: 13 weeks from each origin, all receipts")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def format_report(r: dict) -> str:
     lines = [
         f"cash forecast backtest: {len(r['origins'])} origins {r['origins'][0]} … {r['origins'][-1]}, "
@@ -403,6 +450,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--calibration-step-days", type=int, default=14, help="(with --calibrate-bands) default 14"
     )
+    ap.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="where to write the weekly forecast-vs-actual plot (PNG; default: "
+        "<data dir>/reports/cash_forecast_backtest.png)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     progress = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
@@ -419,11 +473,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"weekly": b.weekly, "periods": b.periods, "source": b.source}, indent=2))
             return 0
         origins = default_origins(con, args.origins, args.step_days)
-        r = backtest_forecast(con, origins, progress=progress)
+        series, per_origin = backtest_series(con, origins, progress=progress)
+        r = summarize_backtest(series, per_origin, BANDS)
+        r["plot"] = str(backtest_plot(series, args.plot or load_settings().data_dir / "reports" / PLOT_NAME))
     except (FileNotFoundError, ValueError, duckdb.Error) as e:
         print(f"openar evaluate forecast: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(r, indent=2, default=str) if args.json else format_report(r))
+    print(json.dumps(r, indent=2, default=str) if args.json else format_report(r) + f"\nplot: {r['plot']}")
     return 0
 
 

@@ -12,6 +12,7 @@ from ml.collections.evaluate_forecast import (
     SCOPES,
     _wape,
     backtest_forecast,
+    backtest_plot,
     backtest_series,
     calibrate_bands,
     default_origins,
@@ -25,7 +26,7 @@ def test_wape():
     assert np.isnan(_wape(np.array([1]), np.array([0])))
 
 
-def test_backtest_on_the_small_world(small_warehouse):
+def test_backtest_on_the_small_world(small_warehouse, tmp_path):
     con, _ = small_warehouse
     origins = default_origins(con, 1, 28)
     last_pay = pd.Timestamp(
@@ -45,6 +46,8 @@ def test_backtest_on_the_small_world(small_warehouse):
     # baseline's new invoices are paid at the usual terms, so no earlier than the model's lag allows
     for m in METHODS:
         assert (s["daily"]["all_receipts"][m] >= s["daily"]["open_ar"][m]).all()
+    png = backtest_plot(series, tmp_path / "plots" / "forecast.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     r = backtest_forecast(con, origins, predictions_for=preds)
     for scope in SCOPES:
         assert set(r[scope]["weekly_wape"]) == set(METHODS)
