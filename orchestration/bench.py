@@ -401,7 +401,7 @@ def print_table(rows: list[dict]) -> None:
                 f"  {step[:26]:<26} {f.get('seconds', 0):>8.1f} {f.get('cpu_seconds', 0):>8.1f} {f.get('peak_rss_mb', 0):>8,} "
                 f"{(f'{ips:,}' if ips else '-'):>9}   {i.get('seconds', 0):>8.1f} {i.get('cpu_seconds', 0):>8.1f} {i.get('peak_rss_mb', 0):>8,}"
             )
-            parts = {**f.get("breakdown_seconds", {})}
+            parts = f.get("breakdown_seconds", {})
             incr_parts = i.get("breakdown_seconds", {})
             for part in dict.fromkeys([*parts, *incr_parts]):
                 print(

@@ -454,8 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         "--plot",
         type=Path,
         default=None,
-        help="where to write the weekly forecast-vs-actual plot (PNG; default: "
-        "<data dir>/reports/cash_forecast_backtest.png)",
+        help=f"where to write the weekly forecast-vs-actual plot (PNG; default: <data dir>/reports/{PLOT_NAME})",
     )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
