@@ -423,10 +423,16 @@ def _quantile(knots: np.ndarray, levels: np.ndarray, u: np.ndarray) -> np.ndarra
     return out
 
 
-def _with_floor(knots: np.ndarray, floor: np.ndarray) -> np.ndarray:
-    """The distribution with the mass before ``floor`` moved to ``floor`` (a broken promise: cash after the grace)."""
-    f = np.where(np.isnan(floor), -np.inf, floor)[:, None]
-    return np.maximum(knots, f)
+def _grace_end(promise_offset: np.ndarray) -> np.ndarray:
+    """(n, 1) offset of the last day a promised payment still counts as kept (-inf: no promise)."""
+    return np.where(np.isnan(promise_offset), -np.inf, promise_offset + PROMISE_GRACE_DAYS)[:, None]
+
+
+def _broken_promise_cdf(model_cdf: np.ndarray, promise_offset: np.ndarray) -> np.ndarray:
+    """CDF on the day grid of a broken promise's cash: nothing until the grace days are over, then the
+    model's (the cash the model had before lands on the first day after them)."""
+    grid = np.arange(model_cdf.shape[1])[None, :]
+    return np.where(grid <= _grace_end(promise_offset), 0.0, model_cdf)
 
 
 # --- payment-run profiles ---------------------------------------------------------------------------
@@ -1019,7 +1025,6 @@ def forecast_from_distributions(
     has_promise = ~np.isnan(d.promise_offset) & (d.promise_minor > 0)
     p_amt = np.where(has_promise, d.promise_minor, 0).astype("float64") * cash_share
     keep = np.where(has_promise, d.keep_rate, 0.0)
-    floor = np.where(has_promise, d.promise_offset + PROMISE_GRACE_DAYS, np.nan)
     nb = new_business if new_business is not None else NewBusiness.empty()
     cust_ids = np.unique(np.concatenate([d.customer_id.astype(str), nb.customer_id.astype(str)]))
     cust = np.searchsorted(cust_ids, d.customer_id.astype(str))
@@ -1059,11 +1064,23 @@ def forecast_from_distributions(
             out += (scatter @ part.reshape(len(landing_day), -1)).reshape((G,) + tail)
         return out
 
-    # expected: unpromised part follows the model; promised part keeps (at the date, spread over 3 days) or breaks
-    cum = (amount - p_amt)[:, None] * _cdf(d.knots, d.levels, grid)
+    # Expected: the unpromised part follows the model. The promised part is kept or broken, as the
+    # customer's promises were (its keep rate: the share paid by the promised date and the grace days).
+    # Kept, the cash comes by the promised date (spread over 3 days), or earlier where the model has it
+    # earlier: people promise the date of the last run they have planned for the invoices pressed, and
+    # those planned for earlier runs go out in them (default world, cash covered by promises at 8
+    # origins: 20 % came before the promised date, 28 % on it or in the grace days). Broken, it comes
+    # after the grace days. Putting all kept cash on the promised date made weekly WAPE, all receipts,
+    # 18.84 / 16.01 / 24.05 / 20.00 % on the four sets of the seasonal factors' comment; this way 18.34 /
+    # 15.81 / 23.35 / 19.68 %. (Leaving the model's cash before the grace days where it is for broken
+    # promises too: 18.11 / 16.04 / 22.92 / 19.74 %, but the chance of cash by the end of the grace days
+    # would then be above the keep rate measured for it.)
+    model_cdf = _cdf(d.knots, d.levels, grid)
+    cum = (amount - p_amt)[:, None] * model_cdf
     if has_promise.any():
-        cdf_kept = np.clip((grid[None, :] - pdays + 1) / 3.0, 0, 1)
-        cdf_broken = _cdf(_with_floor(d.knots, floor), d.levels, grid)
+        by_date = np.clip((grid[None, :] - pdays + 1) / 3.0, 0, 1)
+        cdf_kept = 1 - (1 - model_cdf) * (1 - by_date)  # the earlier of the model's date and the promised one
+        cdf_broken = _broken_promise_cdf(model_cdf, d.promise_offset)
         cum += (p_amt * keep)[:, None] * cdf_kept + (p_amt * (1 - keep))[:, None] * cdf_broken
     per_invoice = np.diff(cum, axis=1, prepend=0.0)
     per_customer = np.zeros((n_c, G))
@@ -1086,7 +1103,7 @@ def forecast_from_distributions(
     z_common = np.sqrt(GLOBAL_SHARE) * common.standard_normal((1, draws))
     order = np.argsort(cust, kind="stable")
     starts = np.concatenate([[0], np.cumsum(np.bincount(cust, minlength=n_c))])
-    broken_knots = _with_floor(d.knots, floor)
+    grace_end = _grace_end(d.promise_offset)
     open_sim = np.zeros((G, draws))
     for c0, c1 in _customer_blocks(np.diff(starts), MC_BLOCK_INVOICES, MC_BLOCK_CUSTOMERS):
         rows = order[starts[c0] : starts[c1]]
@@ -1098,9 +1115,10 @@ def forecast_from_distributions(
         )
         u = norm.cdf(z)
         t_model = _quantile(d.knots[rows], d.levels[rows], u)
-        t_broken = _quantile(broken_knots[rows], d.levels[rows], u)
+        t_broken = np.where(np.ceil(t_model) <= grace_end[rows], grace_end[rows] + 1, t_model)
         kept = keeping.random((m, draws)) < keep[rows, None]
-        t_prom = np.where(kept, pdays[rows] + landing.integers(0, 3, (m, draws)), t_broken)
+        t_kept = np.minimum(pdays[rows] + landing.integers(0, 3, (m, draws)), t_model)
+        t_prom = np.where(kept, t_kept, t_broken)
         sim_c = np.zeros((c1 - c0, G, draws))
         for amt, t in (((amount - p_amt)[rows], t_model), (p_amt[rows], t_prom)):
             t = np.ceil(t)

@@ -141,6 +141,53 @@ def test_a_kept_promise_moves_the_cash_to_the_promised_date():
     assert (fc.weekly["low_minor"] == fc.weekly["expected_minor"]).all()  # certain: no band
 
 
+def _promise(invoice_id, customer_id, day, minor, keep_rate):
+    return {
+        "promise_id": f"P-{invoice_id}",
+        "customer_id": customer_id,
+        "invoice_id": invoice_id,
+        "promised_pay_date": day,
+        "promised_minor": minor,
+        "keep_rate": keep_rate,
+    }
+
+
+def test_a_promise_does_not_hold_back_cash_the_model_expects_earlier():
+    # An account-level promise names the date of the customer's last planned run; invoices planned for
+    # earlier runs go out in those. Kept, the cash comes by the promised date, or earlier where the model
+    # has it earlier.
+    due = AS_OF + dt.timedelta(days=2)
+    bal = _balances([("I1", "C1", due, 500_000)])
+    preds = _preds([("I1", 1, 12, 25, 0.1, 0.95, 1.0, 1.0)])  # paid 3 to 27 days from now
+    promised = AS_OF + dt.timedelta(days=18)  # a Tuesday
+    grace_end = promised + dt.timedelta(days=cf.PROMISE_GRACE_DAYS)
+
+    def daily(keep_rate):
+        promises = (
+            None if keep_rate is None else pd.DataFrame([_promise("I1", "C1", promised, 500_000, keep_rate)])
+        )
+        return cf.cash_forecast(bal, preds, promises, AS_OF, draws=50).daily.set_index("day")[
+            "expected_minor"
+        ]
+
+    model, kept, broken = daily(None), daily(1.0), daily(0.0)
+
+    def same(a, b, cents=1):  # to the cents that spreading the rounding over the days may move
+        return bool((abs(a - b) <= cents).all())
+
+    # kept: the model's cash before the promised date stays where it is, the rest comes on it
+    assert same(kept[: promised - dt.timedelta(days=1)], model[: promised - dt.timedelta(days=1)])
+    assert int(kept[promised : promised + dt.timedelta(days=2)].sum()) == pytest.approx(
+        500_000 - int(model[: promised - dt.timedelta(days=1)].sum()), abs=20
+    )
+    assert int(kept[promised + dt.timedelta(days=3) :].sum()) == 0
+    # broken: nothing comes until the grace days are over, then what the model had by then
+    assert int(broken[:grace_end].sum()) == 0
+    after = grace_end + dt.timedelta(days=4)  # the Tuesday after: the weekend's cash has landed on Monday
+    assert same(broken.cumsum()[after:], model.cumsum()[after:], cents=10)
+    assert int(kept.sum()) == int(broken.sum()) == int(model.sum()) == 500_000
+
+
 def test_an_account_level_promise_covers_the_oldest_invoices_first():
     bal = _balances(
         [
