@@ -262,10 +262,10 @@ def identify(
             clue(owner)["refs"] += 1
     for cid in refs.customers_named(p.text):
         clue(cid)["cref"] = True
-    names = [p.name_norm] + [d.payer_name for d in p.docs if d.payer_name]
+    names = [p.name_norm, *p.other_names] + [d.payer_name for d in p.docs if d.payer_name]
     for i, nm in enumerate(names):
         norm = nm if i == 0 else normalize_name(nm)
-        if not norm:
+        if not norm or know.is_intermediary_name(norm):
             continue
         for cid in know.seen_name.get(norm) or ():
             if (acct, cid) not in know.rejected and (norm, cid) not in know.rejected:

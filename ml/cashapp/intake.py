@@ -32,6 +32,7 @@ class Payment:
     txn: BankTransaction
     docs: list[RemittanceDocument] = field(default_factory=list)
     order: int = 0  # position in the run, to keep outputs in input order
+    other_names: tuple[str, ...] = ()  # other parties the bank text names (see _OTHER_PARTY_KEYS)
 
 
 # US banks write the details of a BAI2 ACH or wire credit as "KEY:=VALUE" lines in its 88 records
@@ -39,6 +40,10 @@ class Payment:
 # OBI with what the payer wrote). When the parser leaves the counterparty empty, the payer is there.
 _PAYER_NAME_KEYS = ("ORIG CO NAME", "ORG", "ORIGINATOR", "ORIG NAME", "BY ORDER OF")
 _PAYER_ID_KEYS = ("ORIG ID", "ORG ID", "ORIGINATOR ID")
+# The individual (receiver) name of an ACH or card entry: on an ACH credit it is us, but on a card
+# settlement the originator is the card processor (the same name on every customer's card payments)
+# and the individual name is the card holder. Identification tries it beside the originator.
+_OTHER_PARTY_KEYS = ("IND NAME",)
 # What describes the payment's route or our own side, never the invoices paid: kept out of the text
 # references are read from (an originator id or routing number can look like a partial invoice number).
 _ROUTE_KEYS = frozenset(
@@ -93,9 +98,10 @@ def payment_of(txn: BankTransaction, order: int = 0) -> Payment:
     if day is None:
         raise ValueError(f"transaction {txn.identity()[:12]} has neither booking nor value date")
     e2e = txn.end_to_end_id if (txn.end_to_end_id or "").upper() != "NOTPROVIDED" else None
-    _, free_text = bank_text_fields(txn.remittance_text)
+    fields, free_text = bank_text_fields(txn.remittance_text)
     parts = [free_text, txn.customer_reference, e2e, *txn.structured_references]
     name, account = payer_of(txn)
+    others = tuple(fields[k] for k in _OTHER_PARTY_KEYS if fields.get(k) and fields[k] != name)
     return Payment(
         transaction_id=txn.identity(),
         date=day.toordinal(),
@@ -108,6 +114,7 @@ def payment_of(txn: BankTransaction, order: int = 0) -> Payment:
         source_format=txn.source_format,
         txn=txn,
         order=order,
+        other_names=others,
     )
 
 

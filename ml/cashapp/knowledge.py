@@ -107,6 +107,7 @@ class PayerKnowledge:
     habits: dict[str, Habits] = field(default_factory=dict)
     pays_for: dict[str, set[str]] = field(default_factory=dict)  # payer customer -> extra customers
     rejected: set[tuple[str, str]] = field(default_factory=set)  # (account, customer) people rejected
+    own_names: set[str] = field(default_factory=set)  # normalized names of the customer master
 
     # -- building ---------------------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class PayerKnowledge:
             )
             k.customers[cid] = c
             k.names.add(c.name, cid)
+            k.own_names.add(normalize_name(c.name))
             if c.account:
                 k.master_account[c.account] = cid
         for cid in k.customers:
@@ -147,6 +149,7 @@ class PayerKnowledge:
         for cid, rule in rules.customers.items():
             for name in rule.names:
                 k.names.add(name, cid)
+                k.own_names.add(normalize_name(name))
                 k.seen_name.setdefault(normalize_name(name), Counter())[cid] += 1
             for acct in rule.accounts:
                 k.master_account.setdefault(normalize_account(acct), cid)
@@ -166,6 +169,16 @@ class PayerKnowledge:
             if extra not in members:
                 members.append(extra)
         return members
+
+    def is_intermediary_name(self, normalized: str) -> bool:
+        """A name confirmed on payments for customers of more than one family, and no customer's own
+        name: a card processor, a payment service or a bank paying on others' behalf. It says nothing
+        about who paid, so it gives no alias and no name search (the first customer it was confirmed
+        for would otherwise take every later payment under it)."""
+        seen = self.seen_name.get(normalized)
+        if not seen or len(seen) < 2 or normalized in self.own_names:
+            return False
+        return len({self.family_key(c) for c, n in seen.items() if n > 0}) > 1
 
     def family_key(self, customer_id: str) -> str:
         return self.top_of.get(customer_id, customer_id) if self.rules.family_search else customer_id

@@ -106,3 +106,62 @@ def test_bank_text_fields_keep_what_the_payer_wrote():
     assert fields["ORG"] == "FALCON SYS CORP" and fields["ORG ID"] == "1367095560"
     assert rest == "WIRE IN PO PO-63334"
     assert bank_text_fields("INV-100015 INV-100016") == ({}, "INV-100015 INV-100016")
+
+
+WESTFIELD = {
+    "customer_id": "C000129",
+    "customer_name": "Westfield Services LLC",
+    "parent_customer_id": None,
+    "currency": "USD",
+    "bank_account": None,
+}
+BIRCH = {
+    "customer_id": "C000156",
+    "customer_name": "Birch Hollow Supply Co.",
+    "parent_customer_id": None,
+    "currency": "USD",
+    "bank_account": None,
+}
+PINE = {**BIRCH, "customer_id": "C000204", "customer_name": "Pine Ridge Tools Inc."}
+
+
+def _card_settlement(amount: str, card_holder: str) -> BankTransaction:
+    # A BAI2 card settlement as a simulated bank writes it: the processor is the originator and the
+    # card holder the individual name.
+    text = f"CARD SETTLEMENT\nORIG CO NAME:=PAYPORT MERCHANT SVC\nIND NAME:={card_holder}\nADDENDA:=INVOICE PAYMENT"
+    return BankTransaction(
+        "bai2",
+        "894073459441",
+        "100335251",
+        "S1",
+        DAY,
+        None,
+        Decimal(amount),
+        "USD",
+        "CRDT",
+        remittance_text=text,
+    )
+
+
+def test_a_card_processors_name_is_no_payer_and_the_card_holder_is_tried():
+    items = [
+        inv("INV-108378", "C000129", "2013.28", issued=DAY - dt.timedelta(days=40)),
+        inv("INV-108056", "C000156", "2013.28", issued=DAY - dt.timedelta(days=41)),
+    ]
+    eng = engine(items, master=[WESTFIELD, BIRCH, PINE])
+    processor = payment_of(_card_settlement("1.00", "X")).name_norm
+    assert payment_of(_card_settlement("1.00", "WESTFIELD SERVICES")).other_names == ("WESTFIELD SERVICES",)
+    learned = dict(n_items=1, discount=False, partial=False, short=False, over=False, days_from_due=[0])
+    # confirmed card payments of two unrelated customers under the processor's name
+    eng.know.learn_payment(account=None, name="PAYPORT MERCHANT SVC", customer_ids=["C000156"], **learned)
+    assert not eng.know.is_intermediary_name(processor)  # one payer so far: it may be its own name
+    eng.know.learn_payment(account=None, name="PAYPORT MERCHANT SVC", customer_ids=["C000204"], **learned)
+    assert eng.know.is_intermediary_name(processor)
+    assert not eng.know.is_intermediary_name("westfield services llc")
+
+    res = eng.run([_card_settlement("2013.28", "WESTFIELD SERVICES")])
+    check_conservation(res)
+    # the first customer the processor's name was learned for (Birch, same amount open) does not take it
+    assert res.payments.customer_id.tolist() == ["C000129"]
+    best = res.suggestions[res.suggestions["rank"] == 1]
+    assert best.item_id.tolist() == ["INV-108378"]
