@@ -461,7 +461,7 @@ class CashApplicationEngine:
         cents, optionally followed by the deduction's reason (a ``BANK_FEE`` one teaches the engine
         that this customer pays net of bank fees); ``customer_id``: the account an unallocated
         payment belongs to."""
-        owners, dfd, disc, partial, short = [], [], False, False, False
+        owners, dfd, disc, partial, short, shares = [], [], False, False, False, []
         applied = fee = 0
         for item_id, cash, discount, deduction, *reason in allocations:
             if reason and reason[0] == "BANK_FEE":
@@ -473,7 +473,9 @@ class CashApplicationEngine:
             dfd.append(day - it.due_date)
             disc |= discount > 0
             short |= deduction > 0
-            partial |= cash + discount + deduction < it.open_cents
+            if 0 < cash + discount + deduction < it.open_cents:
+                partial = True
+                shares.append((cash + discount + deduction) / it.open_cents)
             applied += cash
         if not owners and customer_id:
             owners = [customer_id]
@@ -488,6 +490,7 @@ class CashApplicationEngine:
             over=amount > applied and bool(allocations),
             days_from_due=dfd,
             bank_fee_cents=fee,
+            split_shares=shares,
         )
         if reduce_book:
             for item_id, cash, discount, *_rest in allocations:
@@ -859,7 +862,10 @@ def learn_payers(know: PayerKnowledge, history: pd.DataFrame) -> None:
         if has_due and due is not None and due == due:
             g.days_from_due.append(g.day - pd.Timestamp(due).date().toordinal())
         if has_open and open_col[i] is not None:
-            g.partial |= cash + d + x < cents(open_col[i])
+            before = cents(open_col[i])
+            if 0 < cash + d + x < before:
+                g.partial = True
+                g.split_shares.append((cash + d + x) / before)
     for g in groups.values():
         i = g.first
         owners = g.owners
@@ -881,6 +887,7 @@ def learn_payers(know: PayerKnowledge, history: pd.DataFrame) -> None:
             over=cents(amount_col[i]) > g.applied and g.n > 0,
             days_from_due=g.days_from_due,
             bank_fee_cents=g.fee,
+            split_shares=g.split_shares,
         )
 
 
@@ -947,6 +954,7 @@ class _LearnedPayment:
     partial: bool = False
     fee: int = 0
     days_from_due: list[int] = field(default_factory=list)
+    split_shares: list[float] = field(default_factory=list)
 
 
 def _text_or_none(v) -> str | None:

@@ -67,6 +67,7 @@ FEATURES = (
     "h_over_rate",
     "h_mean_dfd",
     "h_sd_dfd",
+    "h_split_share",
     "d_items",
     "z_dfd",
     "amount_log",
@@ -78,6 +79,8 @@ FEATURES = (
     "n_named_weak",
     "text_more",
     "remit_missing_paid",
+    "split_gap",
+    "partial_of_rest",
 )
 CATEGORICAL = ("method",)
 _STRONG = (EXACT, PO, "remittance")
@@ -161,14 +164,23 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
             earned_all = True
             ratio = 2.0
             dmin, dmax, dsum = 10**9, -(10**9), 0
+            habit = habit_cache.get(c.customer_id)
+            if habit is None:
+                habit = habit_cache[c.customer_id] = know.habit(c.customer_id).vector()
+            split_gap, rest = -1.0, 0
             for a in allocs:
                 it = a.item
                 closed = a.cash + a.discount + (0 if twin else a.deduction)
+                r = closed / it.open_cents
                 if closed == it.open_cents:
                     full += 1
                 elif closed < it.open_cents:
                     partial += 1
-                r = closed / it.open_cents
+                    # an instalment payer splits at its usual share; the rest of an invoice paid in
+                    # part before is usually paid whole
+                    if habit[8] >= 0:
+                        split_gap = max(split_gap, abs(r - habit[8]))
+                    rest += it.open_cents < it.original_cents
                 if r < ratio:
                     ratio = r
                 h = hits.get(it.item_id)
@@ -218,6 +230,7 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
             dmean = dmin = dmax = 0
             rmax, prefix, earned, same = -1, 0.0, -1.0, 0
             ratio = 0.0
+            split_gap, rest = -1.0, 0
         named_cover = (sum(1 for i in strong_named if i in ids) / len(strong_named)) if strong_named else -1.0
         remit_cover = (len(ids & resolved_lines) / len(resolved_lines)) if resolved_lines else -1.0
         h = habit_cache.get(c.customer_id)
@@ -275,4 +288,6 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
             weak_named,
             text_more,
             missing_paid,
+            split_gap,
+            rest,
         ]

@@ -50,9 +50,19 @@ class Habits:
     days_from_due_sq: float = 0.0
     bank_fees: int = 0  # confirmed payments closed with a BANK_FEE deduction
     bank_fee_max_cents: int = 0  # the largest of those fees: the customer pays net of fees up to it
+    # Invoices paid in part: the share of the open balance each part paid (an instalment payer's split)
+    split_share_sum: float = 0.0
+    splits: int = 0
 
     def learn(
-        self, n_items: int, discount: bool, partial: bool, short: bool, over: bool, days_from_due: list[int]
+        self,
+        n_items: int,
+        discount: bool,
+        partial: bool,
+        short: bool,
+        over: bool,
+        days_from_due: list[int],
+        split_shares: list[float] = (),
     ):
         self.payments += 1
         self.items += n_items
@@ -64,12 +74,17 @@ class Habits:
         for d in days_from_due:
             self.days_from_due_sum += d
             self.days_from_due_sq += d * d
+        for share in split_shares:
+            self.split_share_sum += share
+            self.splits += 1
 
     def vector(self) -> tuple[float, ...]:
-        """(log payments, mean items, discount rate, partial rate, short rate, over rate, mean days, sd days)."""
+        """(log payments, mean items, discount rate, partial rate, short rate, over rate, mean days, sd days,
+        mean share an invoice paid in part got: -1 before any)."""
         n = self.payments
+        split = self.split_share_sum / self.splits if self.splits else -1.0
         if n == 0:
-            return (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0)
+            return (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0, split)
         k = max(self.items, 1)
         mean = self.days_from_due_sum / k
         var = max(self.days_from_due_sq / k - mean * mean, 0.0)
@@ -82,6 +97,7 @@ class Habits:
             self.overpaid / n,
             mean,
             math.sqrt(var),
+            split,
         )
 
 
@@ -201,6 +217,7 @@ class PayerKnowledge:
         over: bool,
         days_from_due: list[int],
         bank_fee_cents: int = 0,
+        split_shares: list[float] = (),
     ) -> None:
         """One confirmed payment: who it paid for and how (customer_ids: owners of the items paid, or
         the customer it was put on account for; bank_fee_cents: a BANK_FEE deduction confirmed on it)."""
@@ -220,7 +237,7 @@ class PayerKnowledge:
         if owners:
             main = owners[0]
             h = self.habits.setdefault(main, Habits())
-            h.learn(n_items, discount, partial, short, over, days_from_due)
+            h.learn(n_items, discount, partial, short, over, days_from_due, split_shares)
             if bank_fee_cents > 0:
                 h.bank_fees += 1
                 h.bank_fee_max_cents = max(h.bank_fee_max_cents, bank_fee_cents)

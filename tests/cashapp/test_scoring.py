@@ -90,3 +90,59 @@ def test_fit_calibrates_and_logs_to_mlflow(tmp_path):
     assert loaded.version == version and loaded.threshold == scorer.threshold
     assert np.allclose(loaded.confidence(X[:40], groups[:40]), conf[:40])
     assert load_scorer(f"sqlite:///{tmp_path / 'empty.db'}") is None
+
+
+def test_an_instalment_payers_usual_share_is_learned_and_compared():
+    import datetime as dt
+
+    import pandas as pd
+
+    from ml.cashapp.engine import learn_history
+    from tests.cashapp.builders import DAY, engine, inv, txn
+
+    eng = engine([inv("INV-1", "C000001", "1000.00"), inv("INV-2", "C000001", "800.00")])
+    assert (
+        eng.know.habit("C000001").vector()[FEATURES.index("h_split_share") - FEATURES.index("h_log_n")]
+        == -1.0
+    )
+    # confirmed: 40 % of INV-1 (its first instalment), and a whole invoice, which teaches no share
+    eng.confirm(
+        account=None, name=None, day=DAY.toordinal(), amount=40000, allocations=[("INV-1", 40000, 0, 0)]
+    )
+    eng.confirm(
+        account=None, name=None, day=DAY.toordinal(), amount=80000, allocations=[("INV-2", 80000, 0, 0)]
+    )
+    split = FEATURES.index("h_split_share") - FEATURES.index("h_log_n")
+    assert eng.know.habit("C000001").vector()[split] == pytest.approx(0.4)
+    # the same from a confirmed history (open balance before the payment given): 40 % and 60 %
+    history = pd.DataFrame(
+        {
+            "transaction_id": ["T1", "T2"],
+            "booking_date": [DAY - dt.timedelta(days=30), DAY - dt.timedelta(days=20)],
+            "amount": ["200.00", "600.00"],
+            "customer_id": ["C000002", "C000002"],
+            "item_id": ["INV-8", "INV-9"],
+            "applied_amount": ["200.00", "600.00"],
+            "item_open_amount": ["500.00", "1000.00"],
+        }
+    )
+    learn_history(eng, history)
+    assert eng.know.habit("C000002").vector()[split] == pytest.approx(0.5)
+
+    # a candidate paying part of an invoice is compared with the payer's usual share
+    eng2 = engine([inv("INV-3", "C000001", "1000.00"), inv("INV-4", "C000001", "2000.00")])
+    eng2.confirm(
+        account=None, name=None, day=DAY.toordinal(), amount=40000, allocations=[("INV-3", 40000, 0, 0)]
+    )
+    res = eng2.run([txn("800.00"), txn("300.00")], keep_candidates=True)
+    gap, rest = FEATURES.index("split_gap"), FEATURES.index("partial_of_rest")
+    feats = {
+        tuple((a.item.item_id, a.cash) for a in c.allocs): c.features
+        for d in res.decisions
+        for c, _ in d.ranked
+    }
+    assert feats[(("INV-4", 80000),)][gap] == pytest.approx(0.0)  # 40 % of INV-4: its usual share
+    assert feats[(("INV-4", 80000),)][rest] == 0
+    # INV-3's rest whole and 10 % of INV-4
+    assert feats[(("INV-3", 60000), ("INV-4", 20000))][gap] == pytest.approx(0.3)
+    assert feats[(("INV-3", 30000),)][rest] == 1  # half of the rest of an invoice paid in part before
