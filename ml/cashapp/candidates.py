@@ -44,6 +44,7 @@ import bisect
 import datetime as dt
 import heapq
 from dataclasses import dataclass, field
+from itertools import combinations
 from operator import attrgetter
 
 import numpy as np
@@ -79,6 +80,14 @@ MAX_FAMILIES = 3
 MAX_SHARED_FAMILIES = 12
 MAX_CANDIDATES = 24
 MAX_EXTRA = 8  # candidates of the second look (Generator.expand) per payment
+# An instalment payer's mix (Generator._instalment_mixes): the rests of invoices it paid in part
+# before, and up to MIX_FRESH_SET invoices of the MIX_FRESH nearest (due when it usually pays) paid
+# in part at about its usual share; at most MIX_RESTS rests, MIX_CANDIDATES mixes proposed.
+MIX_RESTS = 6
+MIX_FRESH = 8
+MIX_FRESH_SET = 3
+MIX_SHARE_TOLERANCE = 0.12
+MIX_CANDIDATES = 4
 MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
 SHORT_WINDOWS = 5  # due-date runs closed short by a deduction, per pool, in the second look
 WINDOW_SPAN = 100  # due-ordered items searched for windows on either side of the habitual due date
@@ -825,10 +834,66 @@ class Generator:
             items = [it for it in ctx.items.get(f.family, []) if it.open_cents > 0]
             self._oldest_runs(ctx, f, items, add, short=True)
             self._windows(ctx, f, items, add, short=True)
+            self._instalment_mixes(ctx, f, items, add)
         for c in out:
             c.prior = _prior(c, ctx)
         out.sort(key=lambda c: -c.prior)
         return out[:MAX_EXTRA]
+
+    def _instalment_mixes(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+        """An instalment payer's payment run: the rests of invoices it paid in part before, whole, and
+        a first instalment of a few others at about the share it usually pays (``Habits``' split
+        share), the cash over them in proportion to their balances (the set is what a person checks;
+        the split among them comes from the customer's claim). The mixes whose share is nearest the
+        usual one, those closing more rests first."""
+        h = self.know.habit(f.customer_id)
+        if h.splits < 2:
+            return
+        usual = h.split_share_sum / h.splits
+        p = ctx.payment
+        rests = [it for it in items if it.open_cents < it.original_cents][:MIX_RESTS]
+        fresh = self._nearest(
+            [it for it in items if it.open_cents == it.original_cents], p, f.customer_id, MIX_FRESH
+        )
+        named = {it.item_id for it in self.family_hits(ctx, f.family)} if ctx.hits else set()
+        found = []
+        for r in range(len(rests), -1, -1):
+            for closed in combinations(rests, r):
+                left = p.amount - sum(it.open_cents for it in closed)
+                if left <= 0:
+                    continue
+                for k in range(1, MIX_FRESH_SET + 1):
+                    for part in combinations(fresh, k):
+                        total = sum(it.open_cents for it in part)
+                        gap = abs(left / total - usual)
+                        if gap <= MIX_SHARE_TOLERANCE and left < total:
+                            ids = {it.item_id for it in closed + part}
+                            if named <= ids:
+                                found.append((round(gap, 2), k + r, closed, part, left, total))
+        for _gap, _n, closed, part, left, total in heapq.nsmallest(
+            MIX_CANDIDATES, found, key=lambda x: x[:2] + (tuple(it.item_id for it in x[2] + x[3]),)
+        ):
+            allocs = [Alloc(it, it.open_cents) for it in closed]
+            given = 0
+            for i, it in enumerate(part):
+                cash = left - given if i == len(part) - 1 else left * it.open_cents // total
+                given += cash
+                allocs.append(Alloc(it, cash))
+            rest_ids = ", ".join(it.item_id for it in closed)
+            add(
+                Candidate(
+                    "partial",
+                    f.customer_id,
+                    f.family,
+                    allocs,
+                    0,
+                    [
+                        (f"the rests of {rest_ids} whole, " if closed else "")
+                        + f"{left / total:.0%} of {', '.join(it.item_id for it in part)} "
+                        + f"(usually pays {usual:.0%} of an invoice paid in part)"
+                    ],
+                )
+            )
 
     def _named_short_earned(
         self, ctx: Context, f: FamilyClue, group: list[OpenItem], ev: list[str], add

@@ -266,3 +266,38 @@ def test_the_candidate_cap_keeps_every_possible_payers_first_candidates():
     # a higher prior still comes first, whatever its family and rank
     made[-1].prior = 0.9
     assert by_prior_across_families(made)[0] is made[-1]
+
+
+def test_an_instalment_payers_mix_of_rests_and_first_instalments_is_proposed():
+    # An instalment payer (40 % first, the rest later) pays the rests of INV-1 and INV-5 whole and
+    # 40 % of INV-2 in one run, naming INV-2 only: nothing in full explains 1,700.00, and no pair of
+    # "one in full, part of another" covers three invoices.
+    import datetime as dt
+
+    from tests.cashapp.builders import DAY, engine, inv, txn
+
+    def candidates(split_habit: bool):
+        items = [
+            inv("INV-1", "C000001", "1000.00", open_amount="600.00", issued=DAY - dt.timedelta(days=60)),
+            inv("INV-5", "C000001", "500.00", open_amount="300.00", issued=DAY - dt.timedelta(days=58)),
+            inv("INV-3", "C000001", "1500.00", issued=DAY - dt.timedelta(days=35)),  # older, not named
+            inv("INV-2", "C000001", "2000.00", issued=DAY - dt.timedelta(days=30)),
+            inv("INV-8", "C000001", "500.00", issued=DAY - dt.timedelta(days=90)),
+            inv("INV-9", "C000001", "800.00", issued=DAY - dt.timedelta(days=90)),
+        ]
+        eng = engine(items)
+        for iid, cash in (("INV-8", 20000), ("INV-9", 32000)):
+            paid = cash if split_habit else {"INV-8": 50000, "INV-9": 80000}[iid]  # in part, or whole
+            eng.confirm(
+                account=None,
+                name=None,
+                day=DAY.toordinal() - 20,
+                amount=paid,
+                allocations=[(iid, paid, 0, 0)],
+            )
+        res = eng.run([txn("1700.00", text="INV-2")])
+        return [{a.item.item_id: a.cash for a in c.allocs} for d in res.decisions for c, _ in d.ranked]
+
+    mix = {"INV-1": 60000, "INV-5": 30000, "INV-2": 80000}
+    assert mix in candidates(split_habit=True)
+    assert mix not in candidates(split_habit=False)  # a payer that pays invoices whole: no such proposal
