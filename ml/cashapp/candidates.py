@@ -844,8 +844,8 @@ class Generator:
         """An instalment payer's payment run: the rests of invoices it paid in part before, whole, and
         a first instalment of a few others at about the share it usually pays (``Habits``' split
         share), the cash over them in proportion to their balances (the set is what a person checks;
-        the split among them comes from the customer's claim). The mixes whose share is nearest the
-        usual one, those closing more rests first."""
+        the split among them comes from the customer's claim). Every invoice the payment names is in
+        the mix; those whose share is nearest the usual one are proposed, fewer invoices first."""
         h = self.know.habit(f.customer_id)
         if h.splits < 2:
             return

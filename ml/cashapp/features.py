@@ -178,7 +178,7 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
                     partial += 1
                     # an instalment payer splits at its usual share; the rest of an invoice paid in
                     # part before is usually paid whole
-                    if habit[8] >= 0:
+                    if habit[8] >= 0:  # the payer's usual share (Habits.vector)
                         split_gap = max(split_gap, abs(r - habit[8]))
                     rest += it.open_cents < it.original_cents
                 if r < ratio:
