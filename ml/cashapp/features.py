@@ -158,15 +158,15 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
         allocs = c.allocs
         n = len(allocs)
         applied = c.applied
+        h = habit_cache.get(c.customer_id)
+        if h is None:
+            h = habit_cache[c.customer_id] = know.habit(c.customer_id).vector()
         if n:
             disc = ded = full = partial = strong = weak = agree = 0
             age = 0
             earned_all = True
             ratio = 2.0
             dmin, dmax, dsum = 10**9, -(10**9), 0
-            habit = habit_cache.get(c.customer_id)
-            if habit is None:
-                habit = habit_cache[c.customer_id] = know.habit(c.customer_id).vector()
             split_gap, rest = -1.0, 0
             for a in allocs:
                 it = a.item
@@ -178,15 +178,15 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
                     partial += 1
                     # an instalment payer splits at its usual share; the rest of an invoice paid in
                     # part before is usually paid whole
-                    if habit[8] >= 0:  # the payer's usual share (Habits.vector)
-                        split_gap = max(split_gap, abs(r - habit[8]))
+                    if h[8] >= 0:  # the payer's usual share (Habits.vector)
+                        split_gap = max(split_gap, abs(r - h[8]))
                     rest += it.open_cents < it.original_cents
                 if r < ratio:
                     ratio = r
-                h = hits.get(it.item_id)
-                if h in _STRONG:
+                hit = hits.get(it.item_id)
+                if hit in _STRONG:
                     strong += 1
-                elif h in _WEAK:
+                elif hit in _WEAK:
                     weak += 1
                 d = day - it.due_date
                 dsum += d
@@ -233,9 +233,6 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
             split_gap, rest = -1.0, 0
         named_cover = (sum(1 for i in strong_named if i in ids) / len(strong_named)) if strong_named else -1.0
         remit_cover = (len(ids & resolved_lines) / len(resolved_lines)) if resolved_lines else -1.0
-        h = habit_cache.get(c.customer_id)
-        if h is None:
-            h = habit_cache[c.customer_id] = know.habit(c.customer_id).vector()
         c.features = [
             METHOD_CODE["partial" if twin and c.method == "deduction" else c.method],
             n,

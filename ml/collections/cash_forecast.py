@@ -423,16 +423,12 @@ def _quantile(knots: np.ndarray, levels: np.ndarray, u: np.ndarray) -> np.ndarra
     return out
 
 
-def _grace_end(promise_offset: np.ndarray) -> np.ndarray:
-    """(n, 1) offset of the last day a promised payment still counts as kept (-inf: no promise)."""
-    return np.where(np.isnan(promise_offset), -np.inf, promise_offset + PROMISE_GRACE_DAYS)[:, None]
-
-
-def _broken_promise_cdf(model_cdf: np.ndarray, promise_offset: np.ndarray) -> np.ndarray:
-    """CDF on the day grid of a broken promise's cash: nothing until the grace days are over, then the
-    model's (the cash the model had before lands on the first day after them)."""
+def _broken_promise_cdf(model_cdf: np.ndarray, grace_end: np.ndarray) -> np.ndarray:
+    """CDF on the day grid of a broken promise's cash: nothing until the grace days are over (``grace_end``,
+    (n, 1): the last day a payment still counts as kept), then the model's (the cash the model had
+    before lands on the first day after them)."""
     grid = np.arange(model_cdf.shape[1])[None, :]
-    return np.where(grid <= _grace_end(promise_offset), 0.0, model_cdf)
+    return np.where(grid <= grace_end, 0.0, model_cdf)
 
 
 # --- payment-run profiles ---------------------------------------------------------------------------
@@ -1038,6 +1034,7 @@ def forecast_from_distributions(
     land = _landing_offsets(as_of, cust_currency, H)  # (n_c, G)
     run_profiles = profiles or RunProfiles.empty()
     pdays = np.where(has_promise, d.promise_offset, np.inf)[:, None]
+    grace_end = pdays + PROMISE_GRACE_DAYS  # the last day a promised payment still counts as kept
 
     def to_cash(per_customer: np.ndarray, first: int = 0) -> np.ndarray:
         """(customers first.., G[, draws]) calendar-day mass → (G[, draws]) cash by landing day.
@@ -1080,7 +1077,7 @@ def forecast_from_distributions(
     if has_promise.any():
         by_date = np.clip((grid[None, :] - pdays + 1) / 3.0, 0, 1)
         cdf_kept = 1 - (1 - model_cdf) * (1 - by_date)  # the earlier of the model's date and the promised one
-        cdf_broken = _broken_promise_cdf(model_cdf, d.promise_offset)
+        cdf_broken = _broken_promise_cdf(model_cdf, grace_end)
         cum += (p_amt * keep)[:, None] * cdf_kept + (p_amt * (1 - keep))[:, None] * cdf_broken
     per_invoice = np.diff(cum, axis=1, prepend=0.0)
     per_customer = np.zeros((n_c, G))
@@ -1103,7 +1100,6 @@ def forecast_from_distributions(
     z_common = np.sqrt(GLOBAL_SHARE) * common.standard_normal((1, draws))
     order = np.argsort(cust, kind="stable")
     starts = np.concatenate([[0], np.cumsum(np.bincount(cust, minlength=n_c))])
-    grace_end = _grace_end(d.promise_offset)
     open_sim = np.zeros((G, draws))
     for c0, c1 in _customer_blocks(np.diff(starts), MC_BLOCK_INVOICES, MC_BLOCK_CUSTOMERS):
         rows = order[starts[c0] : starts[c1]]
