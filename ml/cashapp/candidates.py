@@ -1428,7 +1428,10 @@ class Generator:
 
     def _rounded_up(self, ctx: Context, f: FamilyClue, pool: list[OpenItem], add, budget: int) -> None:
         """A round amount (a multiple of one of ``round_amount_units``) just above one open item or a
-        few: paid in full, the rest left on account."""
+        few: paid in full, the rest left on account. The bounded search stops at three sets, and with
+        many items several sets fall in range; the oldest items the amount covers are always among
+        them (an AP clerk rounding up a run that pays the oldest first: PAY-00008272 of the default
+        world, 12,786.57 of four oldest invoices paid as 12,800.00)."""
         p = ctx.payment
         for unit in sorted(self.rules.round_amount_units_cents, reverse=True):
             if p.amount % unit == 0 and p.amount > unit:
@@ -1438,6 +1441,16 @@ class Generator:
                 if len(pool) >= 2:
                     more, n = subset_sum([it.open_cents for it in pool], lo, hi, 4, budget // 4, 3)
                     ctx.nodes += n
+                by_due = sorted(range(len(pool)), key=lambda i: (pool[i].due_date, pool[i].item_id))
+                total, oldest = 0, None
+                for k, i in enumerate(by_due):
+                    total += pool[i].open_cents
+                    if total > hi:
+                        break
+                    if total >= lo and k >= 1:
+                        oldest = tuple(sorted(by_due[: k + 1]))
+                if oldest is not None and oldest not in more:
+                    more = [oldest, *more]
                 for s in cands + more:
                     self._finish(
                         p,

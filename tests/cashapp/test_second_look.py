@@ -96,6 +96,25 @@ def test_a_round_amount_just_above_the_only_item_below_it_is_that_item_rounded_u
     check_conservation(res)
 
 
+def test_a_round_amount_covering_the_oldest_items_is_proposed_among_other_sums_in_range():
+    """12,800.00 from a customer with fourteen open items: its four oldest come to 12,786.57 (rounded up
+    to the next hundred), and other sets of up to four fall between 12,700.01 and 12,799.99 too. The
+    oldest are proposed even when the bounded search finds the others first."""
+    amounts = ["2861.25", "2678.21", "2614.52", "4632.59", "7430.25", "2168.94", "6722.27", "2200.00"]
+    amounts += ["2053.36", "1200.00", "1400.00", "1774.79", "6128.59", "2900.00"]
+    items = [inv(f"INV-34{k:04d}", "C000001", a, issued=_d(60 - 3 * k)) for k, a in enumerate(amounts)]
+    e = engine(items)
+    ctx = e.gen.context(payment_of(txn("12800.00"), 0))
+    e.gen.generate(ctx)
+    rounded = [c for c in ctx.candidates if c.method == "overpayment" and c.unapplied]
+    oldest = {("INV-340000", 286_125, 0, 0), ("INV-340001", 267_821, 0, 0)}
+    oldest |= {("INV-340002", 261_452, 0, 0), ("INV-340003", 463_259, 0, 0)}
+    assert [c.unapplied for c in rounded if _allocs(c) == oldest] == [1_343]
+    assert len(rounded) > 1  # the other sums in range are still there
+    res = engine(items).run([txn("12800.00")])
+    check_conservation(res)
+
+
 def test_a_later_run_of_items_closed_short_by_an_unexplained_deduction():
     """The payer skips its two oldest (large, perhaps disputed) items and pays the next three, one of
     them short: no run from the oldest fits, the run from the third item does."""
