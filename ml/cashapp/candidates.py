@@ -799,7 +799,9 @@ class Generator:
         - a later run of consecutive items in due-date order (the oldest skipped, perhaps disputed),
           the shortest from each item that passes the amount, short by the deduction;
         - the invoices it named plus others it did not name, short by the deduction;
-        - the invoices it named, the discounts still earned taken, one of them short.
+        - the invoices it named, the discounts still earned taken, one of them short;
+        - an instalment payer's mix of rests and first instalments (``_instalment_mixes``), and its
+          named or oldest invoices in full but one first instalment (``_run_with_one_instalment``).
 
         Returns the new candidates (not among ``ctx.candidates`` already), best prior first."""
         p = ctx.payment
@@ -835,6 +837,7 @@ class Generator:
             self._oldest_runs(ctx, f, items, add, short=True)
             self._windows(ctx, f, items, add, short=True)
             self._instalment_mixes(ctx, f, items, add)
+            self._run_with_one_instalment(ctx, f, items, add)
         for c in out:
             c.prior = _prior(c, ctx)
         out.sort(key=lambda c: -c.prior)
@@ -891,6 +894,58 @@ class Generator:
                         (f"the rests of {rest_ids} whole, " if closed else "")
                         + f"{left / total:.0%} of {', '.join(it.item_id for it in part)} "
                         + f"(usually pays {usual:.0%} of an invoice paid in part)"
+                    ],
+                )
+            )
+
+    def _run_with_one_instalment(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
+        """An instalment payer's statement run: the invoices the payment names, or its oldest open
+        items ("everything due up to ..."), in full but one never paid before, of which it pays about
+        its usual share (``Habits``' split share) as a first instalment. One pass of at most
+        ``MAX_WINDOW`` items; the ``MIX_CANDIDATES`` nearest the usual share are proposed."""
+        h = self.know.habit(f.customer_id)
+        if h.splits < 1:
+            return
+        usual = h.split_share_sum / h.splits
+        p = ctx.payment
+        named = self.family_hits(ctx, f.family) if ctx.hits else []
+        named_ids = {it.item_id for it in named}
+        found = []
+
+        def look(run: list[OpenItem], label: str) -> None:
+            excess = sum(it.open_cents for it in run) - p.amount
+            if len(run) < 2 or excess <= 0:
+                return
+            for i, it in enumerate(run):
+                if it.open_cents == it.original_cents and it.open_cents > excess:
+                    gap = abs((it.open_cents - excess) / it.open_cents - usual)
+                    if gap <= MIX_SHARE_TOLERANCE:
+                        found.append((round(gap, 2), len(found), run, i, excess, label))
+
+        if len(named) > 1:
+            look(named, f"the {len(named)} invoices it names")
+        pool = items[:MAX_WINDOW]
+        for j in range(1, len(pool)):
+            ctx.nodes += 1
+            run = pool[: j + 1]
+            if named_ids <= {it.item_id for it in run}:
+                look(
+                    run,
+                    f"all {len(run)} oldest open items due {_d(run[0].due_date)} to {_d(run[-1].due_date)}",
+                )
+        for _gap, _k, run, i, excess, label in heapq.nsmallest(MIX_CANDIDATES, found, key=lambda x: x[:2]):
+            cash = run[i].open_cents - excess
+            allocs = [Alloc(it, cash if k == i else it.open_cents) for k, it in enumerate(run)]
+            add(
+                Candidate(
+                    "partial",
+                    f.customer_id,
+                    f.family,
+                    allocs,
+                    0,
+                    [
+                        f"{label}, {cash / run[i].open_cents:.0%} of {run[i].item_id} "
+                        f"(usually pays {usual:.0%} of an invoice paid in part)"
                     ],
                 )
             )

@@ -320,3 +320,40 @@ def test_an_instalment_payers_mix_of_rests_and_first_instalments_is_proposed():
     mix = {"INV-1": 60000, "INV-5": 30000, "INV-2": 80000}
     assert mix in candidates(split_habit=True)
     assert mix not in candidates(split_habit=False)  # a payer that pays invoices whole: no such proposal
+
+
+def test_an_instalment_payers_run_in_full_but_one_first_instalment_is_proposed():
+    # An instalment payer (about 60 % first) pays its five oldest invoices, four in full and 60 % of
+    # INV-3, without a remittance: their total is 1,187.66 more than the 5,312.34 paid, no set of open
+    # items sums to it, and no deduction within the rules closes them that short.
+    import datetime as dt
+
+    from tests.cashapp.builders import DAY, engine, inv, txn
+
+    def candidates(split_habit: bool):
+        items = [
+            inv("INV-1", "C000001", "700.00", issued=DAY - dt.timedelta(days=70)),
+            inv("INV-2", "C000001", "900.00", issued=DAY - dt.timedelta(days=65)),
+            inv("INV-3", "C000001", "3000.00", issued=DAY - dt.timedelta(days=60)),
+            inv("INV-4", "C000001", "1100.00", issued=DAY - dt.timedelta(days=55)),
+            inv("INV-5", "C000001", "800.00", issued=DAY - dt.timedelta(days=50)),
+            inv("INV-6", "C000001", "2450.00", issued=DAY - dt.timedelta(days=20)),
+            inv("INV-9", "C000001", "1000.00", issued=DAY - dt.timedelta(days=120)),
+        ]
+        eng = engine(items)
+        # INV-9 paid in two instalments (60 %, then the rest), or whole
+        for k, paid in enumerate((60000, 40000) if split_habit else (100000,)):
+            eng.confirm(
+                account=None,
+                name=None,
+                day=DAY.toordinal() - 40 + 10 * k,
+                amount=paid,
+                allocations=[("INV-9", paid, 0, 0)],
+            )
+        res = eng.run([txn("5312.34")])
+        check_conservation(res)
+        return [{a.item.item_id: a.cash for a in c.allocs} for d in res.decisions for c, _ in d.ranked]
+
+    run = {"INV-1": 70000, "INV-2": 90000, "INV-3": 181234, "INV-4": 110000, "INV-5": 80000}
+    assert run in candidates(split_habit=True)
+    assert run not in candidates(split_habit=False)  # a payer that pays invoices whole: no such proposal
