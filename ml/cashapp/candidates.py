@@ -899,9 +899,10 @@ class Generator:
             )
 
     def _run_with_one_instalment(self, ctx: Context, f: FamilyClue, items: list[OpenItem], add) -> None:
-        """An instalment payer's statement run: the invoices the payment names, or its oldest open
-        items ("everything due up to ..."), in full but one never paid before, of which it pays about
-        its usual share (``Habits``' split share) as a first instalment. One pass of at most
+        """An instalment payer's statement run: the invoices the payment names (alone, or with rests of
+        invoices it paid in part before, whole: at most ``MIX_RESTS`` of them, 63 sets), or its oldest
+        open items ("everything due up to ..."), in full but one never paid before, of which it pays
+        about its usual share (``Habits``' split share) as a first instalment. One pass of at most
         ``MAX_WINDOW`` items; the ``MIX_CANDIDATES`` nearest the usual share are proposed."""
         h = self.know.habit(f.customer_id)
         if h.splits < 1:
@@ -924,6 +925,14 @@ class Generator:
 
         if len(named) > 1:
             look(named, f"the {len(named)} invoices it names")
+            # ... and with the rests of invoices it paid in part before, whole, beside them
+            named_total = sum(it.open_cents for it in named)
+            rests = [it for it in items if it.open_cents < it.original_cents and it.item_id not in named_ids]
+            for r in range(1, min(len(rests), MIX_RESTS) + 1):
+                for closed in combinations(rests[:MIX_RESTS], r):
+                    if named_total + sum(it.open_cents for it in closed) > p.amount:
+                        ids = ", ".join(it.item_id for it in closed)
+                        look(list(closed) + named, f"the invoices it names and the rests of {ids}")
         pool = items[:MAX_WINDOW]
         for j in range(1, len(pool)):
             ctx.nodes += 1

@@ -357,3 +357,36 @@ def test_an_instalment_payers_run_in_full_but_one_first_instalment_is_proposed()
     run = {"INV-1": 70000, "INV-2": 90000, "INV-3": 181234, "INV-4": 110000, "INV-5": 80000}
     assert run in candidates(split_habit=True)
     assert run not in candidates(split_habit=False)  # a payer that pays invoices whole: no such proposal
+
+
+def test_the_named_invoices_and_a_rest_in_full_but_one_first_instalment_are_proposed():
+    # The payment names INV-2 and INV-3 and pays the rest of INV-1 (part-paid before, not named) too:
+    # INV-1's rest and INV-2 in full, 60 % of INV-3.
+    import datetime as dt
+
+    from tests.cashapp.builders import DAY, engine, inv, txn
+
+    def candidates():
+        items = [
+            inv("INV-1", "C000001", "1000.00", open_amount="430.00", issued=DAY - dt.timedelta(days=70)),
+            inv("INV-7", "C000001", "900.00", open_amount="375.50", issued=DAY - dt.timedelta(days=66)),
+            inv("INV-2", "C000001", "1250.00", issued=DAY - dt.timedelta(days=40)),
+            inv("INV-3", "C000001", "2875.00", issued=DAY - dt.timedelta(days=35)),
+            inv("INV-4", "C000001", "1990.00", issued=DAY - dt.timedelta(days=20)),
+            inv("INV-9", "C000001", "1000.00", issued=DAY - dt.timedelta(days=120)),
+        ]
+        eng = engine(items)
+        for k, paid in enumerate((60000, 40000)):  # INV-9 in two instalments: 60 %, then the rest
+            eng.confirm(
+                account=None,
+                name=None,
+                day=DAY.toordinal() - 40 + 10 * k,
+                amount=paid,
+                allocations=[("INV-9", paid, 0, 0)],
+            )
+        res = eng.run([txn("3405.00", text="INV-2 INV-3")])
+        check_conservation(res)
+        return [{a.item.item_id: a.cash for a in c.allocs} for d in res.decisions for c, _ in d.ranked]
+
+    # with INV-7's rest whole too, the 1,349.50 left is 47 % of INV-3: not this payer's share
+    assert {"INV-1": 43000, "INV-2": 125000, "INV-3": 172500} in candidates()
