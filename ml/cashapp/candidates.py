@@ -848,7 +848,8 @@ class Generator:
         a first instalment of a few others at about the share it usually pays (``Habits``' split
         share), the cash over them in proportion to their balances (the set is what a person checks;
         the split among them comes from the customer's claim). Every invoice the payment names is in
-        the mix; those whose share is nearest the usual one are proposed, fewer invoices first."""
+        the mix; the fewest invoices are proposed first, then the share nearest the usual one (the
+        shares of one run scatter around it, and with more invoices some set comes near it by chance)."""
         h = self.know.habit(f.customer_id)
         if h.splits < 2:
             return
@@ -874,7 +875,7 @@ class Generator:
                             if named <= ids:
                                 found.append((round(gap, 2), k + r, closed, part, left, total))
         for _gap, _n, closed, part, left, total in heapq.nsmallest(
-            MIX_CANDIDATES, found, key=lambda x: x[:2] + (tuple(it.item_id for it in x[2] + x[3]),)
+            MIX_CANDIDATES, found, key=lambda x: (x[1], x[0]) + (tuple(it.item_id for it in x[2] + x[3]),)
         ):
             allocs = [Alloc(it, it.open_cents) for it in closed]
             given = 0

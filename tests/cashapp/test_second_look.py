@@ -390,3 +390,33 @@ def test_the_named_invoices_and_a_rest_in_full_but_one_first_instalment_are_prop
 
     # with INV-7's rest whole too, the 1,349.50 left is 47 % of INV-3: not this payer's share
     assert {"INV-1": 43000, "INV-2": 125000, "INV-3": 172500} in candidates()
+
+
+def test_an_instalment_mix_of_fewer_invoices_comes_before_larger_ones_nearer_the_share():
+    # A payer that pays 60 % first: 1,200.00 is 59 % of INV-A and INV-B together, and four sets of three
+    # smaller invoices come nearer 60 % by chance (59.5-60.2 %). The pair is proposed.
+    import datetime as dt
+
+    from tests.cashapp.builders import DAY, engine, inv, txn
+
+    amounts = {"INV-A": "1000.00", "INV-B": "1040.00", "INV-C": "660.00", "INV-D": "670.00"}
+    amounts |= {"INV-E": "680.00", "INV-F": "665.00"}
+    items = [
+        inv(i, "C000001", a, issued=DAY - dt.timedelta(days=40 - k))
+        for k, (i, a) in enumerate(amounts.items())
+    ]
+    items += [inv(f"INV-{k}", "C000001", "1000.00", issued=DAY - dt.timedelta(days=120)) for k in (8, 9)]
+    e = engine(items)
+    for k, (iid, paid) in enumerate((("INV-8", 60000), ("INV-9", 60000), ("INV-8", 40000), ("INV-9", 40000))):
+        e.confirm(
+            account=None,
+            name=None,
+            day=DAY.toordinal() - 50 + 5 * k,
+            amount=paid,
+            allocations=[(iid, paid, 0, 0)],
+        )
+    ctx, more = _expand(e, txn("1200.00"))
+    mixes = [c for c in more if c.method == "partial" and "usually pays" in c.evidence[0]]
+    sets = [frozenset(a.item.item_id for a in c.allocs) for c in mixes]
+    assert frozenset({"INV-A", "INV-B"}) in sets
+    assert all(len(s) == 2 for s in sets)  # pairs within the share's tolerance before any three
