@@ -88,6 +88,10 @@ MIX_FRESH = 8
 MIX_FRESH_SET = 3
 MIX_SHARE_TOLERANCE = 0.12
 MIX_CANDIDATES = 4
+# Runs with one item held back and closed short, per pool: 1 caught 92.31 / 92.22 % recall@3 (invoices
+# and amount) on the bench's seed-42 world / the default world, 3 gave 93.59 / 93.33 %, 6 crowded the
+# second look (92.31 / 92.22 %).
+HELD_BACK_SHORT = 3
 MAX_WINDOW = 60  # longest run of consecutive items a due-date window may cover
 SHORT_WINDOWS = 5  # due-date runs closed short by a deduction, per pool, in the second look
 WINDOW_SPAN = 100  # due-ordered items searched for windows on either side of the habitual due date
@@ -800,6 +804,7 @@ class Generator:
           the shortest from each item that passes the amount, short by the deduction;
         - the invoices it named plus others it did not name, short by the deduction;
         - the invoices it named, the discounts still earned taken, one of them short;
+        - the oldest items but one held back, short by the deduction (``_held_back_short``);
         - an instalment payer's mix of rests and first instalments (``_instalment_mixes``), and its
           named or oldest invoices in full but one first instalment (``_run_with_one_instalment``).
 
@@ -1660,6 +1665,30 @@ class Generator:
                     break
                 if j >= 1:
                     inside.setdefault(it.open_cents, j)
+            if short:
+                self._held_back_short(ctx, f, pool, label, add)
+
+    def _held_back_short(self, ctx: Context, f: FamilyClue, pool: list[OpenItem], label: str, add) -> None:
+        """The oldest items but one held back (a disputed one), closed short by an unexplained
+        deduction: for each item held back, the shortest run past it whose other items pass the
+        amount. At most ``HELD_BACK_SHORT`` such runs, the smallest deductions first."""
+        p = ctx.payment
+        pool = pool[:MAX_WINDOW]
+        prefix = [0]
+        for it in pool:
+            prefix.append(prefix[-1] + it.open_cents)
+        found = []
+        for k in range(len(pool) - 1):
+            for j in range(k + 1, len(pool)):
+                ctx.nodes += 1
+                short = prefix[j + 1] - pool[k].open_cents - p.amount
+                if short > 0:
+                    if j - 1 >= 1:  # at least two items paid
+                        found.append((short, k, j))
+                    break
+        for short, k, j in sorted(found)[:HELD_BACK_SHORT]:
+            run = [x for i, x in enumerate(pool[: j + 1]) if i != k]
+            self._run_short(ctx, f, run, [0] * len(run), short, f"{label} but {pool[k].item_id}", add)
 
     def _run_short(
         self,

@@ -420,3 +420,20 @@ def test_an_instalment_mix_of_fewer_invoices_comes_before_larger_ones_nearer_the
     sets = [frozenset(a.item.item_id for a in c.allocs) for c in mixes]
     assert frozenset({"INV-A", "INV-B"}) in sets
     assert all(len(s) == 2 for s in sets)  # pairs within the share's tolerance before any three
+
+
+def test_the_oldest_items_but_one_held_back_closed_short_by_a_deduction():
+    # Five oldest items; the payer holds back INV-350004 (perhaps disputed) and pays the other four,
+    # 37.48 short: 654.33 + 642.73 + 340.50 + 235.73 = 1,873.29 for 1,835.81. No run of consecutive
+    # items, no set summing to the amount, and no run closed short explains it.
+    amounts = ["654.33", "642.73", "340.50", "887.65", "235.73", "1010.43", "661.34", "483.75"]
+    items = [inv(f"INV-35{k:04d}", "C000001", a, issued=_d(60 - 3 * k)) for k, a in enumerate(amounts, 1)]
+    e = engine(items)
+    ctx, more = _expand(e, txn("1835.81"))
+    held = [c for c in more if c.method == "deduction" and "but INV-350004" in c.evidence[0]]
+    paid = {"INV-350001", "INV-350002", "INV-350003", "INV-350005"}
+    assert [{a.item.item_id for a in c.allocs} for c in held][:1] == [paid]
+    c = held[0]
+    assert sum(a.cash for a in c.allocs) == 183_581 and sum(a.deduction for a in c.allocs) == 3_748
+    res = engine(items).run([txn("1835.81")])
+    check_conservation(res)
