@@ -1671,14 +1671,18 @@ class Generator:
     def _held_back_short(self, ctx: Context, f: FamilyClue, pool: list[OpenItem], label: str, add) -> None:
         """The oldest items but one held back (a disputed one), closed short by an unexplained
         deduction: for each item held back, the shortest run past it whose other items pass the
-        amount. At most ``HELD_BACK_SHORT`` such runs, the smallest deductions first."""
+        amount. At most ``HELD_BACK_SHORT`` such runs, the smallest deductions first. An invoice the
+        payment names is never the one held back."""
         p = ctx.payment
+        named = {it.item_id for it in self.family_hits(ctx, f.family)} if ctx.hits else set()
         pool = pool[:MAX_WINDOW]
         prefix = [0]
         for it in pool:
             prefix.append(prefix[-1] + it.open_cents)
         found = []
         for k in range(len(pool) - 1):
+            if pool[k].item_id in named:
+                continue
             for j in range(k + 1, len(pool)):
                 ctx.nodes += 1
                 short = prefix[j + 1] - pool[k].open_cents - p.amount

@@ -437,3 +437,6 @@ def test_the_oldest_items_but_one_held_back_closed_short_by_a_deduction():
     assert sum(a.cash for a in c.allocs) == 183_581 and sum(a.deduction for a in c.allocs) == 3_748
     res = engine(items).run([txn("1835.81")])
     check_conservation(res)
+    # an invoice the payment names is not the one it held back
+    ctx, more = _expand(engine(items), txn("1835.81", text="INV-350004"))
+    assert not any(c.method == "deduction" and "but INV-350004" in c.evidence[0] for c in more)
