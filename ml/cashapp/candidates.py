@@ -890,17 +890,12 @@ class Generator:
                 allocs.append(Alloc(it, cash))
             rest_ids = ", ".join(it.item_id for it in closed)
             add(
-                Candidate(
-                    "partial",
-                    f.customer_id,
-                    f.family,
+                _in_part(
+                    f,
                     allocs,
-                    0,
-                    [
-                        (f"the rests of {rest_ids} whole, " if closed else "")
-                        + f"{left / total:.0%} of {', '.join(it.item_id for it in part)} "
-                        + f"(usually pays {usual:.0%} of an invoice paid in part)"
-                    ],
+                    (f"the rests of {rest_ids} whole, " if closed else "")
+                    + f"{left / total:.0%} of {', '.join(it.item_id for it in part)} "
+                    + f"(usually pays {usual:.0%} of an invoice paid in part)",
                 )
             )
 
@@ -952,16 +947,11 @@ class Generator:
             cash = run[i].open_cents - excess
             allocs = [Alloc(it, cash if k == i else it.open_cents) for k, it in enumerate(run)]
             add(
-                Candidate(
-                    "partial",
-                    f.customer_id,
-                    f.family,
+                _in_part(
+                    f,
                     allocs,
-                    0,
-                    [
-                        f"{label}, {cash / run[i].open_cents:.0%} of {run[i].item_id} "
-                        f"(usually pays {usual:.0%} of an invoice paid in part)"
-                    ],
+                    f"{label}, {cash / run[i].open_cents:.0%} of {run[i].item_id} "
+                    f"(usually pays {usual:.0%} of an invoice paid in part)",
                 )
             )
 
@@ -1804,6 +1794,11 @@ def by_prior_across_families(candidates: list[Candidate]) -> list[Candidate]:
         made_in_family[c.family] = k + 1
         order.append((-c.prior, k))
     return [candidates[i] for i in sorted(range(len(candidates)), key=order.__getitem__)]
+
+
+def _in_part(f: FamilyClue, allocs: list[Alloc], why: str) -> Candidate:
+    """An instalment payer's proposal: some invoices in full, some in part, nothing on account."""
+    return Candidate("partial", f.customer_id, f.family, allocs, 0, [why])
 
 
 def _paid_in_full(items: list[OpenItem], family: str, why: str) -> Candidate:

@@ -35,6 +35,18 @@ def _allocs(c) -> set[tuple[str, int, int, int]]:
     return {(a.item.item_id, a.cash, a.discount, a.deduction) for a in c.allocs}
 
 
+def _paid_in_instalments(eng, item_id: str, payments) -> None:
+    """Confirmed payments of one invoice, ten days apart (what teaches the payer's split share)."""
+    for k, paid in enumerate(payments):
+        eng.confirm(
+            account=None,
+            name=None,
+            day=DAY.toordinal() - 40 + 10 * k,
+            amount=paid,
+            allocations=[(item_id, paid, 0, 0)],
+        )
+
+
 def test_place_deduction_puts_it_on_the_oldest_item_that_can_carry_it():
     rules = load_rules()
     old = OpenItem("INV-1", "C1", "USD", 100, 130, 20_000, 20_000)  # 200.00, due first
@@ -342,14 +354,7 @@ def test_an_instalment_payers_run_in_full_but_one_first_instalment_is_proposed()
         ]
         eng = engine(items)
         # INV-9 paid in two instalments (60 %, then the rest), or whole
-        for k, paid in enumerate((60000, 40000) if split_habit else (100000,)):
-            eng.confirm(
-                account=None,
-                name=None,
-                day=DAY.toordinal() - 40 + 10 * k,
-                amount=paid,
-                allocations=[("INV-9", paid, 0, 0)],
-            )
+        _paid_in_instalments(eng, "INV-9", (60000, 40000) if split_habit else (100000,))
         res = eng.run([txn("5312.34")])
         check_conservation(res)
         return [{a.item.item_id: a.cash for a in c.allocs} for d in res.decisions for c, _ in d.ranked]
@@ -376,14 +381,7 @@ def test_the_named_invoices_and_a_rest_in_full_but_one_first_instalment_are_prop
             inv("INV-9", "C000001", "1000.00", issued=DAY - dt.timedelta(days=120)),
         ]
         eng = engine(items)
-        for k, paid in enumerate((60000, 40000)):  # INV-9 in two instalments: 60 %, then the rest
-            eng.confirm(
-                account=None,
-                name=None,
-                day=DAY.toordinal() - 40 + 10 * k,
-                amount=paid,
-                allocations=[("INV-9", paid, 0, 0)],
-            )
+        _paid_in_instalments(eng, "INV-9", (60000, 40000))  # 60 %, then the rest
         res = eng.run([txn("3405.00", text="INV-2 INV-3")])
         check_conservation(res)
         return [{a.item.item_id: a.cash for a in c.allocs} for d in res.decisions for c, _ in d.ranked]
