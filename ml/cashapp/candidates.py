@@ -903,8 +903,9 @@ class Generator:
         """An instalment payer's statement run: the invoices the payment names (alone, or with rests of
         invoices it paid in part before, whole: at most ``MIX_RESTS`` of them, 63 sets), or its oldest
         open items ("everything due up to ..."), in full but one never paid before, of which it pays
-        about its usual share (``Habits``' split share) as a first instalment. One pass of at most
-        ``MAX_WINDOW`` items; the ``MIX_CANDIDATES`` nearest the usual share are proposed."""
+        about its usual share (``Habits``' split share) as a first instalment. Runs of at most
+        ``MAX_WINDOW`` items, each item of a run tried as the one in part (at most 60 × 60 checks);
+        the ``MIX_CANDIDATES`` nearest the usual share are proposed."""
         h = self.know.habit(f.customer_id)
         if h.splits < 1:
             return
