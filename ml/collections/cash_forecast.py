@@ -464,9 +464,7 @@ def _broken_promise_cdf(model_cdf: np.ndarray, promised: np.ndarray) -> np.ndarr
     planned for earlier runs go out in them), the rest comes after the grace days, as the model's
     distribution there (conditioned on no payment until then)."""
     grid = np.arange(model_cdf.shape[1])[None, :]
-    early_end, grace_end = _broken_promise_days(promised)
-    f_early = _cdf_on_grid(model_cdf, early_end)
-    f_grace = _cdf_on_grid(model_cdf, grace_end)
+    early_end, grace_end, f_early, f_grace = _broken_promise_days(model_cdf, promised)
     left = 1.0 - f_grace
     # a model sure of payment by the grace days' end has nothing to say after it: the first day after
     after = np.where(left > 1e-9, np.clip((model_cdf - f_grace) / np.maximum(left, 1e-9), 0.0, 1.0), 1.0)
@@ -475,9 +473,11 @@ def _broken_promise_cdf(model_cdf: np.ndarray, promised: np.ndarray) -> np.ndarr
     )
 
 
-def _broken_promise_days(promised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The last day whose planned cash a broken promise leaves alone, and the grace days' last day."""
-    return promised - BROKEN_PROMISE_WINDOW - 1, promised + PROMISE_GRACE_DAYS
+def _broken_promise_days(model_cdf: np.ndarray, promised: np.ndarray):
+    """The last day whose planned cash a broken promise leaves alone, the grace days' last day, and the
+    model's CDF at each ((n, 1) each)."""
+    early_end, grace_end = promised - BROKEN_PROMISE_WINDOW - 1, promised + PROMISE_GRACE_DAYS
+    return early_end, grace_end, _cdf_on_grid(model_cdf, early_end), _cdf_on_grid(model_cdf, grace_end)
 
 
 def _cdf_on_grid(cdf: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -492,9 +492,7 @@ def _broken_promise_draws(knots, levels, model_cdf, promised, u, t_model) -> np.
     """Draws of a broken promise's payment day matching ``_broken_promise_cdf``: a model draw before the
     promise's window stays; one from the window to the grace days' end is mapped, by its rank there, to
     the model's distribution after the grace days (a uniform on (F(grace end), 1) through its inverse)."""
-    early_end, grace_end = _broken_promise_days(promised)
-    f_early = _cdf_on_grid(model_cdf, early_end)
-    f_grace = _cdf_on_grid(model_cdf, grace_end)
+    early_end, grace_end, f_early, f_grace = _broken_promise_days(model_cdf, promised)
     day = np.ceil(t_model)
     moved = (day > early_end) & (day <= grace_end)
     v = np.clip((u - f_early) / np.maximum(f_grace - f_early, 1e-12), 0.0, 1.0)
