@@ -211,7 +211,9 @@ def training_labels(
 
 
 def training_arrays(frame: pd.DataFrame, never_auto_methods=("on_account", "oldest_first")):
-    """``fit_scorer`` inputs from a :func:`training_labels` frame: (X, y, groups, days, eligible, kinds)."""
+    """``fit_scorer`` inputs from a :func:`training_labels` frame: (X, y, groups, days, eligible, kinds,
+    first), ``first`` for its keyword of the same name (frames stored before second looks were kept
+    have every row first)."""
     from ml.cashapp.features import FEATURES
 
     X = frame[list(FEATURES)].to_numpy(dtype=np.float64)
@@ -221,4 +223,8 @@ def training_arrays(frame: pd.DataFrame, never_auto_methods=("on_account", "olde
     days = frame["payment_day"].to_numpy(dtype=np.int64)
     eligible = ~frame["candidate_method"].isin(list(never_auto_methods)).to_numpy()
     kinds = frame["candidate_group"].to_numpy(dtype=object)
-    return X, y, groups, days, eligible, kinds
+    if "second_look" in frame.columns:
+        first = ~frame["second_look"].fillna(False).to_numpy(dtype=bool)
+    else:
+        first = np.ones(len(frame), dtype=bool)
+    return X, y, groups, days, eligible, kinds, first

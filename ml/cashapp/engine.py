@@ -183,6 +183,9 @@ class CandidateBatch:
     methods: list[str]
     eligible: np.ndarray  # method may be auto-applied
     kinds: np.ndarray  # Candidate.group: explained | tolerance | residual
+    # the row is a second look's candidate (``Generator.expand``, suggested payments only): the model
+    # learns from it, its calibration and threshold stay those of the first candidates
+    second_look: np.ndarray | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per candidate: transaction_id, candidate_key ('item:cents;...'), method, features."""
@@ -192,6 +195,7 @@ class CandidateBatch:
         df.insert(2, "candidate_method", self.methods)
         df.insert(3, "candidate_group", self.kinds)
         df.insert(4, "payment_day", self.days)
+        df.insert(5, "second_look", self.second_look if self.second_look is not None else False)
         return df
 
 
@@ -313,29 +317,50 @@ class CashApplicationEngine:
                 c.raw_score = float(r)
             raw_pos += n
             decisions.append(self._decide(ctx))
-        # The second look's candidates are not training rows: they are scored as their twins among
-        # the first candidates (see featurize), which is what the model learns from.
-        self._second_look(ctxs, decisions, raw, g)
+        extra = self._second_look(ctxs, decisions, raw, g)
         batch = None
         if keep_candidates:
-            never = set(self.rules.never_auto_methods)
-            batch = CandidateBatch(
-                X=X,
-                groups=g,
-                transaction_ids=[p.transaction_id for p in payments],
-                days=np.asarray([payments[i].date for i in groups], dtype=np.int64),
-                keys=keys,
-                methods=methods,
-                eligible=np.asarray([m not in never for m in methods], dtype=bool),
-                kinds=np.asarray(kinds, dtype=object),
-            )
+            batch = self._batch(payments, X, groups, keys, methods, kinds, extra)
         return self._frames(decisions, unlinked, skipped, batch)
+
+    def _batch(self, payments, X, groups, keys, methods, kinds, extra: dict[int, list]) -> CandidateBatch:
+        """The run's candidates as training rows, each payment's second look after its first candidates."""
+        n_first = len(groups)
+        look = [False] * n_first
+        if extra:
+            rows = [X]
+            groups, keys, methods, kinds = list(groups), list(keys), list(methods), list(kinds)
+            for gi, more in extra.items():
+                rows.append(np.asarray([c.features for c in more], dtype=np.float64))
+                groups += [gi] * len(more)
+                keys += [c.key() for c in more]
+                methods += [c.method for c in more]
+                kinds += [c.group for c in more]
+                look += [True] * len(more)
+            X = np.vstack(rows)
+        # rows grouped by payment, as fit_scorer expects; stable: first candidates keep their order
+        order = np.argsort(np.asarray(groups, dtype=np.int64), kind="stable")
+        never = set(self.rules.never_auto_methods)
+        pick = lambda v: [v[i] for i in order]  # noqa: E731
+        methods = pick(methods)
+        return CandidateBatch(
+            X=X[order],
+            groups=np.asarray(groups, dtype=np.int64)[order],
+            transaction_ids=[p.transaction_id for p in payments],
+            days=np.asarray([payments[i].date for i in pick(groups)], dtype=np.int64),
+            keys=pick(keys),
+            methods=methods,
+            eligible=np.asarray([m not in never for m in methods], dtype=bool),
+            kinds=np.asarray(pick(kinds), dtype=object),
+            second_look=np.asarray(look, dtype=bool)[order],
+        )
 
     def _second_look(self, ctxs: list[Context], decisions: list[Decision], raw, g) -> dict[int, list]:
         """Suggested payments get the candidates of ``Generator.expand`` too, scored by the same model
         on the scale of their first candidates and ranked among them: what a person is shown changes,
-        what was applied automatically does not (the decisions are taken before, and the model and
-        its calibration are trained on first candidates only)."""
+        what was applied automatically does not (the decisions are taken before, and the calibration
+        is fitted on first candidates only). Returns them by payment index: they are training rows too
+        (``CandidateBatch.second_look``), which is how the model learns to rank them."""
         extra: dict[int, list[Candidate]] = {}
         jobs, groups = [], []
         for gi, (ctx, d) in enumerate(zip(ctxs, decisions, strict=True)):

@@ -97,7 +97,8 @@ def featurize(ctx: Context, know: PayerKnowledge, gen: Generator, extra: list | 
 
     A second look's ``deduction`` candidate is described as its twin among the first candidates,
     the ``partial`` that applies the same cash to the same invoices and leaves the shortfall open:
-    the model is trained on first candidates only, and for the ledger the two are the same (an
+    that is what the model learned from most (second looks are down-weighted training rows, see
+    ``ml.cashapp.scoring.SECOND_LOOK_WEIGHT``), and for the ledger the two are the same (an
     unexplained deduction stays open on its invoice until a credit memo or a payment settles it).
 
     Kept a per-candidate loop on purpose: a version gathering every allocation of a run into numpy

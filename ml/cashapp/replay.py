@@ -217,7 +217,7 @@ def replay(
         if scorer is None and pay_days
         else (pay_days[0] if pay_days else 0)
     )
-    X, groups, days, y, elig, kinds = [], [], [], [], [], []
+    X, groups, days, y, elig, kinds, first = [], [], [], [], [], [], []
     n_groups = 0
     train_payments = 0
     train_seconds = 0.0
@@ -242,6 +242,7 @@ def replay(
                 np.concatenate(elig),
                 np.concatenate(kinds),
                 rules,
+                first=np.concatenate(first),
             )
             fit_seconds = time.perf_counter() - t_fit
             trained = True
@@ -277,6 +278,7 @@ def replay(
             )
             elig.append(b.eligible)
             kinds.append(b.kinds)
+            first.append(~b.second_look)
             train_payments += sum(1 for tid in b.transaction_ids if tid in feed.truth)
             train_payments += sum(1 for tid in result.skipped.transaction_id if tid in feed.truth)
         _settle(engine, feed, result)

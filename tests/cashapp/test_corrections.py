@@ -151,8 +151,9 @@ def test_the_latest_decision_wins_and_becomes_a_training_label():
     frame, y = training_labels(res.candidates.to_frame(), confirmed, corr)
     assert y.sum() == 1
     assert frame.loc[frame.label == 1, "candidate_key"].tolist() == ["INV-300002:50000"]
-    X, y2, groups, days, eligible, kinds = training_arrays(frame)
-    assert X.shape == (len(frame), len(frame.columns) - 6) and set(groups) == {0}
+    X, y2, groups, days, eligible, kinds, first = training_arrays(frame)
+    assert X.shape == (len(frame), len(frame.columns) - 7) and set(groups) == {0}
+    assert first.tolist() == (~frame["second_look"]).tolist()
     assert y2.tolist() == y.tolist()
 
 

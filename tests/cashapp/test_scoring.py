@@ -92,6 +92,50 @@ def test_fit_calibrates_and_logs_to_mlflow(tmp_path):
     assert load_scorer(f"sqlite:///{tmp_path / 'empty.db'}") is None
 
 
+def test_the_model_learns_to_rank_a_second_look_which_calibration_leaves_out():
+    """Hard payments whose first candidates are all wrong, with the truth among a second look's
+    candidates, told apart by how near its share of an invoice is to the payer's usual one."""
+    X, y, groups, days, elig, kinds = _synthetic(1200)
+    f = {name: i for i, name in enumerate(FEATURES)}
+    rng = np.random.default_rng(5)
+    rows, ys, gs, ds, look_rows = [], [], [], [], []
+    for h in range(400):
+        g = 1200 + h
+        for k in range(4):  # first candidates, all wrong
+            x = np.zeros(len(FEATURES))
+            x[f["method"]], x[f["full_share"]] = k, 0.5
+            rows.append(x), ys.append(0.0), gs.append(g), look_rows.append(False)
+        right = rng.integers(5)
+        for k in range(5):
+            x = np.zeros(len(FEATURES))
+            x[f["method"]], x[f["full_share"]] = 3, 0.5
+            x[f["split_gap"]] = rng.random() * 0.03 if k == right else 0.08 + rng.random() * 0.3
+            rows.append(x), ys.append(1.0 if k == right else 0.0), gs.append(g), look_rows.append(True)
+        ds.extend([740000 + h // 4] * 9)
+    # the hard payments interleaved in time with the others
+    Xa = np.vstack([X, np.vstack(rows)])
+    ya, ga, da = np.r_[y, ys], np.r_[groups, gs], np.r_[days, ds]
+    order = np.lexsort((ga, da))
+    Xa, ya, ga, da = Xa[order], ya[order], ga[order], da[order]
+    look = np.r_[np.zeros(len(y), dtype=bool), look_rows][order]
+    ea, ka = np.ones(len(ya), dtype=bool), np.array(["residual"] * len(ya), dtype=object)
+    rules = load_rules()
+    learned = fit_scorer(Xa, ya, ga, da, ea, ka, rules, rounds=40, first=~look)
+    blind = fit_scorer(Xa[~look], ya[~look], ga[~look], da[~look], ea[~look], ka[~look], rules, rounds=40)
+
+    def ranked_right(scorer) -> float:
+        raw = scorer.raw(Xa[look])
+        g, right = ga[look], ya[look] > 0
+        hits = [right[g == p][np.argmax(raw[g == p])] for p in np.unique(g)]
+        return float(np.mean(hits))
+
+    assert ranked_right(learned) > 0.9
+    assert ranked_right(blind) < 0.5  # without those rows the model cannot tell them apart
+    assert learned.metrics["training_second_look_rows"] == 2000
+    # the backtest and calibration see the same payments' first candidates either way
+    assert learned.metrics["backtest_payments"] == blind.metrics["backtest_payments"]
+
+
 def test_an_instalment_payers_usual_share_is_learned_and_compared():
     import datetime as dt
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import numpy as np
+
 from ml.cashapp.book import OpenItem
 from ml.cashapp.candidates import UNEXPLAINED, Alloc, place_deduction
 from ml.cashapp.engine import AUTO, SUGGESTED, check_conservation
@@ -438,3 +440,29 @@ def test_the_oldest_items_but_one_held_back_closed_short_by_a_deduction():
     # an invoice the payment names is not the one it held back
     ctx, more = _expand(engine(items), txn("1835.81", text="INV-350004"))
     assert not any(c.method == "deduction" and "but INV-350004" in c.evidence[0] for c in more)
+
+
+def test_a_second_looks_candidates_are_kept_as_training_rows_after_their_payments_first_ones():
+    items = [
+        inv("INV-300001", "C000001", "1000.00", issued=_d(90)),
+        inv("INV-300002", "C000001", "800.00", issued=_d(80)),
+        inv("INV-300003", "C000001", "600.00", issued=_d(70)),
+        inv("INV-300004", "C000001", "2000.00", issued=_d(10)),
+        inv("INV-300005", "C000002", "700.00", issued=_d(30)),
+    ]
+    # the first is short by 150.00 (a second look closes the oldest items short), the second exact
+    run = [txn("2250.00"), txn("700.00", name="BETA TRADING LLC", account="GB00BETA0000000002")]
+    res = engine(items).run(run, keep_candidates=True)
+    b = res.candidates
+    assert b.second_look is not None and len(b.second_look) == len(b.groups) == len(b.X)
+    assert (np.diff(b.groups) >= 0).all()  # grouped by payment, as fit_scorer expects
+    look = b.second_look
+    assert look.any() and set(b.groups[look]) == {0}  # only the suggested payment looked again
+    first0 = b.groups == 0
+    # within the payment, its first candidates come first, then the second look's
+    assert look[first0].tolist() == sorted(look[first0].tolist())
+    short = frozenset({("INV-300001", 85_000), ("INV-300002", 80_000), ("INV-300003", 60_000)})
+    assert short in [b.keys[i] for i in np.flatnonzero(look)]
+    assert short not in [b.keys[i] for i in np.flatnonzero(~look)]
+    frame = b.to_frame()
+    assert frame["second_look"].tolist() == look.tolist()
