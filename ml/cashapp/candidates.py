@@ -1710,12 +1710,14 @@ class Generator:
         Meet in the middle over the first ``HELD_BACK_POOL`` items that may be held: every set of one
         to three of them (:func:`_small_sets`), and pairs of disjoint such sets; a bounded depth-first
         search ran out of steps on runs of thirty items with two held back (measured on the seed-1
-        world). More than ``HELD_BACK_SOLUTIONS`` sets: the amount says nothing, none is proposed."""
+        world). More than ``HELD_BACK_SOLUTIONS`` sets: the amount says nothing, none is proposed.
+        Only for a payer with more than ``WIDE_ITEMS`` open items below the amount."""
         p = ctx.payment
+        if sum(1 for it in pool if it.open_cents <= p.amount) <= WIDE_ITEMS:
+            # the first look's exhaustive search (_subsets_wide) read every set of these already
+            return
         named = {it.item_id for it in self.family_hits(ctx, f.family)} if ctx.hits else set()
         pool = pool[:MAX_WINDOW]
-        if len(pool) < 3:
-            return
         amounts = np.fromiter((it.open_cents for it in pool), dtype=np.int64, count=len(pool))
         excess = np.cumsum(amounts) - p.amount  # excess[j]: the run pool[: j + 1] less the amount
         held_pos = [i for i, it in enumerate(pool) if it.item_id not in named][:HELD_BACK_POOL]
