@@ -70,13 +70,18 @@ def test_place_deduction_puts_it_on_the_oldest_item_that_can_carry_it():
     assert allocs[0].cash == 20_000 and allocs[0].deduction == 0
 
 
-def test_oldest_items_closed_short_by_an_unexplained_deduction():
-    items = [
+def _three_old_and_a_new() -> list[dict]:
+    """C000001's open invoices: three old ones of 2,400.00 together, and a recent 2,000.00."""
+    return [
         inv("INV-300001", "C000001", "1000.00", issued=_d(90)),
         inv("INV-300002", "C000001", "800.00", issued=_d(80)),
         inv("INV-300003", "C000001", "600.00", issued=_d(70)),
         inv("INV-300004", "C000001", "2000.00", issued=_d(10)),
     ]
+
+
+def test_oldest_items_closed_short_by_an_unexplained_deduction():
+    items = _three_old_and_a_new()
     e = engine(items)
     t = txn("2250.00")  # 1000 + 800 + 600 = 2400.00, 150.00 short: 15% of INV-300001, the oldest
     ctx, more = _expand(e, t)
@@ -443,13 +448,7 @@ def test_the_oldest_items_but_one_held_back_closed_short_by_a_deduction():
 
 
 def test_a_second_looks_candidates_are_kept_as_training_rows_after_their_payments_first_ones():
-    items = [
-        inv("INV-300001", "C000001", "1000.00", issued=_d(90)),
-        inv("INV-300002", "C000001", "800.00", issued=_d(80)),
-        inv("INV-300003", "C000001", "600.00", issued=_d(70)),
-        inv("INV-300004", "C000001", "2000.00", issued=_d(10)),
-        inv("INV-300005", "C000002", "700.00", issued=_d(30)),
-    ]
+    items = [*_three_old_and_a_new(), inv("INV-300005", "C000002", "700.00", issued=_d(30))]
     # the first is short by 150.00 (a second look closes the oldest items short), the second exact
     run = [txn("2250.00"), txn("700.00", name="BETA TRADING LLC", account="GB00BETA0000000002")]
     res = engine(items).run(run, keep_candidates=True)
