@@ -1698,8 +1698,8 @@ class Generator:
                     inside.setdefault(it.open_cents, j)
             if short:
                 self._held_back_short(ctx, f, pool, label, add)
-                if pool is items:
-                    self._held_back_several(ctx, f, pool, add)
+        if short:
+            self._held_back_several(ctx, f, items, add)
 
     def _held_back_several(self, ctx: Context, f: FamilyClue, pool: list[OpenItem], add) -> None:
         """The oldest items up to one of them, all paid in full but one to ``HELD_BACK_MAX`` held back
