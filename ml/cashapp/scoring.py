@@ -70,8 +70,8 @@ RARE_GROUP_FLOOR = 0.995
 # training row, against 1 for a first candidate. The model learns from them how a specialist's
 # proposals (instalment mixes, runs closed short) rank against each other: trained on first candidates
 # only, it ranked the right one of them below the top 3 on payments a specialist found. Down-weighted
-# because they come from a few hard payments (about 18 rows each) and would otherwise reshape how the
-# first candidates score, which is what is applied automatically. Measured with
+# because they come from a few hard payments (up to 8 rows each, candidates.MAX_EXTRA) and would
+# otherwise reshape how the first candidates score, which is what is applied automatically. Measured with
 # ``openar bench cashapp --no-mlflow --world W`` on four simulated worlds (the default, the bench's
 # seed 42, seeds 1 and 2), suggested payments whose top 3 missed the truth, all worlds together:
 # weight 0 (first candidates only) 70, 0.1: 66, 0.3: 65, 0.5: 69, 1: 68. Auto-match on the seed-42
