@@ -37,13 +37,14 @@ def _allocs(c) -> set[tuple[str, int, int, int]]:
     return {(a.item.item_id, a.cash, a.discount, a.deduction) for a in c.allocs}
 
 
-def _paid_in_instalments(eng, item_id: str, payments) -> None:
-    """Confirmed payments of one invoice, ten days apart (what teaches the payer's split share)."""
-    for k, paid in enumerate(payments):
+def _paid_in_instalments(eng, payments, days_ago: int = 40, every: int = 10) -> None:
+    """Confirmed payments, each of one invoice ((invoice, cents) pairs), the first ``days_ago`` days
+    before DAY and ``every`` days apart (what teaches the payer's split share)."""
+    for k, (item_id, paid) in enumerate(payments):
         eng.confirm(
             account=None,
             name=None,
-            day=DAY.toordinal() - 40 + 10 * k,
+            day=DAY.toordinal() - days_ago + every * k,
             amount=paid,
             allocations=[(item_id, paid, 0, 0)],
         )
@@ -361,7 +362,9 @@ def test_an_instalment_payers_run_in_full_but_one_first_instalment_is_proposed()
         ]
         eng = engine(items)
         # INV-9 paid in two instalments (60 %, then the rest), or whole
-        _paid_in_instalments(eng, "INV-9", (60000, 40000) if split_habit else (100000,))
+        _paid_in_instalments(
+            eng, [("INV-9", 60000), ("INV-9", 40000)] if split_habit else [("INV-9", 100000)]
+        )
         res = eng.run([txn("5312.34")])
         check_conservation(res)
         return [{a.item.item_id: a.cash for a in c.allocs} for d in res.decisions for c, _ in d.ranked]
@@ -388,7 +391,7 @@ def test_the_named_invoices_and_a_rest_in_full_but_one_first_instalment_are_prop
             inv("INV-9", "C000001", "1000.00", issued=DAY - dt.timedelta(days=120)),
         ]
         eng = engine(items)
-        _paid_in_instalments(eng, "INV-9", (60000, 40000))  # 60 %, then the rest
+        _paid_in_instalments(eng, [("INV-9", 60000), ("INV-9", 40000)])  # 60 %, then the rest
         res = eng.run([txn("3405.00", text="INV-2 INV-3")])
         check_conservation(res)
         return [{a.item.item_id: a.cash for a in c.allocs} for d in res.decisions for c, _ in d.ranked]
@@ -400,10 +403,6 @@ def test_the_named_invoices_and_a_rest_in_full_but_one_first_instalment_are_prop
 def test_an_instalment_mix_of_fewer_invoices_comes_before_larger_ones_nearer_the_share():
     # A payer that pays 60 % first: 1,200.00 is 59 % of INV-A and INV-B together, and four sets of three
     # smaller invoices come nearer 60 % by chance (59.5-60.2 %). The pair is proposed.
-    import datetime as dt
-
-    from tests.cashapp.builders import DAY, engine, inv, txn
-
     amounts = {"INV-A": "1000.00", "INV-B": "1040.00", "INV-C": "660.00", "INV-D": "670.00"}
     amounts |= {"INV-E": "680.00", "INV-F": "665.00"}
     items = [
@@ -412,14 +411,8 @@ def test_an_instalment_mix_of_fewer_invoices_comes_before_larger_ones_nearer_the
     ]
     items += [inv(f"INV-{k}", "C000001", "1000.00", issued=DAY - dt.timedelta(days=120)) for k in (8, 9)]
     e = engine(items)
-    for k, (iid, paid) in enumerate((("INV-8", 60000), ("INV-9", 60000), ("INV-8", 40000), ("INV-9", 40000))):
-        e.confirm(
-            account=None,
-            name=None,
-            day=DAY.toordinal() - 50 + 5 * k,
-            amount=paid,
-            allocations=[(iid, paid, 0, 0)],
-        )
+    paid = [("INV-8", 60000), ("INV-9", 60000), ("INV-8", 40000), ("INV-9", 40000)]
+    _paid_in_instalments(e, paid, days_ago=50, every=5)
     ctx, more = _expand(e, txn("1200.00"))
     mixes = [c for c in more if c.method == "partial" and "usually pays" in c.evidence[0]]
     sets = [frozenset(a.item.item_id for a in c.allocs) for c in mixes]
